@@ -1,0 +1,81 @@
+//! Items and virtual folders: `list-items`, `describe-item`, `delete-item`.
+
+use super::{name_field, rfc3339};
+use crate::wire::{flex_list, parse};
+use crate::ApiError;
+use dynsec_core::ttl::format_ttl;
+use dynsec_engine::{Engine, ItemView};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct ListRequest {
+    path: Option<String>,
+    #[serde(default, deserialize_with = "flex_list")]
+    r#type: Vec<String>,
+    filter: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct NameRequest {
+    name: Option<String>,
+}
+
+pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: ListRequest = parse(body)?;
+    let listing = engine
+        .list_items(
+            req.path.as_deref().unwrap_or("/"),
+            &req.r#type,
+            req.filter.as_deref().unwrap_or(""),
+        )
+        .await?;
+    Ok(json!({
+        "items": listing.items.iter().map(item_json).collect::<Vec<_>>(),
+        "folders": listing.folders,
+        "has_next": false,
+    }))
+}
+
+pub async fn describe(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: NameRequest = parse(body)?;
+    let item = engine.describe_item(&name_field("name", &req.name)?).await?;
+    Ok(item_json(&item))
+}
+
+pub async fn delete(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: NameRequest = parse(body)?;
+    let name = name_field("name", &req.name)?;
+    let id = engine.delete_item(&name).await?;
+    Ok(json!({ "item_id": id, "item_name": name.as_str() }))
+}
+
+/// The Akeyless `Item` object for a dynamic secret.
+fn item_json(item: &ItemView) -> Value {
+    json!({
+        "item_name": item.name,
+        "item_id": item.id,
+        "item_type": "DYNAMIC_SECRET",
+        "item_sub_type": "aws",
+        "item_tags": item.settings.tags,
+        "delete_protection": item.delete_protection,
+        "creation_date": rfc3339(item.created_at),
+        "modification_date": rfc3339(item.modified_at),
+        "protection_key_name": item.settings.protection_key.clone().unwrap_or_default(),
+        "item_targets_assoc": item.target.iter().map(|(id, name)| json!({
+            "target_id": id,
+            "target_name": name,
+            "target_type": "aws",
+        })).collect::<Vec<_>>(),
+        "item_general_info": {
+            "dynamic_secret_producer_details": {
+                "producer_type": "aws",
+                "producer_status": "active",
+                "user_ttl": format_ttl(item.settings.ttl_secs),
+                "failure_message": "",
+            }
+        },
+    })
+}

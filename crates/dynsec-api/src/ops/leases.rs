@@ -1,0 +1,77 @@
+//! Temporary-credential (lease) operations: list, revoke, change TTL.
+
+use super::{name_field, rfc3339};
+use crate::wire::{flex_bool, flex_u64, parse};
+use crate::ApiError;
+use dynsec_core::Lease;
+use dynsec_engine::Engine;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct TmpCredsRequest {
+    name: Option<String>,
+    tmp_creds_id: Option<String>,
+    #[serde(default, deserialize_with = "flex_bool")]
+    revoke_all: Option<bool>,
+    #[serde(default, deserialize_with = "flex_u64")]
+    new_ttl_min: Option<u64>,
+}
+
+pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: TmpCredsRequest = parse(body)?;
+    let leases = engine.list_leases(&name_field("name", &req.name)?).await?;
+    Ok(Value::Array(leases.iter().map(lease_json).collect()))
+}
+
+pub async fn revoke(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: TmpCredsRequest = parse(body)?;
+    let name = name_field("name", &req.name)?;
+    if req.revoke_all.unwrap_or(false) {
+        let remaining = engine.revoke_all(&name).await?;
+        if remaining > 0 {
+            return Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                format!("{remaining} credential(s) could not be revoked yet; they are retried automatically"),
+            ));
+        }
+    } else {
+        let id = crate::wire::required("tmp-creds-id", &req.tmp_creds_id)?;
+        engine.revoke_lease(&name, id).await?;
+    }
+    Ok(json!({}))
+}
+
+pub async fn update(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: TmpCredsRequest = parse(body)?;
+    let name = name_field("name", &req.name)?;
+    let id = crate::wire::required("tmp-creds-id", &req.tmp_creds_id)?;
+    let minutes = req
+        .new_ttl_min
+        .ok_or_else(|| ApiError::bad_request("missing required field 'new-ttl-min'"))?;
+    engine.update_lease_ttl(&name, id, minutes).await?;
+    Ok(json!({}))
+}
+
+/// Akeyless's `TmpUserData`, plus dynsec's lease state so failures are visible.
+fn lease_json(l: &Lease) -> Value {
+    let ttl_minutes = (l.expires_at - l.created_at).num_minutes().max(0);
+    json!({
+        "id": l.id,
+        "access_id": l.access_key_id.clone().unwrap_or_default(),
+        "host": l.principal,
+        "dynamic_secret_type": "aws",
+        "creation_date": rfc3339(l.created_at),
+        "custom_ttl": ttl_minutes,
+        "sub_claims": {},
+        "user_name": l.principal,
+        "access_mode": l.mode.as_str(),
+        "role_arn": l.role_arn.clone().unwrap_or_default(),
+        "expiration": rfc3339(l.expires_at),
+        "state": l.state.as_str(),
+        "attempts": l.attempts,
+        "last_error": l.last_error.clone().unwrap_or_default(),
+        "next_attempt": l.next_attempt_at.map(rfc3339).unwrap_or_default(),
+    })
+}

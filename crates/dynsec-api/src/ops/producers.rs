@@ -1,0 +1,236 @@
+//! AWS dynamic-secret (producer) operations, in both naming generations.
+
+use super::{name_field, rfc3339};
+use crate::wire::{flex_bool, flex_list, flex_u64, parse};
+use crate::ApiError;
+use dynsec_core::spec::parse_session_tags;
+use dynsec_core::ttl::{format_ttl, parse_ttl};
+use dynsec_core::{AccessMode, AwsConnection, PasswordPolicy, ProducerSettings, SecretString};
+use dynsec_engine::{Engine, ProducerInput, ProducerTargetInput, ProducerView};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The create/update request. Defaults mirror what Akeyless clients send.
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct ProducerRequest {
+    name: Option<String>,
+    new_name: Option<String>,
+    target_name: Option<String>,
+    access_mode: Option<String>,
+    aws_user_policies: Option<String>,
+    aws_user_groups: Option<String>,
+    aws_role_arns: Option<String>,
+    aws_access_key_id: Option<String>,
+    aws_access_secret_key: Option<SecretString>,
+    aws_session_token: Option<SecretString>,
+    region: Option<String>,
+    iam_endpoint: Option<String>,
+    sts_endpoint: Option<String>,
+    #[serde(default, deserialize_with = "flex_bool")]
+    aws_user_programmatic_access: Option<bool>,
+    #[serde(default, deserialize_with = "flex_bool")]
+    aws_user_console_access: Option<bool>,
+    #[serde(default, deserialize_with = "flex_u64")]
+    password_length: Option<u64>,
+    #[serde(default, deserialize_with = "flex_bool")]
+    use_capital_letters: Option<bool>,
+    #[serde(default, deserialize_with = "flex_bool")]
+    use_lower_letters: Option<bool>,
+    #[serde(default, deserialize_with = "flex_bool")]
+    use_numbers: Option<bool>,
+    #[serde(default, deserialize_with = "flex_bool")]
+    use_special_characters: Option<bool>,
+    user_ttl: Option<String>,
+    #[serde(rename = "delete_protection", default, deserialize_with = "flex_bool")]
+    delete_protection: Option<bool>,
+    producer_encryption_key_name: Option<String>,
+    #[serde(default, deserialize_with = "flex_list")]
+    tags: Vec<String>,
+    description: Option<String>,
+    custom_username_template: Option<String>,
+    aws_external_id: Option<String>,
+    session_tags: Option<String>,
+    transitive_tag_keys: Option<String>,
+    /// IAM path for temporary users (dynsec extension; default from the gateway).
+    iam_path: Option<String>,
+}
+
+fn blank_none(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+impl ProducerRequest {
+    fn into_input(self, name: dynsec_core::ItemPath, current: Option<&ProducerView>) -> Result<ProducerInput, ApiError> {
+        let invalid = |e: dynsec_core::ValidationError| ApiError::bad_request(e.to_string());
+        let mode_raw = blank_none(self.access_mode)
+            .or_else(|| current.map(|c| c.settings.access_mode.as_str().to_string()))
+            .ok_or_else(|| ApiError::bad_request("missing required field 'access-mode' (iam_user or assumed_role)"))?;
+        let access_mode = AccessMode::parse("access-mode", &mode_raw).map_err(invalid)?;
+        let ttl_secs = parse_ttl("user-ttl", self.user_ttl.as_deref().unwrap_or("60m")).map_err(invalid)?;
+        let defaults = PasswordPolicy::default();
+        let password = PasswordPolicy {
+            length: match self.password_length {
+                Some(n) => u32::try_from(n).map_err(|_| ApiError::bad_request("invalid password-length: too large"))?,
+                None => defaults.length,
+            },
+            upper: self.use_capital_letters.unwrap_or(defaults.upper),
+            lower: self.use_lower_letters.unwrap_or(defaults.lower),
+            digits: self.use_numbers.unwrap_or(defaults.digits),
+            symbols: self.use_special_characters.unwrap_or(defaults.symbols),
+        };
+        let settings = ProducerSettings {
+            access_mode,
+            user_policies: dynsec_core::spec::split_list(self.aws_user_policies.as_deref().unwrap_or("")),
+            user_groups: dynsec_core::spec::split_list(self.aws_user_groups.as_deref().unwrap_or("")),
+            role_arns: dynsec_core::spec::split_list(self.aws_role_arns.as_deref().unwrap_or("")),
+            programmatic_access: self.aws_user_programmatic_access.unwrap_or(true),
+            console_access: self.aws_user_console_access.unwrap_or(false),
+            password,
+            ttl_secs,
+            iam_path: blank_none(self.iam_path).unwrap_or_default(),
+            external_id: blank_none(self.aws_external_id),
+            session_tags: parse_session_tags(self.session_tags.as_deref().unwrap_or("")).map_err(invalid)?,
+            transitive_tag_keys: self
+                .transitive_tag_keys
+                .unwrap_or_default()
+                .split(|c: char| c == ' ' || c == ',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            username_template: blank_none(self.custom_username_template),
+            tags: self.tags,
+            description: blank_none(self.description)
+                .or_else(|| current.map(|c| c.settings.description.clone()))
+                .unwrap_or_default(),
+            protection_key: blank_none(self.producer_encryption_key_name),
+        };
+        let target = match blank_none(self.target_name) {
+            Some(target) => ProducerTargetInput::Named(target),
+            None if current.is_some_and(|c| c.target.is_some()) && blank_none(self.aws_access_key_id.clone()).is_none() => {
+                // An update that names no connection keeps its target.
+                let (_, target_name) = current.and_then(|c| c.target.clone()).unwrap_or_default();
+                ProducerTargetInput::Named(target_name)
+            }
+            None => {
+                let access_key_id = blank_none(self.aws_access_key_id).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "missing required field 'target-name' (or an inline connection: aws-access-key-id, aws-access-secret-key, region)",
+                    )
+                })?;
+                ProducerTargetInput::Inline(AwsConnection {
+                    access_key_id,
+                    secret_access_key: self.aws_access_secret_key.unwrap_or_default(),
+                    session_token: self.aws_session_token.filter(|t| !t.is_empty()),
+                    region: blank_none(self.region).unwrap_or_else(|| "us-east-2".into()),
+                    iam_endpoint: blank_none(self.iam_endpoint),
+                    sts_endpoint: blank_none(self.sts_endpoint),
+                })
+            }
+        };
+        Ok(ProducerInput {
+            name,
+            target,
+            settings,
+            delete_protection: self
+                .delete_protection
+                .or(current.map(|c| c.delete_protection))
+                .unwrap_or(false),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct NameRequest {
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct ListRequest {
+    filter: Option<String>,
+}
+
+pub async fn create(engine: &Engine, body: &Value, wrapper: &str) -> Result<Value, ApiError> {
+    let req: ProducerRequest = parse(body)?;
+    let name = name_field("name", &req.name)?;
+    let view = engine.create_producer(req.into_input(name, None)?).await?;
+    Ok(json!({ wrapper: details_json(&view) }))
+}
+
+pub async fn update(engine: &Engine, body: &Value, wrapper: &str) -> Result<Value, ApiError> {
+    let req: ProducerRequest = parse(body)?;
+    let name = name_field("name", &req.name)?;
+    let new_name = match blank_none(req.new_name.clone()) {
+        Some(_) => name_field("new-name", &req.new_name)?,
+        None => name.clone(),
+    };
+    let current = engine.get_producer(&name).await?;
+    let view = engine.update_producer(&name, req.into_input(new_name, Some(&current))?).await?;
+    Ok(json!({ wrapper: details_json(&view) }))
+}
+
+pub async fn get(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: NameRequest = parse(body)?;
+    let view = engine.get_producer(&name_field("name", &req.name)?).await?;
+    Ok(details_json(&view))
+}
+
+pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: ListRequest = parse(body)?;
+    let producers = engine.list_producers(req.filter.as_deref().unwrap_or("")).await?;
+    Ok(json!({
+        "producers": producers.iter().map(|p| json!({
+            "id": p.id,
+            "name": p.name,
+            "type": "aws",
+            "active": true,
+            "init": true,
+            "failure_message": "",
+        })).collect::<Vec<_>>()
+    }))
+}
+
+pub async fn delete(engine: &Engine, body: &Value, key: &str) -> Result<Value, ApiError> {
+    let req: NameRequest = parse(body)?;
+    let name = name_field("name", &req.name)?;
+    engine.delete_producer(&name).await?;
+    Ok(json!({ key: name.as_str() }))
+}
+
+/// The Akeyless `DSProducerDetails` object for an AWS dynamic secret. Never
+/// carries the admin secret.
+pub(crate) fn details_json(p: &ProducerView) -> Value {
+    let s = &p.settings;
+    json!({
+        "dynamic_secret_name": p.name,
+        "dynamic_secret_type": "aws",
+        "dynamic_secret_id": p.id,
+        "aws_access_mode": s.access_mode.as_str(),
+        "aws_region": p.region,
+        "aws_user_policies": s.user_policies.join(","),
+        "aws_user_groups": s.user_groups.join(","),
+        "aws_role_arns": s.role_arns.join(","),
+        "aws_user_console_access": s.console_access,
+        "aws_user_programmatic_access": s.programmatic_access,
+        "aws_access_key_id": p.admin_access_key_id,
+        "user_ttl": format_ttl(s.ttl_secs),
+        "tags": s.tags,
+        "delete_protection": p.delete_protection,
+        "password_length": s.password.length,
+        "item_targets_assoc": p.target.iter().map(|(id, name)| json!({
+            "target_id": id,
+            "target_name": name,
+            "target_type": "aws",
+        })).collect::<Vec<_>>(),
+        "username_template": s.username_template.clone().unwrap_or_default(),
+        "aws_external_id": s.external_id.clone().unwrap_or_default(),
+        "aws_session_tags": s.session_tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+        "aws_transitive_tag_keys": s.transitive_tag_keys.join(" "),
+        "creation_date": rfc3339(p.created_at),
+        "modification_date": rfc3339(p.modified_at),
+        "active": true,
+        "failure_message": "",
+    })
+}

@@ -1,0 +1,153 @@
+//! AWS target operations (both naming generations).
+
+use super::{name_field, rfc3339};
+use crate::wire::{flex_bool, flex_list, parse};
+use crate::ApiError;
+use dynsec_core::{AwsConnection, SecretString};
+use dynsec_engine::{Engine, TargetInput, TargetView};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct TargetRequest {
+    name: Option<String>,
+    new_name: Option<String>,
+    access_key_id: Option<String>,
+    /// The secret access key.
+    access_key: Option<SecretString>,
+    session_token: Option<SecretString>,
+    region: Option<String>,
+    description: Option<String>,
+    comment: Option<String>,
+    /// Protection key name.
+    key: Option<String>,
+    /// Endpoint overrides (dynsec extension; AWS_ENDPOINT_URL_* also apply).
+    iam_endpoint: Option<String>,
+    sts_endpoint: Option<String>,
+    #[serde(rename = "delete_protection", default, deserialize_with = "flex_bool")]
+    delete_protection: Option<bool>,
+}
+
+impl TargetRequest {
+    fn input(self, name: dynsec_core::ItemPath, current: Option<&TargetView>) -> TargetInput {
+        let blank_none = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        TargetInput {
+            name,
+            description: blank_none(self.description)
+                .or(blank_none(self.comment))
+                .or_else(|| current.map(|c| c.description.clone()))
+                .unwrap_or_default(),
+            connection: AwsConnection {
+                access_key_id: self.access_key_id.unwrap_or_default().trim().to_string(),
+                secret_access_key: self.access_key.unwrap_or_default(),
+                session_token: self.session_token.filter(|t| !t.is_empty()),
+                region: blank_none(self.region).unwrap_or_else(|| "us-east-2".into()),
+                iam_endpoint: blank_none(self.iam_endpoint),
+                sts_endpoint: blank_none(self.sts_endpoint),
+            },
+            protection_key: blank_none(self.key),
+            delete_protection: self
+                .delete_protection
+                .or(current.map(|c| c.delete_protection))
+                .unwrap_or(false),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct NameRequest {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "flex_bool")]
+    force_deletion: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct ListRequest {
+    filter: Option<String>,
+    #[serde(default, deserialize_with = "flex_list")]
+    r#type: Vec<String>,
+}
+
+pub async fn create(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: TargetRequest = parse(body)?;
+    let name = name_field("name", &req.name)?;
+    let view = engine.create_target(req.input(name, None)).await?;
+    Ok(json!({ "target_id": view.id }))
+}
+
+pub async fn update(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: TargetRequest = parse(body)?;
+    let name = name_field("name", &req.name)?;
+    let new_name = match req.new_name.as_deref().map(str::trim) {
+        Some(n) if !n.is_empty() => name_field("new-name", &req.new_name)?,
+        _ => name.clone(),
+    };
+    let current = engine.get_target(&name).await?;
+    let view = engine.update_target(&name, req.input(new_name, Some(&current))).await?;
+    Ok(json!({ "target_id": view.id }))
+}
+
+pub async fn get(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: NameRequest = parse(body)?;
+    let view = engine.get_target(&name_field("name", &req.name)?).await?;
+    Ok(target_json(&view))
+}
+
+pub async fn details(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: NameRequest = parse(body)?;
+    let details = engine.get_target_details(&name_field("name", &req.name)?).await?;
+    let conn = &details.connection;
+    Ok(json!({
+        "target": target_json(&details.target),
+        "value": {
+            "aws_target_details": {
+                "aws_access_key_id": conn.access_key_id,
+                "aws_secret_access_key": conn.secret_access_key.expose(),
+                "aws_session_token": conn.session_token.as_ref().map(SecretString::expose).unwrap_or_default(),
+                "aws_region": conn.region,
+            }
+        }
+    }))
+}
+
+pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: ListRequest = parse(body)?;
+    let wants_aws = req.r#type.is_empty() || req.r#type.iter().any(|t| t.eq_ignore_ascii_case("aws"));
+    let targets = if wants_aws {
+        engine.list_targets(req.filter.as_deref().unwrap_or("")).await?
+    } else {
+        Vec::new()
+    };
+    Ok(json!({ "targets": targets.iter().map(target_json).collect::<Vec<_>>() }))
+}
+
+pub async fn delete(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: NameRequest = parse(body)?;
+    engine
+        .delete_target(&name_field("name", &req.name)?, req.force_deletion.unwrap_or(false))
+        .await?;
+    Ok(json!({}))
+}
+
+/// The Akeyless `Target` object (never the secret).
+fn target_json(t: &TargetView) -> Value {
+    json!({
+        "target_name": t.name,
+        "target_id": t.id,
+        "target_type": "aws",
+        "comment": t.description,
+        "protection_key_name": t.protection_key.clone().unwrap_or_default(),
+        "creation_date": rfc3339(t.created_at),
+        "modification_date": rfc3339(t.modified_at),
+        "delete_protection": t.delete_protection,
+        "target_details": format!("access_key_id={} region={}", t.access_key_id, t.region),
+        "target_items_assoc": t.dynamic_secrets.iter().map(|(id, name)| json!({
+            "item_id": id,
+            "item_name": name,
+            "item_type": "DYNAMIC_SECRET",
+        })).collect::<Vec<_>>(),
+    })
+}

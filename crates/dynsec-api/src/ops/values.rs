@@ -1,0 +1,79 @@
+//! `get-dynamic-secret-value` / `dynamic-secret-get-value`: issue a credential.
+//!
+//! The answer is one flat JSON object of strings (the SDKs need a dict, and
+//! `dynamic-secret-get-value` coerces every value with `str()`).
+
+use super::{name_field, rfc3339};
+use crate::wire::{flex_list, parse};
+use crate::ApiError;
+use dynsec_engine::{Engine, IssuedValue};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct ValueRequest {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "flex_list")]
+    args: Vec<String>,
+}
+
+pub async fn get_value(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+    let req: ValueRequest = parse(body)?;
+    let issued = engine.get_value(&name_field("name", &req.name)?, &req.args).await?;
+    let mut out = Map::new();
+    let mut put = |k: &str, v: &str| {
+        out.insert(k.to_string(), json!(v));
+    };
+    match &issued {
+        IssuedValue::IamUser {
+            lease_id,
+            user_name,
+            user_arn,
+            access_key_id,
+            secret_access_key,
+            console_password,
+            console_sign_in_url,
+            expires_at,
+            ttl_secs,
+        } => {
+            put("id", lease_id);
+            put("user_name", user_name);
+            put("user_arn", user_arn);
+            if let (Some(id), Some(secret)) = (access_key_id, secret_access_key) {
+                put("access_key_id", id);
+                put("secret_access_key", secret.expose());
+            }
+            if let Some(password) = console_password {
+                put("console_password", password.expose());
+            }
+            if let Some(url) = console_sign_in_url {
+                put("console_sign_in_url", url);
+            }
+            put("expiration", &rfc3339(*expires_at));
+            put("ttl_in_minutes", &(ttl_secs / 60).to_string());
+        }
+        IssuedValue::AssumedRole {
+            lease_id,
+            role_arn,
+            assumed_role_arn,
+            access_key_id,
+            secret_access_key,
+            session_token,
+            expires_at,
+            ttl_secs,
+        } => {
+            put("id", lease_id);
+            put("access_key_id", access_key_id);
+            put("secret_access_key", secret_access_key.expose());
+            put("session_token", session_token.expose());
+            put("role_arn", role_arn);
+            if let Some(arn) = assumed_role_arn {
+                put("assumed_role_arn", arn);
+            }
+            put("expiration", &rfc3339(*expires_at));
+            put("ttl_in_minutes", &(ttl_secs / 60).to_string());
+        }
+    }
+    Ok(Value::Object(out))
+}

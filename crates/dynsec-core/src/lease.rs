@@ -1,0 +1,82 @@
+//! Leases: one record per issued credential, from intent to revocation.
+//!
+//! A lease is written as `Pending` (the durable intent, naming the IAM user and the
+//! gateway instance that owns it) *before* anything is created in AWS, becomes
+//! `Active` once the credential is handed out, and `Revoked` only after AWS confirmed
+//! the teardown. The secret itself is never part of a lease.
+
+use crate::AccessMode;
+use chrono::{DateTime, Utc};
+use std::fmt;
+
+/// Where a lease is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// Intent written; AWS objects may or may not exist yet.
+    Pending,
+    /// Credential issued and handed to the caller.
+    Active,
+    /// Teardown requested (explicitly or by expiry) and not yet confirmed.
+    Revoking,
+    /// AWS confirmed nothing is left.
+    Revoked,
+    /// Teardown keeps failing; retried at `next_attempt_at`.
+    Failed,
+}
+
+impl LeaseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Revoking => "revoking",
+            Self::Revoked => "revoked",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "pending" => Self::Pending,
+            "active" => Self::Active,
+            "revoking" => Self::Revoking,
+            "revoked" => Self::Revoked,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+
+    /// Still holds (or may hold) something in AWS.
+    pub fn is_live(self) -> bool {
+        !matches!(self, Self::Revoked)
+    }
+}
+
+impl fmt::Display for LeaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One issued (or being issued) credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// Opaque id shown to users as the tmp-creds id.
+    pub id: String,
+    pub producer_id: i64,
+    pub producer_name: String,
+    pub mode: AccessMode,
+    /// The IAM user name (`iam_user`) or role session name (`assumed_role`).
+    pub principal: String,
+    /// The issued access key id (not secret; lets operators find it in CloudTrail).
+    pub access_key_id: Option<String>,
+    pub role_arn: Option<String>,
+    pub state: LeaseState,
+    /// The gateway instance that wrote a `Pending` intent.
+    pub owner: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}

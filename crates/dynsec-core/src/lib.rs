@@ -1,0 +1,18 @@
+//! Domain model of dynsec: item paths, TTLs, AWS connection and dynamic-secret
+//! settings, leases, and the validation rules that guard them.
+//!
+//! Pure: no I/O, no async runtime, no HTTP shapes. Serde derives exist only so the
+//! store can persist settings; the wire format lives in `dynsec-api`.
+
+pub mod error;
+pub mod lease;
+pub mod path;
+pub mod secret;
+pub mod spec;
+pub mod ttl;
+
+pub use error::ValidationError;
+pub use lease::{Lease, LeaseState};
+pub use path::ItemPath;
+pub use secret::SecretString;
+pub use spec::{AccessMode, AwsConnection, PasswordPolicy, ProducerSettings};

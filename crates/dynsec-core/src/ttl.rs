@@ -1,0 +1,89 @@
+//! Durations as users write them: `"60m"`, `"1h"`, `"900s"`, `"2d"`, `"3600"`.
+
+use crate::ValidationError;
+
+/// Parses a TTL into seconds. A bare number means seconds; the units `s`, `m`,
+/// `h` and `d` may be combined (`"1h30m"`). Zero is refused.
+pub fn parse_ttl(field: &str, raw: &str) -> Result<u64, ValidationError> {
+    let text = raw.trim().to_ascii_lowercase();
+    if text.is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    let bad = || {
+        ValidationError::new(
+            field,
+            format!("'{raw}' is not a duration (use e.g. 900s, 60m, 12h, 1d)"),
+        )
+    };
+    if text.chars().all(|c| c.is_ascii_digit()) {
+        let secs: u64 = text.parse().map_err(|_| bad())?;
+        return positive(field, secs);
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+    }
+    if !number.is_empty() {
+        return Err(bad());
+    }
+    positive(field, total)
+}
+
+fn positive(field: &str, secs: u64) -> Result<u64, ValidationError> {
+    if secs == 0 {
+        Err(ValidationError::new(field, "must be greater than zero"))
+    } else {
+        Ok(secs)
+    }
+}
+
+/// Formats seconds the way Akeyless shows a user TTL (`"60m"`, `"90s"`, `"12h"`).
+pub fn format_ttl(secs: u64) -> String {
+    if secs % 3600 == 0 {
+        format!("{}h", secs / 3600)
+    } else if secs % 60 == 0 {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units() {
+        assert_eq!(parse_ttl("t", "60m").unwrap(), 3600);
+        assert_eq!(parse_ttl("t", "1h30m").unwrap(), 5400);
+        assert_eq!(parse_ttl("t", "900").unwrap(), 900);
+        assert_eq!(parse_ttl("t", " 2D ").unwrap(), 172_800);
+        assert_eq!(format_ttl(3600), "1h");
+        assert_eq!(format_ttl(5400), "90m");
+        assert_eq!(format_ttl(61), "61s");
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for bad in ["", "m", "10x", "0", "0m", "10m5", "-5m"] {
+            assert_eq!(parse_ttl("user-ttl", bad).unwrap_err().field, "user-ttl");
+        }
+    }
+}

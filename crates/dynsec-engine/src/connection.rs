@@ -1,0 +1,90 @@
+//! Sealing and opening AWS connections, and reaching AWS through them.
+
+use crate::{Engine, EngineError};
+use dynsec_aws::AwsAdmin;
+use dynsec_core::{AwsConnection, SecretString};
+use dynsec_store::{ConnectionColumns, ProducerRecord};
+use serde_json::json;
+
+/// Associated data binding a sealed secret to the record that owns it.
+pub(crate) fn target_aad(uid: &str) -> String {
+    format!("target/{uid}")
+}
+
+pub(crate) fn producer_aad(uid: &str) -> String {
+    format!("producer/{uid}")
+}
+
+impl Engine {
+    /// Splits a connection into plain columns and a sealed secret bound to `aad`.
+    pub(crate) fn seal_connection(&self, aad: &str, conn: &AwsConnection) -> ConnectionColumns {
+        let secret = zeroize::Zeroizing::new(
+            json!({
+                "secret_access_key": conn.secret_access_key.expose(),
+                "session_token": conn.session_token.as_ref().map(SecretString::expose),
+            })
+            .to_string(),
+        );
+        ConnectionColumns {
+            access_key_id: conn.access_key_id.clone(),
+            region: conn.region.clone(),
+            iam_endpoint: conn.iam_endpoint.clone(),
+            sts_endpoint: conn.sts_endpoint.clone(),
+            sealed_secret: self.inner.sealer.seal(aad, secret.as_bytes()),
+        }
+    }
+
+    /// Reverses [`Engine::seal_connection`].
+    pub(crate) fn open_connection(
+        &self,
+        aad: &str,
+        cols: &ConnectionColumns,
+    ) -> Result<AwsConnection, EngineError> {
+        let plain = self
+            .inner
+            .sealer
+            .open(aad, &cols.sealed_secret)
+            .map_err(|e| EngineError::Internal(format!("cannot decrypt the AWS secret of {aad}: {e}")))?;
+        let value: serde_json::Value = serde_json::from_slice(&plain)
+            .map_err(|_| EngineError::Internal(format!("sealed secret of {aad} is not valid JSON")))?;
+        let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(SecretString::new);
+        Ok(AwsConnection {
+            access_key_id: cols.access_key_id.clone(),
+            secret_access_key: field("secret_access_key").unwrap_or_default(),
+            session_token: field("session_token"),
+            region: cols.region.clone(),
+            iam_endpoint: cols.iam_endpoint.clone(),
+            sts_endpoint: cols.sts_endpoint.clone(),
+        })
+    }
+
+    /// The AWS connection a dynamic secret uses: its target's, or its inline one.
+    pub(crate) async fn producer_connection(
+        &self,
+        producer: &ProducerRecord,
+    ) -> Result<AwsConnection, EngineError> {
+        match (&producer.target_id, &producer.inline_connection) {
+            (Some(target_id), _) => {
+                let target = self.store().target_by_id(*target_id).await?.ok_or_else(|| {
+                    EngineError::Internal(format!("target {target_id} of '{}' is missing", producer.name))
+                })?;
+                self.open_connection(&target_aad(&target.uid), &target.connection)
+            }
+            (None, Some(inline)) => self.open_connection(&producer_aad(&producer.uid), inline),
+            (None, None) => Err(EngineError::Internal(format!(
+                "dynamic secret '{}' has neither a target nor an inline connection",
+                producer.name
+            ))),
+        }
+    }
+
+    /// AWS clients for a dynamic secret, with `max_attempts` SDK attempts per call.
+    pub(crate) async fn aws_for(
+        &self,
+        producer: &ProducerRecord,
+        max_attempts: u32,
+    ) -> Result<AwsAdmin, EngineError> {
+        let conn = self.producer_connection(producer).await?;
+        Ok(AwsAdmin::new(&conn, max_attempts))
+    }
+}

@@ -1,0 +1,51 @@
+//! The engine's error: one variant per way a caller should react.
+
+use dynsec_aws::{AwsError, AwsErrorKind};
+use dynsec_core::ValidationError;
+use dynsec_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The request is wrong; the message names the field and the reason.
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    /// The named thing does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with current state (name taken, delete protection...).
+    #[error("{0}")]
+    Conflict(String),
+    /// No valid credentials or token.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Authenticated but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// AWS refused or failed; the message says which call and why.
+    #[error("{0}")]
+    Aws(#[from] AwsError),
+    /// A fault of ours (store, corrupt data). Logged in full, shown to clients generically.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound(what.into())
+    }
+
+    /// Whether AWS rejected the request itself (bad policy ARN, missing group),
+    /// as opposed to being unavailable.
+    pub fn is_aws_rejection(&self) -> bool {
+        matches!(self, Self::Aws(e) if matches!(e.kind, AwsErrorKind::Invalid | AwsErrorKind::Denied | AwsErrorKind::NotFound))
+    }
+}
+
+impl From<StoreError> for EngineError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(what) => Self::Conflict(format!("{what}")),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! Issuing a credential: the `get-dynamic-secret-value` use case.
+//!
+//! iam_user: write a `Pending` lease naming the user (the durable intent), then
+//! CreateUser, then everything else concurrently; any failure tears the user
+//! down before the error is returned. assumed_role: AssumeRole, then record the
+//! lease. The work runs on its own task, so a client that hangs up mid-way
+//! cannot leave an intent half-done.
+
+use crate::{Engine, EngineError};
+use chrono::{DateTime, SecondsFormat, Utc};
+use dynsec_aws::{AssumeRoleRequest, NewIamUser};
+use dynsec_core::{AccessMode, ItemPath, Lease, LeaseState, SecretString, ValidationError};
+use dynsec_store::ProducerRecord;
+use tracing::{info, warn};
+
+/// Length of a lease id; also the unique part of user and session names.
+const LEASE_ID_LEN: usize = 16;
+
+/// A freshly issued credential. Holds secrets: never log it.
+#[derive(Debug)]
+pub enum IssuedValue {
+    IamUser {
+        lease_id: String,
+        user_name: String,
+        user_arn: String,
+        access_key_id: Option<String>,
+        secret_access_key: Option<SecretString>,
+        console_password: Option<SecretString>,
+        console_sign_in_url: Option<String>,
+        expires_at: DateTime<Utc>,
+        ttl_secs: u64,
+    },
+    AssumedRole {
+        lease_id: String,
+        role_arn: String,
+        assumed_role_arn: Option<String>,
+        access_key_id: String,
+        secret_access_key: SecretString,
+        session_token: SecretString,
+        expires_at: DateTime<Utc>,
+        ttl_secs: u64,
+    },
+}
+
+impl Engine {
+    /// Issues a new credential from the dynamic secret `name`. `args` are the
+    /// caller's `k=v` options; only `role-arn=<arn>` is understood.
+    pub async fn get_value(&self, name: &ItemPath, args: &[String]) -> Result<IssuedValue, EngineError> {
+        let producer = self.producer_record(name).await?;
+        let chosen_role = parse_args(args)?;
+        let engine = self.clone();
+        // Own task: finishes (or rolls back) even if the caller goes away.
+        tokio::spawn(async move {
+            match producer.settings.access_mode {
+                AccessMode::IamUser => engine.issue_iam_user(&producer).await,
+                AccessMode::AssumedRole => engine.issue_assumed_role(&producer, chosen_role).await,
+            }
+        })
+        .await
+        .map_err(|e| EngineError::Internal(format!("issuance task failed: {e}")))?
+    }
+
+    async fn issue_iam_user(&self, producer: &ProducerRecord) -> Result<IssuedValue, EngineError> {
+        let settings = &producer.settings;
+        let aws = self.aws_for(producer, self.config().issue_max_attempts).await?;
+        let lease_id = dynsec_crypto::random_id(LEASE_ID_LEN);
+        let user_name = temp_user_name(&producer.name, &lease_id);
+        let now = Utc::now();
+        let expires_at = now + seconds(settings.ttl_secs);
+        let mut lease = Lease {
+            id: lease_id.clone(),
+            producer_id: producer.id,
+            producer_name: producer.name.clone(),
+            mode: AccessMode::IamUser,
+            principal: user_name.clone(),
+            access_key_id: None,
+            role_arn: None,
+            state: LeaseState::Pending,
+            owner: self.instance_id().to_string(),
+            created_at: now,
+            expires_at,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: None,
+        };
+        // Invariant 1: the intent is durable before CreateUser is sent.
+        self.store().insert_lease(&lease).await?;
+
+        let tags = vec![
+            ("dynsec:managed-by".to_string(), self.config().managed_by.clone()),
+            ("dynsec:dynamic-secret".to_string(), tag_value(&producer.name)),
+            ("dynsec:lease-id".to_string(), lease_id.clone()),
+            ("dynsec:expires-at".to_string(), expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        ];
+        let console_password = settings
+            .console_access
+            .then(|| crate::password::generate(&settings.password));
+        let iam_path = if settings.iam_path.is_empty() {
+            self.config().iam_path.clone()
+        } else {
+            settings.iam_path.clone()
+        };
+        let request = NewIamUser {
+            user_name: &user_name,
+            path: &iam_path,
+            tags: &tags,
+            policy_arns: &settings.user_policies,
+            groups: &settings.user_groups,
+            access_key: settings.programmatic_access,
+            console_password: console_password.as_ref(),
+        };
+        let created = match aws.create_user(&request).await {
+            Ok(created) => created,
+            Err(err) => {
+                warn!(lease = %lease_id, user = %user_name, error = %err, "issuance failed; rolling back");
+                self.roll_back(&aws, &mut lease, &err.to_string()).await;
+                return Err(err.into());
+            }
+        };
+
+        lease.state = LeaseState::Active;
+        lease.access_key_id = created.access_key_id.clone();
+        if let Err(err) = self.store().update_lease(&lease).await {
+            // We cannot record the credential as handed out, so we must not hand it out.
+            warn!(lease = %lease_id, error = %err, "cannot activate lease; rolling back");
+            self.roll_back(&aws, &mut lease, "lease could not be activated").await;
+            return Err(err.into());
+        }
+        self.wake_reaper();
+        info!(lease = %lease_id, user = %user_name, dynamic_secret = %producer.name, "issued iam_user credential");
+
+        let console_sign_in_url = console_password
+            .as_ref()
+            .and_then(|_| account_of(&created.user_arn))
+            .map(|account| format!("https://{account}.signin.aws.amazon.com/console"));
+        Ok(IssuedValue::IamUser {
+            lease_id,
+            user_name: created.user_name,
+            user_arn: created.user_arn,
+            access_key_id: created.access_key_id,
+            secret_access_key: created.secret_access_key,
+            console_password,
+            console_sign_in_url,
+            expires_at,
+            ttl_secs: settings.ttl_secs,
+        })
+    }
+
+    /// Tears down what a failed issuance may have created. If AWS can't be
+    /// reached now, the lease is left `Revoking` for the reaper to finish.
+    async fn roll_back(&self, aws: &dynsec_aws::AwsAdmin, lease: &mut Lease, reason: &str) {
+        lease.last_error = Some(format!("issuance failed: {reason}"));
+        match aws.teardown_user(&lease.principal).await {
+            Ok(()) => lease.state = LeaseState::Revoked,
+            Err(err) => {
+                warn!(lease = %lease.id, error = %err, "rollback failed; the reaper will retry");
+                lease.state = LeaseState::Revoking;
+                lease.attempts += 1;
+                lease.next_attempt_at = Some(Utc::now() + self.backoff(lease.attempts));
+            }
+        }
+        if let Err(err) = self.store().update_lease(lease).await {
+            // The intent stays `Pending`; restart recovery will roll it back.
+            warn!(lease = %lease.id, error = %err, "cannot record rollback");
+        }
+        self.wake_reaper();
+    }
+
+    async fn issue_assumed_role(
+        &self,
+        producer: &ProducerRecord,
+        chosen_role: Option<String>,
+    ) -> Result<IssuedValue, EngineError> {
+        let settings = &producer.settings;
+        let role_arn = match chosen_role {
+            Some(arn) if settings.role_arns.contains(&arn) => arn,
+            Some(arn) => {
+                return Err(ValidationError::new(
+                    "args",
+                    format!("role-arn '{arn}' is not one of this dynamic secret's role ARNs"),
+                )
+                .into())
+            }
+            None => settings
+                .role_arns
+                .first()
+                .cloned()
+                .ok_or_else(|| ValidationError::new("aws-role-arns", "no role ARN configured"))?,
+        };
+        // Re-checked here: settings stored by an older version might not comply.
+        if !(dynsec_core::spec::MIN_ROLE_TTL_SECS..=dynsec_core::spec::MAX_ROLE_TTL_SECS).contains(&settings.ttl_secs) {
+            return Err(ValidationError::new("user-ttl", "assumed_role sessions last between 15m and 12h").into());
+        }
+        let aws = self.aws_for(producer, self.config().issue_max_attempts).await?;
+        let lease_id = dynsec_crypto::random_id(LEASE_ID_LEN);
+        let session_name = format!("dynsec-{lease_id}");
+        let creds = aws
+            .assume_role(&AssumeRoleRequest {
+                role_arn: &role_arn,
+                session_name: &session_name,
+                duration_secs: settings.ttl_secs,
+                external_id: settings.external_id.as_deref(),
+                session_tags: &settings.session_tags,
+                transitive_tag_keys: &settings.transitive_tag_keys,
+            })
+            .await?;
+        let now = Utc::now();
+        let expires_at = creds
+            .expiration
+            .map(DateTime::<Utc>::from)
+            .unwrap_or_else(|| now + seconds(settings.ttl_secs));
+        let lease = Lease {
+            id: lease_id.clone(),
+            producer_id: producer.id,
+            producer_name: producer.name.clone(),
+            mode: AccessMode::AssumedRole,
+            principal: session_name,
+            access_key_id: Some(creds.access_key_id.clone()),
+            role_arn: Some(role_arn.clone()),
+            state: LeaseState::Active,
+            owner: self.instance_id().to_string(),
+            created_at: now,
+            expires_at,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: None,
+        };
+        self.store().insert_lease(&lease).await?;
+        self.wake_reaper();
+        info!(lease = %lease_id, role = %role_arn, dynamic_secret = %producer.name, "issued assumed_role credential");
+        Ok(IssuedValue::AssumedRole {
+            lease_id,
+            role_arn,
+            assumed_role_arn: creds.assumed_role_arn,
+            access_key_id: creds.access_key_id,
+            secret_access_key: creds.secret_access_key,
+            session_token: creds.session_token,
+            expires_at,
+            ttl_secs: settings.ttl_secs,
+        })
+    }
+}
+
+/// Reads the caller's `args`; returns the chosen role ARN, if any.
+fn parse_args(args: &[String]) -> Result<Option<String>, ValidationError> {
+    let mut role = None;
+    for arg in args {
+        match arg.split_once('=') {
+            Some(("role-arn", value)) if !value.trim().is_empty() => role = Some(value.trim().to_string()),
+            _ => {
+                return Err(ValidationError::new(
+                    "args",
+                    format!("unsupported argument '{arg}' (supported: role-arn=<arn>)"),
+                ))
+            }
+        }
+    }
+    Ok(role)
+}
+
+/// `tmp.<leaf>.<lease id>`: unique, recognisable, within IAM's 64 characters
+/// and its `[\w+=,.@-]` alphabet.
+pub(crate) fn temp_user_name(producer_name: &str, lease_id: &str) -> String {
+    let leaf = producer_name.rsplit('/').next().unwrap_or(producer_name);
+    let room = dynsec_core::spec::MAX_IAM_USER_NAME - "tmp.".len() - 1 - lease_id.len();
+    let cleaned: String = leaf
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) { c } else { '-' })
+        .take(room)
+        .collect();
+    format!("tmp.{cleaned}.{lease_id}")
+}
+
+/// IAM tag values allow letters, digits, spaces and `_ . : / = + - @`, up to 256.
+fn tag_value(raw: &str) -> String {
+    raw.chars()
+        .map(|c| if c.is_alphanumeric() || " _.:/=+-@".contains(c) { c } else { '_' })
+        .take(256)
+        .collect()
+}
+
+/// The account id in `arn:aws:iam::123456789012:user/...`.
+fn account_of(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+pub(crate) fn seconds(secs: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_fit_iam_rules() {
+        let long = format!("/prod/aws/{}", "x".repeat(100));
+        let name = temp_user_name(&long, "abcdefghijklmnop");
+        assert!(name.len() <= 64, "{name}");
+        assert!(name.starts_with("tmp.xxx"));
+        assert!(name.ends_with(".abcdefghijklmnop"));
+        let odd = temp_user_name("/a/dev creds#1", "id");
+        assert_eq!(odd, "tmp.dev-creds-1.id");
+    }
+
+    #[test]
+    fn args_accept_role_arn_only() {
+        assert_eq!(parse_args(&[]).unwrap(), None);
+        assert_eq!(
+            parse_args(&["role-arn=arn:aws:iam::1:role/r".into()]).unwrap().as_deref(),
+            Some("arn:aws:iam::1:role/r")
+        );
+        assert_eq!(parse_args(&["ttl=5".into()]).unwrap_err().field, "args");
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(account_of("arn:aws:iam::123456789012:user/x"), Some("123456789012"));
+        assert_eq!(tag_value("/prod/aws#1"), "/prod/aws_1");
+    }
+}

@@ -1,0 +1,165 @@
+//! Lease lifecycle after issuance: listing, revoking (on request or at expiry),
+//! changing a TTL. A lease becomes `Revoked` only once AWS confirmed the
+//! teardown; failures leave it `Failed` with the error and the next attempt.
+
+use crate::issue::seconds;
+use crate::{Engine, EngineError};
+use chrono::Utc;
+use dynsec_core::{AccessMode, ItemPath, Lease, LeaseState, ValidationError};
+use dynsec_store::ProducerRecord;
+use rand::Rng;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// SDK attempts per AWS call while revoking; the reaper retries beyond that forever.
+const REVOKE_MAX_ATTEMPTS: u32 = 3;
+
+impl Engine {
+    /// The live (not yet revoked) leases of a dynamic secret, newest first.
+    pub async fn list_leases(&self, name: &ItemPath) -> Result<Vec<Lease>, EngineError> {
+        let producer = self.producer_record(name).await?;
+        Ok(self.store().leases_of_producer(producer.id, false).await?)
+    }
+
+    /// Revokes one lease now. iam_user: the user is torn down before this
+    /// returns. assumed_role: refused, AWS cannot end a session early.
+    pub async fn revoke_lease(&self, name: &ItemPath, lease_id: &str) -> Result<(), EngineError> {
+        let producer = self.producer_record(name).await?;
+        let lease = self.lease_of(&producer, lease_id).await?;
+        if lease.mode == AccessMode::AssumedRole {
+            return Err(ValidationError::new(
+                "tmp-creds-id",
+                format!(
+                    "assumed_role credentials cannot be revoked before they expire (AWS limitation); this one expires at {}",
+                    lease.expires_at.to_rfc3339()
+                ),
+            )
+            .into());
+        }
+        let lease = self.revoke_now(lease).await;
+        match lease.state {
+            LeaseState::Revoked => Ok(()),
+            _ => Err(EngineError::Internal(format!(
+                "revocation of {lease_id} failed and will be retried: {}",
+                lease.last_error.unwrap_or_default()
+            ))),
+        }
+    }
+
+    /// Revokes every revocable lease of a dynamic secret; returns how many remain
+    /// unrevoked (being retried).
+    pub async fn revoke_all(&self, name: &ItemPath) -> Result<usize, EngineError> {
+        let producer = self.producer_record(name).await?;
+        self.revoke_all_of(&producer).await
+    }
+
+    pub(crate) async fn revoke_all_of(&self, producer: &ProducerRecord) -> Result<usize, EngineError> {
+        let leases = self.store().leases_of_producer(producer.id, false).await?;
+        let mut remaining = 0;
+        for lease in leases {
+            // Pending intents belong to an issuance in flight (or to recovery).
+            if lease.mode != AccessMode::IamUser || lease.state == LeaseState::Pending {
+                continue;
+            }
+            if self.revoke_now(lease).await.state != LeaseState::Revoked {
+                remaining += 1;
+            }
+        }
+        Ok(remaining)
+    }
+
+    /// Sets a lease to expire `new_ttl_minutes` from now.
+    pub async fn update_lease_ttl(&self, name: &ItemPath, lease_id: &str, new_ttl_minutes: u64) -> Result<Lease, EngineError> {
+        if new_ttl_minutes == 0 {
+            return Err(ValidationError::new("new-ttl-min", "must be greater than zero").into());
+        }
+        let producer = self.producer_record(name).await?;
+        let mut lease = self.lease_of(&producer, lease_id).await?;
+        if lease.mode == AccessMode::AssumedRole {
+            return Err(ValidationError::new(
+                "tmp-creds-id",
+                "assumed_role credentials keep the duration AWS granted; their TTL cannot change",
+            )
+            .into());
+        }
+        if lease.state != LeaseState::Active {
+            return Err(EngineError::Conflict(format!("lease {lease_id} is {} and cannot be extended", lease.state)));
+        }
+        lease.expires_at = Utc::now() + seconds(new_ttl_minutes.saturating_mul(60));
+        self.store().update_lease(&lease).await?;
+        self.wake_reaper();
+        Ok(lease)
+    }
+
+    async fn lease_of(&self, producer: &ProducerRecord, lease_id: &str) -> Result<Lease, EngineError> {
+        if lease_id.trim().is_empty() {
+            return Err(ValidationError::new("tmp-creds-id", "must not be empty").into());
+        }
+        match self.store().lease(lease_id.trim()).await? {
+            Some(lease) if lease.producer_id == producer.id && lease.state.is_live() => Ok(lease),
+            _ => Err(EngineError::not_found(format!(
+                "no live temporary credential '{lease_id}' for dynamic secret '{}'",
+                producer.name
+            ))),
+        }
+    }
+
+    /// Tears a lease down and records the outcome; never returns an error so
+    /// callers can't drop a lease on the floor — the state says what happened.
+    pub(crate) async fn revoke_now(&self, mut lease: Lease) -> Lease {
+        if lease.mode == AccessMode::AssumedRole {
+            // Nothing exists in AWS to tear down; the session ends by itself.
+            lease.state = LeaseState::Revoked;
+            self.record(&lease).await;
+            return lease;
+        }
+        lease.state = LeaseState::Revoking;
+        self.record(&lease).await;
+        let outcome = match self.store().producer_by_id(lease.producer_id).await {
+            Ok(Some(producer)) => match self.aws_for(&producer, REVOKE_MAX_ATTEMPTS).await {
+                Ok(aws) => aws.teardown_user(&lease.principal).await.map_err(|e| e.to_string()),
+                Err(err) => Err(err.to_string()),
+            },
+            Ok(None) => Err(format!("dynamic secret {} no longer exists", lease.producer_id)),
+            Err(err) => Err(err.to_string()),
+        };
+        lease.attempts += 1;
+        match outcome {
+            Ok(()) => {
+                info!(lease = %lease.id, user = %lease.principal, "revoked");
+                lease.state = LeaseState::Revoked;
+                lease.last_error = None;
+                lease.next_attempt_at = None;
+            }
+            Err(error) => {
+                let delay = self.backoff(lease.attempts);
+                warn!(lease = %lease.id, user = %lease.principal, attempts = lease.attempts, retry_in_ms = delay.num_milliseconds(), %error, "revocation failed");
+                lease.state = LeaseState::Failed;
+                lease.last_error = Some(error);
+                lease.next_attempt_at = Some(Utc::now() + delay);
+            }
+        }
+        self.record(&lease).await;
+        lease
+    }
+
+    async fn record(&self, lease: &Lease) {
+        if let Err(err) = self.store().update_lease(lease).await {
+            // The previous state stays in the store and is retried from there.
+            warn!(lease = %lease.id, error = %err, "cannot record lease state");
+        }
+    }
+
+    /// Exponential backoff with jitter: half the capped delay plus a random half.
+    pub(crate) fn backoff(&self, attempts: u32) -> chrono::Duration {
+        let cap = self.config().max_retry_backoff;
+        let exp = Duration::from_secs(1u64 << attempts.min(16)).min(cap);
+        let half = exp / 2;
+        let jitter = rand::rngs::OsRng.gen_range(0..=half.as_millis().max(1) as u64);
+        chrono::Duration::from_std(half + Duration::from_millis(jitter)).unwrap_or(chrono::Duration::seconds(1))
+    }
+
+    pub(crate) fn wake_reaper(&self) {
+        self.inner.reaper_wake.notify_one();
+    }
+}

@@ -1,0 +1,106 @@
+//! dynsec's use cases: authenticate callers, manage targets and dynamic secrets,
+//! issue credentials as leases, and revoke them — on request, at expiry, and
+//! after a crash.
+//!
+//! The engine owns the invariants (see ARCHITECTURE.md): a durable intent before
+//! any IAM user exists, revoked only after AWS confirms, the store as the reaper's
+//! truth, ciphertext only in the store. It knows nothing of HTTP or JSON; callers
+//! map [`EngineError`] to their own error shapes.
+
+mod auth;
+mod connection;
+mod error;
+mod issue;
+mod items;
+mod leases;
+mod password;
+mod producers;
+mod reaper;
+mod targets;
+
+pub use auth::{Caller, IssuedToken, NewAdminKey};
+pub use error::EngineError;
+pub use issue::IssuedValue;
+pub use items::{ItemListing, ItemView};
+pub use producers::{ProducerInput, ProducerTargetInput, ProducerView};
+pub use reaper::Reaper;
+pub use targets::{TargetDetails, TargetInput, TargetView};
+
+use dynsec_crypto::Sealer;
+use dynsec_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Settings the engine needs, built once by the binary.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Lifetime of an auth token.
+    pub token_ttl: Duration,
+    /// IAM path under which temporary users are created (`/dynsec/`).
+    pub iam_path: String,
+    /// Value of the `dynsec:managed-by` tag on every IAM user we create.
+    pub managed_by: String,
+    /// SDK attempts per AWS call while issuing (bounded: the caller is waiting).
+    pub issue_max_attempts: u32,
+    /// How many leases the reaper revokes at once.
+    pub reaper_concurrency: usize,
+    /// Longest wait between two revocation attempts of a failing lease.
+    pub max_retry_backoff: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            token_ttl: Duration::from_secs(60 * 60),
+            iam_path: "/dynsec/".into(),
+            managed_by: "dynsec".into(),
+            issue_max_attempts: 3,
+            reaper_concurrency: 8,
+            max_retry_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The gateway's use cases. Cheap to clone (everything behind `Arc`).
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    sealer: Sealer,
+    config: EngineConfig,
+    /// This process's identity, written into the intents it owns.
+    instance_id: String,
+    /// Woken when a lease with an earlier due time appears.
+    reaper_wake: Notify,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, sealer: Sealer, config: EngineConfig) -> Self {
+        let instance_id = format!("gw-{}", dynsec_crypto::random_id(12));
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                sealer,
+                config,
+                instance_id,
+                reaper_wake: Notify::new(),
+            }),
+        }
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.inner.instance_id
+    }
+}

@@ -1,0 +1,183 @@
+//! AWS dynamic secrets ("producers"): where they live, what they issue.
+
+use crate::connection::producer_aad;
+use crate::{Engine, EngineError};
+use chrono::{DateTime, Utc};
+use dynsec_core::{AwsConnection, ItemPath, ProducerSettings};
+use dynsec_store::ProducerRecord;
+
+/// Where a dynamic secret gets its AWS connection.
+#[derive(Debug, Clone)]
+pub enum ProducerTargetInput {
+    /// A target by name (`target-name`).
+    Named(String),
+    /// The seed's second form: the connection carried by the dynamic secret.
+    /// On update an empty secret keeps the stored one.
+    Inline(AwsConnection),
+}
+
+#[derive(Debug, Clone)]
+pub struct ProducerInput {
+    pub name: ItemPath,
+    pub target: ProducerTargetInput,
+    pub settings: ProducerSettings,
+    pub delete_protection: bool,
+}
+
+/// A dynamic secret as shown to callers (never the admin secret).
+#[derive(Debug, Clone)]
+pub struct ProducerView {
+    pub id: i64,
+    pub name: String,
+    /// (id, name) of its target, or `None` for an inline connection.
+    pub target: Option<(i64, String)>,
+    /// The admin access key id it uses (not secret).
+    pub admin_access_key_id: String,
+    pub region: String,
+    pub settings: ProducerSettings,
+    pub delete_protection: bool,
+    pub created_at: DateTime<Utc>,
+    pub modified_at: DateTime<Utc>,
+}
+
+impl Engine {
+    pub async fn create_producer(&self, input: ProducerInput) -> Result<ProducerView, EngineError> {
+        input.settings.validate()?;
+        let now = Utc::now();
+        let mut record = ProducerRecord {
+            id: 0,
+            uid: dynsec_crypto::random_id(20),
+            name: input.name.to_string(),
+            target_id: None,
+            inline_connection: None,
+            settings: input.settings,
+            delete_protection: input.delete_protection,
+            created_at: now,
+            modified_at: now,
+        };
+        self.apply_target(&mut record, input.target).await?;
+        record.id = self.store().insert_producer(&record).await?;
+        self.producer_view(record).await
+    }
+
+    /// Replaces every settable field of `name` (Akeyless clients always send
+    /// defaults, so an update cannot tell unset from default).
+    pub async fn update_producer(&self, name: &ItemPath, input: ProducerInput) -> Result<ProducerView, EngineError> {
+        input.settings.validate()?;
+        let mut record = self.producer_record(name).await?;
+        let previous_inline = match &record.inline_connection {
+            Some(cols) => Some(self.open_connection(&producer_aad(&record.uid), cols)?),
+            None => None,
+        };
+        let target = match input.target {
+            ProducerTargetInput::Inline(mut conn) if conn.secret_access_key.is_empty() => {
+                if let Some(previous) = previous_inline {
+                    conn.secret_access_key = previous.secret_access_key;
+                    conn.session_token = conn.session_token.or(previous.session_token);
+                }
+                ProducerTargetInput::Inline(conn)
+            }
+            other => other,
+        };
+        self.apply_target(&mut record, target).await?;
+        record.name = input.name.to_string();
+        record.settings = input.settings;
+        record.delete_protection = input.delete_protection;
+        record.modified_at = Utc::now();
+        self.store().update_producer(&record).await?;
+        self.producer_view(record).await
+    }
+
+    pub async fn get_producer(&self, name: &ItemPath) -> Result<ProducerView, EngineError> {
+        let record = self.producer_record(name).await?;
+        self.producer_view(record).await
+    }
+
+    /// Dynamic secrets whose name contains `filter` (case-insensitive).
+    pub async fn list_producers(&self, filter: &str) -> Result<Vec<ProducerView>, EngineError> {
+        let needle = filter.to_lowercase();
+        let mut views = Vec::new();
+        for record in self.store().list_producers().await? {
+            if record.name.to_lowercase().contains(&needle) {
+                views.push(self.producer_view(record).await?);
+            }
+        }
+        Ok(views)
+    }
+
+    /// Deletes a dynamic secret after revoking every credential it issued.
+    /// Refused under delete protection, and when a revocation fails (the
+    /// secret stays so its leases can still be revoked; they are retried).
+    pub async fn delete_producer(&self, name: &ItemPath) -> Result<i64, EngineError> {
+        let record = self.producer_record(name).await?;
+        if record.delete_protection {
+            return Err(EngineError::Conflict(format!(
+                "dynamic secret '{name}' has delete protection on; turn it off first"
+            )));
+        }
+        self.revoke_all_of(&record).await?;
+        let live = self.store().leases_of_producer(record.id, false).await?;
+        let outstanding: Vec<&str> = live
+            .iter()
+            .filter(|l| l.mode == dynsec_core::AccessMode::IamUser)
+            .map(|l| l.id.as_str())
+            .collect();
+        if !outstanding.is_empty() {
+            return Err(EngineError::Conflict(format!(
+                "dynamic secret '{name}' still has credentials being revoked ({}); try again shortly",
+                outstanding.join(", ")
+            )));
+        }
+        self.store().delete_producer(record.id).await?;
+        Ok(record.id)
+    }
+
+    pub(crate) async fn producer_record(&self, name: &ItemPath) -> Result<ProducerRecord, EngineError> {
+        self.store()
+            .producer_by_name(name.as_str())
+            .await?
+            .ok_or_else(|| EngineError::not_found(format!("dynamic secret '{name}' not found")))
+    }
+
+    async fn apply_target(&self, record: &mut ProducerRecord, target: ProducerTargetInput) -> Result<(), EngineError> {
+        match target {
+            ProducerTargetInput::Named(name) => {
+                let target = self.target_for_field("target-name", &name).await?;
+                record.target_id = Some(target.id);
+                record.inline_connection = None;
+            }
+            ProducerTargetInput::Inline(conn) => {
+                conn.validate("aws-access-key-id", "aws-access-secret-key")?;
+                record.target_id = None;
+                record.inline_connection = Some(self.seal_connection(&producer_aad(&record.uid), &conn));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn producer_view(&self, record: ProducerRecord) -> Result<ProducerView, EngineError> {
+        let (target, admin_access_key_id, region) = match (record.target_id, &record.inline_connection) {
+            (Some(id), _) => {
+                let t = self
+                    .store()
+                    .target_by_id(id)
+                    .await?
+                    .ok_or_else(|| EngineError::Internal(format!("target {id} is missing")))?;
+                (Some((t.id, t.name)), t.connection.access_key_id, t.connection.region)
+            }
+            (None, Some(inline)) => (None, inline.access_key_id.clone(), inline.region.clone()),
+            (None, None) => (None, String::new(), String::new()),
+        };
+        Ok(ProducerView {
+            id: record.id,
+            name: record.name,
+            target,
+            admin_access_key_id,
+            region,
+            settings: record.settings,
+            delete_protection: record.delete_protection,
+            created_at: record.created_at,
+            modified_at: record.modified_at,
+        })
+    }
+}

@@ -1,0 +1,170 @@
+//! AWS targets: named admin connections that dynamic secrets refer to.
+
+use crate::connection::target_aad;
+use crate::{Engine, EngineError};
+use chrono::{DateTime, Utc};
+use dynsec_core::{AwsConnection, ItemPath, ValidationError};
+use dynsec_store::TargetRecord;
+
+/// A target as the caller describes it. On update, an empty secret keeps the
+/// stored one, so a region or description can change without re-entering it.
+#[derive(Debug, Clone)]
+pub struct TargetInput {
+    pub name: ItemPath,
+    pub description: String,
+    pub connection: AwsConnection,
+    pub protection_key: Option<String>,
+    pub delete_protection: bool,
+}
+
+/// What anyone allowed to read a target sees: no secret.
+#[derive(Debug, Clone)]
+pub struct TargetView {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub access_key_id: String,
+    pub region: String,
+    pub protection_key: Option<String>,
+    pub delete_protection: bool,
+    pub created_at: DateTime<Utc>,
+    pub modified_at: DateTime<Utc>,
+    /// Dynamic secrets using this target: (id, name).
+    pub dynamic_secrets: Vec<(i64, String)>,
+}
+
+/// The target with its connection, secret included (`get-target-details`).
+#[derive(Debug, Clone)]
+pub struct TargetDetails {
+    pub target: TargetView,
+    pub connection: AwsConnection,
+}
+
+impl Engine {
+    pub async fn create_target(&self, input: TargetInput) -> Result<TargetView, EngineError> {
+        input.connection.validate("access-key-id", "access-key")?;
+        let now = Utc::now();
+        let uid = dynsec_crypto::random_id(20);
+        let mut record = TargetRecord {
+            id: 0,
+            connection: self.seal_connection(&target_aad(&uid), &input.connection),
+            uid,
+            name: input.name.to_string(),
+            description: input.description,
+            protection_key: input.protection_key,
+            delete_protection: input.delete_protection,
+            created_at: now,
+            modified_at: now,
+        };
+        record.id = self.store().insert_target(&record).await?;
+        self.target_view(record).await
+    }
+
+    /// Replaces the settable fields of `name` (renaming it to `input.name`).
+    pub async fn update_target(&self, name: &ItemPath, input: TargetInput) -> Result<TargetView, EngineError> {
+        let mut record = self.target_record(name).await?;
+        let mut connection = input.connection;
+        if connection.secret_access_key.is_empty() {
+            let stored = self.open_connection(&target_aad(&record.uid), &record.connection)?;
+            connection.secret_access_key = stored.secret_access_key;
+            if connection.session_token.is_none() {
+                connection.session_token = stored.session_token;
+            }
+        }
+        connection.validate("access-key-id", "access-key")?;
+        record.connection = self.seal_connection(&target_aad(&record.uid), &connection);
+        record.name = input.name.to_string();
+        record.description = input.description;
+        record.protection_key = input.protection_key;
+        record.delete_protection = input.delete_protection;
+        record.modified_at = Utc::now();
+        self.store().update_target(&record).await?;
+        self.target_view(record).await
+    }
+
+    pub async fn get_target(&self, name: &ItemPath) -> Result<TargetView, EngineError> {
+        let record = self.target_record(name).await?;
+        self.target_view(record).await
+    }
+
+    pub async fn get_target_details(&self, name: &ItemPath) -> Result<TargetDetails, EngineError> {
+        let record = self.target_record(name).await?;
+        let connection = self.open_connection(&target_aad(&record.uid), &record.connection)?;
+        Ok(TargetDetails {
+            target: self.target_view(record).await?,
+            connection,
+        })
+    }
+
+    /// All targets whose name contains `filter` (case-insensitive), by name.
+    pub async fn list_targets(&self, filter: &str) -> Result<Vec<TargetView>, EngineError> {
+        let needle = filter.to_lowercase();
+        let mut views = Vec::new();
+        for record in self.store().list_targets().await? {
+            if record.name.to_lowercase().contains(&needle) {
+                views.push(self.target_view(record).await?);
+            }
+        }
+        Ok(views)
+    }
+
+    /// Deletes a target. Refused while delete protection is on, and while any
+    /// dynamic secret uses it (even with `force`: those secrets could no longer
+    /// reach AWS, nor revoke the credentials they issued).
+    pub async fn delete_target(&self, name: &ItemPath, _force: bool) -> Result<i64, EngineError> {
+        let record = self.target_record(name).await?;
+        if record.delete_protection {
+            return Err(EngineError::Conflict(format!(
+                "target '{name}' has delete protection on; turn it off first"
+            )));
+        }
+        let users = self.store().producers_using_target(record.id).await?;
+        if !users.is_empty() {
+            let names: Vec<&str> = users.iter().map(|p| p.name.as_str()).collect();
+            return Err(EngineError::Conflict(format!(
+                "target '{name}' is used by dynamic secrets {}; delete them or move them to another target first",
+                names.join(", ")
+            )));
+        }
+        self.store().delete_target(record.id).await?;
+        Ok(record.id)
+    }
+
+    pub(crate) async fn target_record(&self, name: &ItemPath) -> Result<TargetRecord, EngineError> {
+        self.store()
+            .target_by_name(name.as_str())
+            .await?
+            .ok_or_else(|| EngineError::not_found(format!("target '{name}' not found")))
+    }
+
+    /// Resolves the `target-name` a dynamic secret refers to.
+    pub(crate) async fn target_for_field(&self, field: &str, name: &str) -> Result<TargetRecord, EngineError> {
+        let path = ItemPath::parse(field, name)?;
+        self.store()
+            .target_by_name(path.as_str())
+            .await?
+            .ok_or_else(|| EngineError::Invalid(ValidationError::new(field, format!("target '{path}' does not exist"))))
+    }
+
+    async fn target_view(&self, record: TargetRecord) -> Result<TargetView, EngineError> {
+        let dynamic_secrets = self
+            .store()
+            .producers_using_target(record.id)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect();
+        Ok(TargetView {
+            id: record.id,
+            name: record.name,
+            description: record.description,
+            access_key_id: record.connection.access_key_id,
+            region: record.connection.region,
+            protection_key: record.protection_key,
+            delete_protection: record.delete_protection,
+            created_at: record.created_at,
+            modified_at: record.modified_at,
+            dynamic_secrets,
+        })
+    }
+}

@@ -1,0 +1,242 @@
+//! `dynsec gateway`: builds the config, opens the store, creates the first
+//! admin on an empty store, starts the reaper and serves the API until
+//! SIGTERM or Ctrl-C.
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use dynsec_core::SecretString;
+use dynsec_crypto::{MasterKey, Sealer};
+use dynsec_engine::{Engine, EngineConfig, Reaper};
+use dynsec_store::{SqliteStore, Store};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// File name of the generated master key inside the data dir.
+const MASTER_KEY_FILE: &str = "master.key";
+/// File name of the SQLite database inside the data dir.
+const DATABASE_FILE: &str = "dynsec.db";
+
+/// Run the dynsec gateway.
+#[derive(Debug, Parser)]
+#[command(name = "dynsec gateway", about = "Run the dynsec gateway (API server, lease reaper)")]
+pub struct GatewayArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000", env = "DYNSEC_LISTEN")]
+    listen: SocketAddr,
+    /// Directory holding the database and the master key (created if missing).
+    /// Defaults to the per-user data directory, e.g. ~/.local/share/dynsec.
+    #[arg(long, env = "DYNSEC_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Read the master key (base64 of 32 bytes) from this file instead of
+    /// `<data-dir>/master.key`. `DYNSEC_MASTER_KEY` supplies it directly.
+    #[arg(long, env = "DYNSEC_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+    /// IAM path under which temporary users are created.
+    #[arg(long, default_value = "/dynsec/", env = "DYNSEC_IAM_PATH")]
+    iam_path: String,
+    /// Lifetime of auth tokens, in minutes.
+    #[arg(long, default_value_t = 60, env = "DYNSEC_TOKEN_TTL_MINUTES")]
+    token_ttl_minutes: u64,
+}
+
+pub async fn main(args: &[String]) -> ExitCode {
+    let args = match GatewayArgs::try_parse_from(args) {
+        Ok(args) => args,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    init_logging();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,aws=warn"));
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(args: GatewayArgs) -> Result<()> {
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => dirs::data_local_dir()
+            .context("cannot find a per-user data directory; pass --data-dir")?
+            .join("dynsec"),
+    };
+    create_private_dir(&data_dir)?;
+    let db_path = data_dir.join(DATABASE_FILE);
+    let master = load_master_key(&data_dir, args.master_key_file.as_deref(), db_path.exists())?;
+
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&db_path)
+            .await
+            .with_context(|| format!("cannot open the database {}", db_path.display()))?,
+    );
+    if !args.iam_path.starts_with('/') || !args.iam_path.ends_with('/') {
+        bail!("--iam-path must start and end with '/' (got '{}')", args.iam_path);
+    }
+    let config = EngineConfig {
+        token_ttl: Duration::from_secs(args.token_ttl_minutes.max(1) * 60),
+        iam_path: args.iam_path,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(store, Sealer::new(master), config);
+
+    if let Some(admin) = engine.bootstrap_admin(preset_admin()?).await? {
+        if admin.preset {
+            info!(access_id = %admin.access_id, "created the first admin API key from DYNSEC_ADMIN_ACCESS_ID");
+        } else {
+            // Printed once, on stdout, on purpose: this is the only copy of the key.
+            println!("Created the first admin API key. Save it now: it is not shown again.");
+            println!("  access id:  {}", admin.access_id);
+            println!("  access key: {}", admin.access_key.expose());
+        }
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let reaper = tokio::spawn(Reaper::run(engine.clone(), stopped(stop_rx.clone())));
+    let purger = tokio::spawn(purge_tokens(engine.clone(), stopped(stop_rx.clone())));
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr()?;
+    if !local.ip().is_loopback() {
+        warn!("listening on a non-loopback address without TLS: tokens and secrets cross the network in clear text");
+    }
+    info!(data_dir = %data_dir.display(), instance = engine.instance_id(), "dynsec gateway listening on http://{local}");
+    let router = dynsec_api::router(engine);
+    let shutdown = async move {
+        shutdown_signal().await;
+        info!("shutting down");
+        let _ = stop_tx.send(true);
+    };
+    dynsec_api::serve(listener, router, shutdown).await?;
+    let _ = reaper.await;
+    let _ = purger.await;
+    Ok(())
+}
+
+/// `DYNSEC_ADMIN_ACCESS_ID` + `DYNSEC_ADMIN_ACCESS_KEY`, both or neither.
+fn preset_admin() -> Result<Option<(String, SecretString)>> {
+    let id = std::env::var("DYNSEC_ADMIN_ACCESS_ID").ok().filter(|v| !v.is_empty());
+    let key = std::env::var("DYNSEC_ADMIN_ACCESS_KEY").ok().filter(|v| !v.is_empty());
+    match (id, key) {
+        (Some(id), Some(key)) => Ok(Some((id, SecretString::new(key)))),
+        (None, None) => Ok(None),
+        _ => bail!("set both DYNSEC_ADMIN_ACCESS_ID and DYNSEC_ADMIN_ACCESS_KEY, or neither"),
+    }
+}
+
+/// The master key: `DYNSEC_MASTER_KEY`, else the given file, else
+/// `<data-dir>/master.key` — generated with mode 0600 on first start only. A
+/// database without its key is refused rather than given a new, useless key.
+fn load_master_key(data_dir: &Path, key_file: Option<&Path>, database_exists: bool) -> Result<MasterKey> {
+    if let Ok(text) = std::env::var("DYNSEC_MASTER_KEY") {
+        return MasterKey::from_text(&text).context("DYNSEC_MASTER_KEY is invalid");
+    }
+    if let Some(path) = key_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the master key file {}", path.display()))?;
+        return MasterKey::from_text(&text).with_context(|| format!("{} is invalid", path.display()));
+    }
+    let path = data_dir.join(MASTER_KEY_FILE);
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        return MasterKey::from_text(&text).with_context(|| format!("{} is invalid", path.display()));
+    }
+    if database_exists {
+        bail!(
+            "{} is missing but the database exists: restore the key file (secrets cannot be read without it)",
+            path.display()
+        );
+    }
+    let key = MasterKey::generate();
+    write_private_file(&path, key.to_text().as_bytes())?;
+    info!(path = %path.display(), "generated a new master key");
+    Ok(key)
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+async fn purge_tokens(engine: Engine, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = every.tick() => {
+                if let Err(err) = engine.purge_expired_tokens().await {
+                    warn!(error = %err, "cannot purge expired tokens");
+                }
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
