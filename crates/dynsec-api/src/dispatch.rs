@@ -13,17 +13,28 @@ use serde_json::Value;
 /// Largest accepted request body; Akeyless requests are small.
 const MAX_BODY: usize = 1 << 20;
 
-pub async fn dispatch(State(engine): State<Engine>, method: Method, uri: Uri, body: Bytes) -> Response {
+pub async fn dispatch(
+    State(engine): State<Engine>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     match run(&engine, &method, &uri, &body).await {
         Ok((status, value)) => (status, Json(value)).into_response(),
         Err(err) => err.into_response(),
     }
 }
 
-async fn run(engine: &Engine, method: &Method, uri: &Uri, body: &[u8]) -> Result<(StatusCode, Value), ApiError> {
+async fn run(
+    engine: &Engine,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<(StatusCode, Value), ApiError> {
     let name = operation_name(uri.path());
-    let op = ops::Op::from_name(name)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("unknown operation '{name}'")))?;
+    let op = ops::Op::from_name(name).ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, format!("unknown operation '{name}'"))
+    })?;
     if method != Method::POST {
         return Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -31,12 +42,16 @@ async fn run(engine: &Engine, method: &Method, uri: &Uri, body: &[u8]) -> Result
         ));
     }
     if body.len() > MAX_BODY {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body is larger than 1 MiB"));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body is larger than 1 MiB",
+        ));
     }
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
     } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?
     };
     if !body.is_object() {
         return Err(ApiError::bad_request("request body must be a JSON object"));

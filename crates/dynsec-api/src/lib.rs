@@ -21,7 +21,10 @@ use tokio::net::TcpListener;
 /// Builds the router serving the API (and `/health`).
 pub fn router(engine: Engine) -> Router {
     Router::new()
-        .route("/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/health",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
         .fallback(dispatch::dispatch)
         .with_state(engine)
 }

@@ -24,7 +24,9 @@ pub fn parse<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
 pub fn required<'a>(field: &str, value: &'a Option<String>) -> Result<&'a str, ApiError> {
     match value.as_deref().map(str::trim) {
         Some(v) if !v.is_empty() => Ok(v),
-        _ => Err(ApiError::bad_request(format!("missing required field '{field}'"))),
+        _ => Err(ApiError::bad_request(format!(
+            "missing required field '{field}'"
+        ))),
     }
 }
 
@@ -75,7 +77,11 @@ pub fn flex_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Erro
             })
             .filter(|r| !matches!(r, Ok(s) if s.is_empty()))
             .collect::<Result<_, _>>()?,
-        Some(other) => return Err(de::Error::custom(format!("{other} is not a list of strings"))),
+        Some(other) => {
+            return Err(de::Error::custom(format!(
+                "{other} is not a list of strings"
+            )))
+        }
     })
 }
 
@@ -114,10 +120,17 @@ mod tests {
 
     #[test]
     fn accepts_akeyless_shapes() {
-        let s: Sample = parse(&json!({"flag": "true", "count": "20", "items": "a, b", "other": 1})).unwrap();
-        assert_eq!((s.flag, s.count, s.items), (Some(true), Some(20), vec!["a".into(), "b".into()]));
+        let s: Sample =
+            parse(&json!({"flag": "true", "count": "20", "items": "a, b", "other": 1})).unwrap();
+        assert_eq!(
+            (s.flag, s.count, s.items),
+            (Some(true), Some(20), vec!["a".into(), "b".into()])
+        );
         let s: Sample = parse(&json!({"flag": false, "count": 3, "items": ["x"]})).unwrap();
-        assert_eq!((s.flag, s.count, s.items), (Some(false), Some(3), vec!["x".into()]));
+        assert_eq!(
+            (s.flag, s.count, s.items),
+            (Some(false), Some(3), vec!["x".into()])
+        );
     }
 
     #[test]

@@ -91,7 +91,8 @@ impl Engine {
         access_key: &SecretString,
     ) -> Result<IssuedToken, EngineError> {
         // One message for every failure, so callers can't probe which ids exist.
-        let refused = || EngineError::Unauthenticated("access denied: wrong access id or access key".into());
+        let refused =
+            || EngineError::Unauthenticated("access denied: wrong access id or access key".into());
         if access_id.is_empty() || access_key.is_empty() {
             return Err(refused());
         }
@@ -118,7 +119,9 @@ impl Engine {
     /// Resolves a token from a request body to its caller.
     pub async fn caller(&self, token: Option<&str>) -> Result<Caller, EngineError> {
         let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
-            EngineError::Unauthenticated("missing token: call /auth and pass its token in the request body".into())
+            EngineError::Unauthenticated(
+                "missing token: call /auth and pass its token in the request body".into(),
+            )
         })?;
         let invalid = || EngineError::Unauthenticated("invalid or expired token".into());
         let Some(record) = self.store().token(&hash_credential(token)).await? else {

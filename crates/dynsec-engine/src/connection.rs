@@ -44,10 +44,18 @@ impl Engine {
             .inner
             .sealer
             .open(aad, &cols.sealed_secret)
-            .map_err(|e| EngineError::Internal(format!("cannot decrypt the AWS secret of {aad}: {e}")))?;
-        let value: serde_json::Value = serde_json::from_slice(&plain)
-            .map_err(|_| EngineError::Internal(format!("sealed secret of {aad} is not valid JSON")))?;
-        let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(SecretString::new);
+            .map_err(|e| {
+                EngineError::Internal(format!("cannot decrypt the AWS secret of {aad}: {e}"))
+            })?;
+        let value: serde_json::Value = serde_json::from_slice(&plain).map_err(|_| {
+            EngineError::Internal(format!("sealed secret of {aad} is not valid JSON"))
+        })?;
+        let field = |name: &str| {
+            value
+                .get(name)
+                .and_then(|v| v.as_str())
+                .map(SecretString::new)
+        };
         Ok(AwsConnection {
             access_key_id: cols.access_key_id.clone(),
             secret_access_key: field("secret_access_key").unwrap_or_default(),
@@ -65,9 +73,16 @@ impl Engine {
     ) -> Result<AwsConnection, EngineError> {
         match (&producer.target_id, &producer.inline_connection) {
             (Some(target_id), _) => {
-                let target = self.store().target_by_id(*target_id).await?.ok_or_else(|| {
-                    EngineError::Internal(format!("target {target_id} of '{}' is missing", producer.name))
-                })?;
+                let target = self
+                    .store()
+                    .target_by_id(*target_id)
+                    .await?
+                    .ok_or_else(|| {
+                        EngineError::Internal(format!(
+                            "target {target_id} of '{}' is missing",
+                            producer.name
+                        ))
+                    })?;
                 self.open_connection(&target_aad(&target.uid), &target.connection)
             }
             (None, Some(inline)) => self.open_connection(&producer_aad(&producer.uid), inline),

@@ -44,7 +44,7 @@ impl EngineError {
 impl From<StoreError> for EngineError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Conflict(what) => Self::Conflict(format!("{what}")),
+            StoreError::Conflict(what) => Self::Conflict(what),
             other => Self::Internal(other.to_string()),
         }
     }

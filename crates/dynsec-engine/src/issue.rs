@@ -45,7 +45,11 @@ pub enum IssuedValue {
 impl Engine {
     /// Issues a new credential from the dynamic secret `name`. `args` are the
     /// caller's `k=v` options; only `role-arn=<arn>` is understood.
-    pub async fn get_value(&self, name: &ItemPath, args: &[String]) -> Result<IssuedValue, EngineError> {
+    pub async fn get_value(
+        &self,
+        name: &ItemPath,
+        args: &[String],
+    ) -> Result<IssuedValue, EngineError> {
         let producer = self.producer_record(name).await?;
         let chosen_role = parse_args(args)?;
         let engine = self.clone();
@@ -62,7 +66,9 @@ impl Engine {
 
     async fn issue_iam_user(&self, producer: &ProducerRecord) -> Result<IssuedValue, EngineError> {
         let settings = &producer.settings;
-        let aws = self.aws_for(producer, self.config().issue_max_attempts).await?;
+        let aws = self
+            .aws_for(producer, self.config().issue_max_attempts)
+            .await?;
         let lease_id = dynsec_crypto::random_id(LEASE_ID_LEN);
         let user_name = temp_user_name(&producer.name, &lease_id);
         let now = Utc::now();
@@ -87,10 +93,19 @@ impl Engine {
         self.store().insert_lease(&lease).await?;
 
         let tags = vec![
-            ("dynsec:managed-by".to_string(), self.config().managed_by.clone()),
-            ("dynsec:dynamic-secret".to_string(), tag_value(&producer.name)),
+            (
+                "dynsec:managed-by".to_string(),
+                self.config().managed_by.clone(),
+            ),
+            (
+                "dynsec:dynamic-secret".to_string(),
+                tag_value(&producer.name),
+            ),
             ("dynsec:lease-id".to_string(), lease_id.clone()),
-            ("dynsec:expires-at".to_string(), expires_at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            (
+                "dynsec:expires-at".to_string(),
+                expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            ),
         ];
         let console_password = settings
             .console_access
@@ -123,7 +138,8 @@ impl Engine {
         if let Err(err) = self.store().update_lease(&lease).await {
             // We cannot record the credential as handed out, so we must not hand it out.
             warn!(lease = %lease_id, error = %err, "cannot activate lease; rolling back");
-            self.roll_back(&aws, &mut lease, "lease could not be activated").await;
+            self.roll_back(&aws, &mut lease, "lease could not be activated")
+                .await;
             return Err(err.into());
         }
         self.wake_reaper();
@@ -172,26 +188,33 @@ impl Engine {
         chosen_role: Option<String>,
     ) -> Result<IssuedValue, EngineError> {
         let settings = &producer.settings;
-        let role_arn = match chosen_role {
-            Some(arn) if settings.role_arns.contains(&arn) => arn,
-            Some(arn) => {
-                return Err(ValidationError::new(
-                    "args",
-                    format!("role-arn '{arn}' is not one of this dynamic secret's role ARNs"),
-                )
-                .into())
-            }
-            None => settings
-                .role_arns
-                .first()
-                .cloned()
-                .ok_or_else(|| ValidationError::new("aws-role-arns", "no role ARN configured"))?,
-        };
+        let role_arn =
+            match chosen_role {
+                Some(arn) if settings.role_arns.contains(&arn) => arn,
+                Some(arn) => {
+                    return Err(ValidationError::new(
+                        "args",
+                        format!("role-arn '{arn}' is not one of this dynamic secret's role ARNs"),
+                    )
+                    .into())
+                }
+                None => settings.role_arns.first().cloned().ok_or_else(|| {
+                    ValidationError::new("aws-role-arns", "no role ARN configured")
+                })?,
+            };
         // Re-checked here: settings stored by an older version might not comply.
-        if !(dynsec_core::spec::MIN_ROLE_TTL_SECS..=dynsec_core::spec::MAX_ROLE_TTL_SECS).contains(&settings.ttl_secs) {
-            return Err(ValidationError::new("user-ttl", "assumed_role sessions last between 15m and 12h").into());
+        if !(dynsec_core::spec::MIN_ROLE_TTL_SECS..=dynsec_core::spec::MAX_ROLE_TTL_SECS)
+            .contains(&settings.ttl_secs)
+        {
+            return Err(ValidationError::new(
+                "user-ttl",
+                "assumed_role sessions last between 15m and 12h",
+            )
+            .into());
         }
-        let aws = self.aws_for(producer, self.config().issue_max_attempts).await?;
+        let aws = self
+            .aws_for(producer, self.config().issue_max_attempts)
+            .await?;
         let lease_id = dynsec_crypto::random_id(LEASE_ID_LEN);
         let session_name = format!("dynsec-{lease_id}");
         let creds = aws
@@ -246,7 +269,9 @@ fn parse_args(args: &[String]) -> Result<Option<String>, ValidationError> {
     let mut role = None;
     for arg in args {
         match arg.split_once('=') {
-            Some(("role-arn", value)) if !value.trim().is_empty() => role = Some(value.trim().to_string()),
+            Some(("role-arn", value)) if !value.trim().is_empty() => {
+                role = Some(value.trim().to_string())
+            }
             _ => {
                 return Err(ValidationError::new(
                     "args",
@@ -265,7 +290,13 @@ pub(crate) fn temp_user_name(producer_name: &str, lease_id: &str) -> String {
     let room = dynsec_core::spec::MAX_IAM_USER_NAME - "tmp.".len() - 1 - lease_id.len();
     let cleaned: String = leaf
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(room)
         .collect();
     format!("tmp.{cleaned}.{lease_id}")
@@ -274,7 +305,13 @@ pub(crate) fn temp_user_name(producer_name: &str, lease_id: &str) -> String {
 /// IAM tag values allow letters, digits, spaces and `_ . : / = + - @`, up to 256.
 fn tag_value(raw: &str) -> String {
     raw.chars()
-        .map(|c| if c.is_alphanumeric() || " _.:/=+-@".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || " _.:/=+-@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(256)
         .collect()
 }
@@ -307,7 +344,9 @@ mod tests {
     fn args_accept_role_arn_only() {
         assert_eq!(parse_args(&[]).unwrap(), None);
         assert_eq!(
-            parse_args(&["role-arn=arn:aws:iam::1:role/r".into()]).unwrap().as_deref(),
+            parse_args(&["role-arn=arn:aws:iam::1:role/r".into()])
+                .unwrap()
+                .as_deref(),
             Some("arn:aws:iam::1:role/r")
         );
         assert_eq!(parse_args(&["ttl=5".into()]).unwrap_err().field, "args");
@@ -315,7 +354,10 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert_eq!(account_of("arn:aws:iam::123456789012:user/x"), Some("123456789012"));
+        assert_eq!(
+            account_of("arn:aws:iam::123456789012:user/x"),
+            Some("123456789012")
+        );
         assert_eq!(tag_value("/prod/aws#1"), "/prod/aws_1");
     }
 }

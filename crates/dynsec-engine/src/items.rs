@@ -23,7 +23,12 @@ impl Engine {
     /// Lists the folder `path` like a directory: its items and sub-folders.
     /// `types` filters by item type (only dynamic secrets exist); `filter`
     /// keeps items whose name contains it.
-    pub async fn list_items(&self, path: &str, types: &[String], filter: &str) -> Result<ItemListing, EngineError> {
+    pub async fn list_items(
+        &self,
+        path: &str,
+        types: &[String],
+        filter: &str,
+    ) -> Result<ItemListing, EngineError> {
         let folder = normalize_folder(path);
         let wants_dynamic = types.is_empty()
             || types.iter().any(|t| {
@@ -36,7 +41,9 @@ impl Engine {
         if wants_dynamic {
             for producer in self.list_producers("").await? {
                 match placement(&folder, &producer.name) {
-                    Placement::Direct if producer.name.to_lowercase().contains(&needle) => items.push(producer),
+                    Placement::Direct if producer.name.to_lowercase().contains(&needle) => {
+                        items.push(producer)
+                    }
                     Placement::InSubfolder(sub) => {
                         folders.insert(sub);
                     }

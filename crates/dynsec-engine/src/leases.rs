@@ -53,7 +53,10 @@ impl Engine {
         self.revoke_all_of(&producer).await
     }
 
-    pub(crate) async fn revoke_all_of(&self, producer: &ProducerRecord) -> Result<usize, EngineError> {
+    pub(crate) async fn revoke_all_of(
+        &self,
+        producer: &ProducerRecord,
+    ) -> Result<usize, EngineError> {
         let leases = self.store().leases_of_producer(producer.id, false).await?;
         let mut remaining = 0;
         for lease in leases {
@@ -69,7 +72,12 @@ impl Engine {
     }
 
     /// Sets a lease to expire `new_ttl_minutes` from now.
-    pub async fn update_lease_ttl(&self, name: &ItemPath, lease_id: &str, new_ttl_minutes: u64) -> Result<Lease, EngineError> {
+    pub async fn update_lease_ttl(
+        &self,
+        name: &ItemPath,
+        lease_id: &str,
+        new_ttl_minutes: u64,
+    ) -> Result<Lease, EngineError> {
         if new_ttl_minutes == 0 {
             return Err(ValidationError::new("new-ttl-min", "must be greater than zero").into());
         }
@@ -83,7 +91,10 @@ impl Engine {
             .into());
         }
         if lease.state != LeaseState::Active {
-            return Err(EngineError::Conflict(format!("lease {lease_id} is {} and cannot be extended", lease.state)));
+            return Err(EngineError::Conflict(format!(
+                "lease {lease_id} is {} and cannot be extended",
+                lease.state
+            )));
         }
         lease.expires_at = Utc::now() + seconds(new_ttl_minutes.saturating_mul(60));
         self.store().update_lease(&lease).await?;
@@ -91,7 +102,11 @@ impl Engine {
         Ok(lease)
     }
 
-    async fn lease_of(&self, producer: &ProducerRecord, lease_id: &str) -> Result<Lease, EngineError> {
+    async fn lease_of(
+        &self,
+        producer: &ProducerRecord,
+        lease_id: &str,
+    ) -> Result<Lease, EngineError> {
         if lease_id.trim().is_empty() {
             return Err(ValidationError::new("tmp-creds-id", "must not be empty").into());
         }
@@ -117,10 +132,16 @@ impl Engine {
         self.record(&lease).await;
         let outcome = match self.store().producer_by_id(lease.producer_id).await {
             Ok(Some(producer)) => match self.aws_for(&producer, REVOKE_MAX_ATTEMPTS).await {
-                Ok(aws) => aws.teardown_user(&lease.principal).await.map_err(|e| e.to_string()),
+                Ok(aws) => aws
+                    .teardown_user(&lease.principal)
+                    .await
+                    .map_err(|e| e.to_string()),
                 Err(err) => Err(err.to_string()),
             },
-            Ok(None) => Err(format!("dynamic secret {} no longer exists", lease.producer_id)),
+            Ok(None) => Err(format!(
+                "dynamic secret {} no longer exists",
+                lease.producer_id
+            )),
             Err(err) => Err(err.to_string()),
         };
         lease.attempts += 1;
@@ -156,7 +177,8 @@ impl Engine {
         let exp = Duration::from_secs(1u64 << attempts.min(16)).min(cap);
         let half = exp / 2;
         let jitter = rand::rngs::OsRng.gen_range(0..=half.as_millis().max(1) as u64);
-        chrono::Duration::from_std(half + Duration::from_millis(jitter)).unwrap_or(chrono::Duration::seconds(1))
+        chrono::Duration::from_std(half + Duration::from_millis(jitter))
+            .unwrap_or(chrono::Duration::seconds(1))
     }
 
     pub(crate) fn wake_reaper(&self) {

@@ -24,7 +24,9 @@ pub fn generate(policy: &PasswordPolicy) -> SecretString {
     .collect();
     let all: Vec<u8> = classes.concat();
     let mut rng = rand::rngs::OsRng;
-    let length = usize::try_from(policy.length).unwrap_or(20).max(classes.len());
+    let length = usize::try_from(policy.length)
+        .unwrap_or(20)
+        .max(classes.len());
     let mut chars: Vec<u8> = classes
         .iter()
         .map(|set| set[rng.gen_range(0..set.len())])
@@ -44,14 +46,22 @@ mod tests {
 
     #[test]
     fn honours_length_and_classes() {
-        let policy = PasswordPolicy { length: 12, upper: true, lower: false, digits: true, symbols: false };
+        let policy = PasswordPolicy {
+            length: 12,
+            upper: true,
+            lower: false,
+            digits: true,
+            symbols: false,
+        };
         for _ in 0..50 {
             let p = generate(&policy);
             let p = p.expose();
             assert_eq!(p.len(), 12);
             assert!(p.bytes().any(|c| c.is_ascii_uppercase()));
             assert!(p.bytes().any(|c| c.is_ascii_digit()));
-            assert!(!p.bytes().any(|c| c.is_ascii_lowercase() || SYMBOLS.contains(&c)));
+            assert!(!p
+                .bytes()
+                .any(|c| c.is_ascii_lowercase() || SYMBOLS.contains(&c)));
         }
         let all = generate(&PasswordPolicy::default());
         assert!(all.expose().bytes().any(|c| SYMBOLS.contains(&c)));

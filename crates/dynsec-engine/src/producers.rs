@@ -62,7 +62,11 @@ impl Engine {
 
     /// Replaces every settable field of `name` (Akeyless clients always send
     /// defaults, so an update cannot tell unset from default).
-    pub async fn update_producer(&self, name: &ItemPath, input: ProducerInput) -> Result<ProducerView, EngineError> {
+    pub async fn update_producer(
+        &self,
+        name: &ItemPath,
+        input: ProducerInput,
+    ) -> Result<ProducerView, EngineError> {
         input.settings.validate()?;
         let mut record = self.producer_record(name).await?;
         let previous_inline = match &record.inline_connection {
@@ -132,14 +136,21 @@ impl Engine {
         Ok(record.id)
     }
 
-    pub(crate) async fn producer_record(&self, name: &ItemPath) -> Result<ProducerRecord, EngineError> {
+    pub(crate) async fn producer_record(
+        &self,
+        name: &ItemPath,
+    ) -> Result<ProducerRecord, EngineError> {
         self.store()
             .producer_by_name(name.as_str())
             .await?
             .ok_or_else(|| EngineError::not_found(format!("dynamic secret '{name}' not found")))
     }
 
-    async fn apply_target(&self, record: &mut ProducerRecord, target: ProducerTargetInput) -> Result<(), EngineError> {
+    async fn apply_target(
+        &self,
+        record: &mut ProducerRecord,
+        target: ProducerTargetInput,
+    ) -> Result<(), EngineError> {
         match target {
             ProducerTargetInput::Named(name) => {
                 let target = self.target_for_field("target-name", &name).await?;
@@ -149,25 +160,33 @@ impl Engine {
             ProducerTargetInput::Inline(conn) => {
                 conn.validate("aws-access-key-id", "aws-access-secret-key")?;
                 record.target_id = None;
-                record.inline_connection = Some(self.seal_connection(&producer_aad(&record.uid), &conn));
+                record.inline_connection =
+                    Some(self.seal_connection(&producer_aad(&record.uid), &conn));
             }
         }
         Ok(())
     }
 
-    pub(crate) async fn producer_view(&self, record: ProducerRecord) -> Result<ProducerView, EngineError> {
-        let (target, admin_access_key_id, region) = match (record.target_id, &record.inline_connection) {
-            (Some(id), _) => {
-                let t = self
-                    .store()
-                    .target_by_id(id)
-                    .await?
-                    .ok_or_else(|| EngineError::Internal(format!("target {id} is missing")))?;
-                (Some((t.id, t.name)), t.connection.access_key_id, t.connection.region)
-            }
-            (None, Some(inline)) => (None, inline.access_key_id.clone(), inline.region.clone()),
-            (None, None) => (None, String::new(), String::new()),
-        };
+    pub(crate) async fn producer_view(
+        &self,
+        record: ProducerRecord,
+    ) -> Result<ProducerView, EngineError> {
+        let (target, admin_access_key_id, region) =
+            match (record.target_id, &record.inline_connection) {
+                (Some(id), _) => {
+                    let t =
+                        self.store().target_by_id(id).await?.ok_or_else(|| {
+                            EngineError::Internal(format!("target {id} is missing"))
+                        })?;
+                    (
+                        Some((t.id, t.name)),
+                        t.connection.access_key_id,
+                        t.connection.region,
+                    )
+                }
+                (None, Some(inline)) => (None, inline.access_key_id.clone(), inline.region.clone()),
+                (None, None) => (None, String::new(), String::new()),
+            };
         Ok(ProducerView {
             id: record.id,
             name: record.name,

@@ -56,7 +56,10 @@ impl Engine {
     /// Pending intents of other (dead) gateway processes become revocations:
     /// whatever they created in AWS is torn down by the reaper.
     pub async fn recover_intents(&self) -> Result<usize, EngineError> {
-        let orphans = self.store().pending_leases_not_owned_by(self.instance_id()).await?;
+        let orphans = self
+            .store()
+            .pending_leases_not_owned_by(self.instance_id())
+            .await?;
         for mut lease in orphans.iter().cloned() {
             info!(lease = %lease.id, user = %lease.principal, owner = %lease.owner, "rolling back intent of a dead gateway");
             lease.state = LeaseState::Revoking;
@@ -82,7 +85,10 @@ impl Engine {
 
     async fn time_to_next_due(&self) -> Result<Duration, EngineError> {
         Ok(match self.store().next_due().await? {
-            Some(at) => (at - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP),
+            Some(at) => (at - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_SLEEP),
             None => MAX_SLEEP,
         })
     }

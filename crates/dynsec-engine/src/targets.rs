@@ -61,7 +61,11 @@ impl Engine {
     }
 
     /// Replaces the settable fields of `name` (renaming it to `input.name`).
-    pub async fn update_target(&self, name: &ItemPath, input: TargetInput) -> Result<TargetView, EngineError> {
+    pub async fn update_target(
+        &self,
+        name: &ItemPath,
+        input: TargetInput,
+    ) -> Result<TargetView, EngineError> {
         let mut record = self.target_record(name).await?;
         let mut connection = input.connection;
         if connection.secret_access_key.is_empty() {
@@ -138,12 +142,21 @@ impl Engine {
     }
 
     /// Resolves the `target-name` a dynamic secret refers to.
-    pub(crate) async fn target_for_field(&self, field: &str, name: &str) -> Result<TargetRecord, EngineError> {
+    pub(crate) async fn target_for_field(
+        &self,
+        field: &str,
+        name: &str,
+    ) -> Result<TargetRecord, EngineError> {
         let path = ItemPath::parse(field, name)?;
         self.store()
             .target_by_name(path.as_str())
             .await?
-            .ok_or_else(|| EngineError::Invalid(ValidationError::new(field, format!("target '{path}' does not exist"))))
+            .ok_or_else(|| {
+                EngineError::Invalid(ValidationError::new(
+                    field,
+                    format!("target '{path}' does not exist"),
+                ))
+            })
     }
 
     async fn target_view(&self, record: TargetRecord) -> Result<TargetView, EngineError> {

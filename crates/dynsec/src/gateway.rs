@@ -23,7 +23,10 @@ const DATABASE_FILE: &str = "dynsec.db";
 
 /// Run the dynsec gateway.
 #[derive(Debug, Parser)]
-#[command(name = "dynsec gateway", about = "Run the dynsec gateway (API server, lease reaper)")]
+#[command(
+    name = "dynsec gateway",
+    about = "Run the dynsec gateway (API server, lease reaper)"
+)]
 pub struct GatewayArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8000", env = "DYNSEC_LISTEN")]
@@ -49,7 +52,11 @@ pub async fn main(args: &[String]) -> ExitCode {
         Ok(args) => args,
         Err(err) => {
             let _ = err.print();
-            return if err.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if err.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     init_logging();
@@ -90,7 +97,10 @@ async fn run(args: GatewayArgs) -> Result<()> {
             .with_context(|| format!("cannot open the database {}", db_path.display()))?,
     );
     if !args.iam_path.starts_with('/') || !args.iam_path.ends_with('/') {
-        bail!("--iam-path must start and end with '/' (got '{}')", args.iam_path);
+        bail!(
+            "--iam-path must start and end with '/' (got '{}')",
+            args.iam_path
+        );
     }
     let config = EngineConfig {
         token_ttl: Duration::from_secs(args.token_ttl_minutes.max(1) * 60),
@@ -139,8 +149,12 @@ async fn run(args: GatewayArgs) -> Result<()> {
 
 /// `DYNSEC_ADMIN_ACCESS_ID` + `DYNSEC_ADMIN_ACCESS_KEY`, both or neither.
 fn preset_admin() -> Result<Option<(String, SecretString)>> {
-    let id = std::env::var("DYNSEC_ADMIN_ACCESS_ID").ok().filter(|v| !v.is_empty());
-    let key = std::env::var("DYNSEC_ADMIN_ACCESS_KEY").ok().filter(|v| !v.is_empty());
+    let id = std::env::var("DYNSEC_ADMIN_ACCESS_ID")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let key = std::env::var("DYNSEC_ADMIN_ACCESS_KEY")
+        .ok()
+        .filter(|v| !v.is_empty());
     match (id, key) {
         (Some(id), Some(key)) => Ok(Some((id, SecretString::new(key)))),
         (None, None) => Ok(None),
@@ -151,19 +165,26 @@ fn preset_admin() -> Result<Option<(String, SecretString)>> {
 /// The master key: `DYNSEC_MASTER_KEY`, else the given file, else
 /// `<data-dir>/master.key` — generated with mode 0600 on first start only. A
 /// database without its key is refused rather than given a new, useless key.
-fn load_master_key(data_dir: &Path, key_file: Option<&Path>, database_exists: bool) -> Result<MasterKey> {
+fn load_master_key(
+    data_dir: &Path,
+    key_file: Option<&Path>,
+    database_exists: bool,
+) -> Result<MasterKey> {
     if let Ok(text) = std::env::var("DYNSEC_MASTER_KEY") {
         return MasterKey::from_text(&text).context("DYNSEC_MASTER_KEY is invalid");
     }
     if let Some(path) = key_file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the master key file {}", path.display()))?;
-        return MasterKey::from_text(&text).with_context(|| format!("{} is invalid", path.display()));
+        return MasterKey::from_text(&text)
+            .with_context(|| format!("{} is invalid", path.display()));
     }
     let path = data_dir.join(MASTER_KEY_FILE);
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        return MasterKey::from_text(&text).with_context(|| format!("{} is invalid", path.display()));
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return MasterKey::from_text(&text)
+            .with_context(|| format!("{} is invalid", path.display()));
     }
     if database_exists {
         bail!(

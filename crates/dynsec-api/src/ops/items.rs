@@ -41,7 +41,9 @@ pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
 
 pub async fn describe(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
-    let item = engine.describe_item(&name_field("name", &req.name)?).await?;
+    let item = engine
+        .describe_item(&name_field("name", &req.name)?)
+        .await?;
     Ok(item_json(&item))
 }
 

@@ -64,8 +64,12 @@ impl Op {
             "dynamic-secret-delete" => Self::DeleteDynamicSecret,
             "get-dynamic-secret-value" | "dynamic-secret-get-value" => Self::GetValue,
             "gateway-get-producer-tmp-creds" | "dynamic-secret-tmp-creds-get" => Self::ListTmpCreds,
-            "gateway-revoke-producer-tmp-creds" | "dynamic-secret-tmp-creds-delete" => Self::RevokeTmpCreds,
-            "gateway-update-producer-tmp-creds" | "dynamic-secret-tmp-creds-update" => Self::UpdateTmpCreds,
+            "gateway-revoke-producer-tmp-creds" | "dynamic-secret-tmp-creds-delete" => {
+                Self::RevokeTmpCreds
+            }
+            "gateway-update-producer-tmp-creds" | "dynamic-secret-tmp-creds-update" => {
+                Self::UpdateTmpCreds
+            }
             "list-items" => Self::ListItems,
             "describe-item" => Self::DescribeItem,
             "delete-item" => Self::DeleteItem,
@@ -75,7 +79,11 @@ impl Op {
 }
 
 /// Runs `op`: authenticates (all but `auth`), then calls its handler.
-pub async fn handle(engine: &Engine, op: Op, body: &Value) -> Result<(StatusCode, Value), ApiError> {
+pub async fn handle(
+    engine: &Engine,
+    op: Op,
+    body: &Value,
+) -> Result<(StatusCode, Value), ApiError> {
     if op == Op::Auth {
         return auth::auth(engine, body).await.map(ok);
     }
@@ -92,14 +100,26 @@ pub async fn handle(engine: &Engine, op: Op, body: &Value) -> Result<(StatusCode
         Op::GetTargetDetails => targets::details(engine, body).await.map(ok),
         Op::ListTargets => targets::list(engine, body).await.map(ok),
         Op::DeleteTarget => targets::delete(engine, body).await.map(ok),
-        Op::CreateProducerLegacy => producers::create(engine, body, "producer_details").await.map(created),
-        Op::CreateDynamicSecret => producers::create(engine, body, "dynamic_secret_details").await.map(created),
-        Op::UpdateProducerLegacy => producers::update(engine, body, "producer_details").await.map(ok),
-        Op::UpdateDynamicSecret => producers::update(engine, body, "dynamic_secret_details").await.map(ok),
+        Op::CreateProducerLegacy => producers::create(engine, body, "producer_details")
+            .await
+            .map(created),
+        Op::CreateDynamicSecret => producers::create(engine, body, "dynamic_secret_details")
+            .await
+            .map(created),
+        Op::UpdateProducerLegacy => producers::update(engine, body, "producer_details")
+            .await
+            .map(ok),
+        Op::UpdateDynamicSecret => producers::update(engine, body, "dynamic_secret_details")
+            .await
+            .map(ok),
         Op::GetProducer => producers::get(engine, body).await.map(ok),
         Op::ListProducers => producers::list(engine, body).await.map(ok),
-        Op::DeleteProducerLegacy => producers::delete(engine, body, "producer_name").await.map(ok),
-        Op::DeleteDynamicSecret => producers::delete(engine, body, "dynamic_secret_name").await.map(ok),
+        Op::DeleteProducerLegacy => producers::delete(engine, body, "producer_name")
+            .await
+            .map(ok),
+        Op::DeleteDynamicSecret => producers::delete(engine, body, "dynamic_secret_name")
+            .await
+            .map(ok),
         Op::GetValue => values::get_value(engine, body).await.map(ok),
         Op::ListTmpCreds => leases::list(engine, body).await.map(ok),
         Op::RevokeTmpCreds => leases::revoke(engine, body).await.map(ok),
@@ -120,7 +140,10 @@ pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// Parses the `name` field as an item path.
-pub(crate) fn name_field(field: &str, value: &Option<String>) -> Result<dynsec_core::ItemPath, ApiError> {
+pub(crate) fn name_field(
+    field: &str,
+    value: &Option<String>,
+) -> Result<dynsec_core::ItemPath, ApiError> {
     let raw = crate::wire::required(field, value)?;
     dynsec_core::ItemPath::parse(field, raw).map_err(|e| ApiError::bad_request(e.to_string()))
 }

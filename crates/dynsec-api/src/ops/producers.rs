@@ -61,17 +61,27 @@ fn blank_none(v: Option<String>) -> Option<String> {
 }
 
 impl ProducerRequest {
-    fn into_input(self, name: dynsec_core::ItemPath, current: Option<&ProducerView>) -> Result<ProducerInput, ApiError> {
+    fn into_input(
+        self,
+        name: dynsec_core::ItemPath,
+        current: Option<&ProducerView>,
+    ) -> Result<ProducerInput, ApiError> {
         let invalid = |e: dynsec_core::ValidationError| ApiError::bad_request(e.to_string());
         let mode_raw = blank_none(self.access_mode)
             .or_else(|| current.map(|c| c.settings.access_mode.as_str().to_string()))
-            .ok_or_else(|| ApiError::bad_request("missing required field 'access-mode' (iam_user or assumed_role)"))?;
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "missing required field 'access-mode' (iam_user or assumed_role)",
+                )
+            })?;
         let access_mode = AccessMode::parse("access-mode", &mode_raw).map_err(invalid)?;
-        let ttl_secs = parse_ttl("user-ttl", self.user_ttl.as_deref().unwrap_or("60m")).map_err(invalid)?;
+        let ttl_secs =
+            parse_ttl("user-ttl", self.user_ttl.as_deref().unwrap_or("60m")).map_err(invalid)?;
         let defaults = PasswordPolicy::default();
         let password = PasswordPolicy {
             length: match self.password_length {
-                Some(n) => u32::try_from(n).map_err(|_| ApiError::bad_request("invalid password-length: too large"))?,
+                Some(n) => u32::try_from(n)
+                    .map_err(|_| ApiError::bad_request("invalid password-length: too large"))?,
                 None => defaults.length,
             },
             upper: self.use_capital_letters.unwrap_or(defaults.upper),
@@ -81,8 +91,12 @@ impl ProducerRequest {
         };
         let settings = ProducerSettings {
             access_mode,
-            user_policies: dynsec_core::spec::split_list(self.aws_user_policies.as_deref().unwrap_or("")),
-            user_groups: dynsec_core::spec::split_list(self.aws_user_groups.as_deref().unwrap_or("")),
+            user_policies: dynsec_core::spec::split_list(
+                self.aws_user_policies.as_deref().unwrap_or(""),
+            ),
+            user_groups: dynsec_core::spec::split_list(
+                self.aws_user_groups.as_deref().unwrap_or(""),
+            ),
             role_arns: dynsec_core::spec::split_list(self.aws_role_arns.as_deref().unwrap_or("")),
             programmatic_access: self.aws_user_programmatic_access.unwrap_or(true),
             console_access: self.aws_user_console_access.unwrap_or(false),
@@ -90,11 +104,12 @@ impl ProducerRequest {
             ttl_secs,
             iam_path: blank_none(self.iam_path).unwrap_or_default(),
             external_id: blank_none(self.aws_external_id),
-            session_tags: parse_session_tags(self.session_tags.as_deref().unwrap_or("")).map_err(invalid)?,
+            session_tags: parse_session_tags(self.session_tags.as_deref().unwrap_or(""))
+                .map_err(invalid)?,
             transitive_tag_keys: self
                 .transitive_tag_keys
                 .unwrap_or_default()
-                .split(|c: char| c == ' ' || c == ',')
+                .split([' ', ','])
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .collect(),
@@ -107,7 +122,9 @@ impl ProducerRequest {
         };
         let target = match blank_none(self.target_name) {
             Some(target) => ProducerTargetInput::Named(target),
-            None if current.is_some_and(|c| c.target.is_some()) && blank_none(self.aws_access_key_id.clone()).is_none() => {
+            None if current.is_some_and(|c| c.target.is_some())
+                && blank_none(self.aws_access_key_id.clone()).is_none() =>
+            {
                 // An update that names no connection keeps its target.
                 let (_, target_name) = current.and_then(|c| c.target.clone()).unwrap_or_default();
                 ProducerTargetInput::Named(target_name)
@@ -167,7 +184,9 @@ pub async fn update(engine: &Engine, body: &Value, wrapper: &str) -> Result<Valu
         None => name.clone(),
     };
     let current = engine.get_producer(&name).await?;
-    let view = engine.update_producer(&name, req.into_input(new_name, Some(&current))?).await?;
+    let view = engine
+        .update_producer(&name, req.into_input(new_name, Some(&current))?)
+        .await?;
     Ok(json!({ wrapper: details_json(&view) }))
 }
 
@@ -179,7 +198,9 @@ pub async fn get(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
 
 pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     let req: ListRequest = parse(body)?;
-    let producers = engine.list_producers(req.filter.as_deref().unwrap_or("")).await?;
+    let producers = engine
+        .list_producers(req.filter.as_deref().unwrap_or(""))
+        .await?;
     Ok(json!({
         "producers": producers.iter().map(|p| json!({
             "id": p.id,

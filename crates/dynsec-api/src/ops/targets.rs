@@ -31,7 +31,8 @@ struct TargetRequest {
 
 impl TargetRequest {
     fn input(self, name: dynsec_core::ItemPath, current: Option<&TargetView>) -> TargetInput {
-        let blank_none = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let blank_none =
+            |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         TargetInput {
             name,
             description: blank_none(self.description)
@@ -86,7 +87,9 @@ pub async fn update(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
         _ => name.clone(),
     };
     let current = engine.get_target(&name).await?;
-    let view = engine.update_target(&name, req.input(new_name, Some(&current))).await?;
+    let view = engine
+        .update_target(&name, req.input(new_name, Some(&current)))
+        .await?;
     Ok(json!({ "target_id": view.id }))
 }
 
@@ -98,7 +101,9 @@ pub async fn get(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
 
 pub async fn details(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
-    let details = engine.get_target_details(&name_field("name", &req.name)?).await?;
+    let details = engine
+        .get_target_details(&name_field("name", &req.name)?)
+        .await?;
     let conn = &details.connection;
     Ok(json!({
         "target": target_json(&details.target),
@@ -115,9 +120,12 @@ pub async fn details(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
 
 pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     let req: ListRequest = parse(body)?;
-    let wants_aws = req.r#type.is_empty() || req.r#type.iter().any(|t| t.eq_ignore_ascii_case("aws"));
+    let wants_aws =
+        req.r#type.is_empty() || req.r#type.iter().any(|t| t.eq_ignore_ascii_case("aws"));
     let targets = if wants_aws {
-        engine.list_targets(req.filter.as_deref().unwrap_or("")).await?
+        engine
+            .list_targets(req.filter.as_deref().unwrap_or(""))
+            .await?
     } else {
         Vec::new()
     };
@@ -127,7 +135,10 @@ pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
 pub async fn delete(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
     engine
-        .delete_target(&name_field("name", &req.name)?, req.force_deletion.unwrap_or(false))
+        .delete_target(
+            &name_field("name", &req.name)?,
+            req.force_deletion.unwrap_or(false),
+        )
         .await?;
     Ok(json!({}))
 }

@@ -20,7 +20,9 @@ struct ValueRequest {
 
 pub async fn get_value(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     let req: ValueRequest = parse(body)?;
-    let issued = engine.get_value(&name_field("name", &req.name)?, &req.args).await?;
+    let issued = engine
+        .get_value(&name_field("name", &req.name)?, &req.args)
+        .await?;
     let mut out = Map::new();
     let mut put = |k: &str, v: &str| {
         out.insert(k.to_string(), json!(v));

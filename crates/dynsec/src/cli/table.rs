@@ -1,0 +1,382 @@
+//! The operation table: every CLI operation, its flags as the Akeyless CLI names them, and the
+//! wire key each flag is sent as when it differs from the flag name.
+//!
+//! Only values the user typed are sent; the gateway applies the documented defaults
+//! (`user-ttl: "60m"`, `aws-user-programmatic-access: true`, ...) to absent keys.
+
+use super::spec::{bool_text, boolean, int, list, string, Flag, Mode, Operation};
+
+/// Client-side settings accepted by every gateway operation.
+const CONNECTION: &[Flag] = &[
+    string(
+        "gateway-url",
+        "gateway URL, e.g. https://gw.example.com:8000 (default http://127.0.0.1:8000)",
+    )
+    .local(),
+    string(
+        "profile",
+        "profile to read credentials from (default \"default\")",
+    )
+    .local(),
+    string("ca-file", "PEM file of a CA to trust for an HTTPS gateway").local(),
+    boolean("json", "accepted for compatibility; output is always JSON").local(),
+];
+
+/// An explicit token skips the automatic authentication.
+const TOKEN: &[Flag] = &[
+    string(
+        "token",
+        "authentication token (default: authenticate with the profile)",
+    ),
+    string("uid-token", "universal identity token"),
+];
+
+const NAME: &[Flag] = &[string("name", "item name (a path, e.g. /prod/aws/dev)").required()];
+
+const NEW_NAME: &[Flag] = &[string("new-name", "rename the item")];
+
+const AUTH: &[Flag] = &[
+    string(
+        "access-id",
+        "access id (default: env DYNSEC_ACCESS_ID or the profile)",
+    ),
+    string(
+        "access-key",
+        "access key (default: env DYNSEC_ACCESS_KEY or the profile)",
+    ),
+    string("access-type", "authentication method (default access_key)"),
+];
+
+const CONFIGURE: &[Flag] = &[
+    string("access-id", "access id to save").local(),
+    string("access-key", "access key to save").local(),
+    string(
+        "access-type",
+        "authentication method; only access_key is supported",
+    )
+    .local(),
+    string("gateway-url", "gateway URL to save").local(),
+    string("profile", "profile name (default \"default\")").local(),
+];
+
+const AWS_TARGET: &[Flag] = &[
+    string("access-key-id", "AWS access key id of the admin user"),
+    string("access-key", "AWS secret access key of the admin user"),
+    string(
+        "session-token",
+        "AWS session token (temporary admin credentials only)",
+    ),
+    string("region", "AWS region (default us-east-2)"),
+    boolean(
+        "use-gw-cloud-identity",
+        "use the gateway's own cloud identity",
+    ),
+    string("description", "description of the target"),
+    string("key", "protection key name"),
+    bool_text("delete_protection", "protect the target from deletion"),
+];
+
+const SHOW_VERSIONS: &[Flag] = &[boolean("show-versions", "include all versions")];
+
+const TARGET_DETAILS: &[Flag] = &[int("target-version", "target version")];
+
+const LIST_TARGETS: &[Flag] = &[
+    string("filter", "only targets whose name contains this"),
+    list("type", "only targets of this type (e.g. aws)"),
+    string("pagination-token", "continue a previous listing"),
+];
+
+const DELETE_TARGET: &[Flag] = &[
+    boolean(
+        "force-deletion",
+        "delete even if dynamic secrets use the target",
+    ),
+    int("target-version", "target version"),
+];
+
+const AWS_PRODUCER: &[Flag] = &[
+    string("target-name", "name of an existing AWS target"),
+    string(
+        "aws-access-mode",
+        "iam_user or assumed_role (also assume_role)",
+    )
+    .wire("access-mode"),
+    string("access-mode", "same as --aws-access-mode"),
+    string("aws-user-policies", "policy ARNs, comma-separated"),
+    string("aws-user-groups", "IAM group names, comma-separated"),
+    string(
+        "aws-role-arns",
+        "role ARNs for assumed_role mode, comma-separated",
+    ),
+    string("aws-access-key-id", "inline target: admin access key id"),
+    string(
+        "aws-access-secret-key",
+        "inline target: admin secret access key",
+    ),
+    string(
+        "aws-region",
+        "inline target: AWS region (default us-east-2)",
+    )
+    .wire("region"),
+    string("region", "same as --aws-region"),
+    boolean(
+        "aws-user-programmatic-access",
+        "issue an access key (default true)",
+    ),
+    boolean(
+        "aws-user-console-access",
+        "issue a console password (default false)",
+    ),
+    string("password-length", "console password length"),
+    bool_text(
+        "use-capital-letters",
+        "console password uses capital letters",
+    ),
+    bool_text(
+        "use-lower-letters",
+        "console password uses lower-case letters",
+    ),
+    bool_text("use-numbers", "console password uses digits"),
+    bool_text(
+        "use-special-characters",
+        "console password uses special characters",
+    ),
+    string(
+        "user-ttl",
+        "lifetime of issued credentials, e.g. 60m (default 60m)",
+    ),
+    bool_text(
+        "delete_protection",
+        "protect the dynamic secret from deletion",
+    ),
+    string("producer-encryption-key-name", "protection key name"),
+    list("tag", "tag to attach").wire("tags"),
+    string("description", "description of the dynamic secret"),
+    string(
+        "custom-username-template",
+        "template for temporary IAM user names",
+    ),
+    string("aws-external-id", "external id for AssumeRole"),
+    string("session-tags", "AssumeRole session tags, k=v,k2=v2"),
+    string(
+        "transitive-tag-keys",
+        "transitive session tag keys, space-separated",
+    ),
+    boolean("enable-admin-rotation", "rotate the inline admin key"),
+    int(
+        "admin-rotation-interval-days",
+        "admin key rotation interval",
+    ),
+];
+
+const GET_VALUE: &[Flag] = &[
+    list("args", "argument k=v, e.g. role-arn=<arn>"),
+    string("target", "target name to use"),
+    int("timeout", "seconds to wait for the value (default 15)"),
+];
+
+const REVOKE_TMP_CREDS: &[Flag] = &[
+    string("tmp-creds-id", "id of the temporary credential"),
+    boolean(
+        "revoke-all",
+        "revoke every credential of the dynamic secret",
+    ),
+    boolean(
+        "soft-delete",
+        "forget the credential without deleting it in AWS",
+    ),
+];
+
+const UPDATE_TMP_CREDS: &[Flag] = &[
+    string("tmp-creds-id", "id of the temporary credential").required(),
+    int("new-ttl-min", "new lifetime in minutes"),
+];
+
+const LIST_ITEMS: &[Flag] = &[
+    string("path", "folder to list, e.g. /prod/aws"),
+    list("type", "item type, e.g. dynamic-secret"),
+    string("filter", "only items whose name contains this"),
+    string("tag", "only items with this tag"),
+    string("pagination-token", "continue a previous listing"),
+];
+
+const DELETE_ITEM: &[Flag] = &[
+    boolean(
+        "delete-immediately",
+        "delete now rather than after the grace period",
+    ),
+    int("delete-in-days", "days until deletion"),
+];
+
+const fn op(
+    names: &'static [&'static str],
+    summary: &'static str,
+    groups: &'static [&'static [Flag]],
+) -> Operation {
+    Operation {
+        names,
+        summary,
+        mode: Mode::Authenticated,
+        groups,
+    }
+}
+
+/// Every operation the CLI knows, in help order.
+pub static OPERATIONS: &[Operation] = &[
+    Operation {
+        names: &["configure"],
+        summary: "save gateway URL and credentials to a local profile",
+        mode: Mode::Configure,
+        groups: &[CONFIGURE],
+    },
+    Operation {
+        names: &["auth"],
+        summary: "authenticate and print a token",
+        mode: Mode::Auth,
+        groups: &[AUTH, CONNECTION],
+    },
+    op(
+        &["create-aws-target", "target-create-aws"],
+        "create an AWS target (admin credentials)",
+        &[NAME, AWS_TARGET, CONNECTION, TOKEN],
+    ),
+    op(
+        &["update-aws-target", "target-update-aws"],
+        "replace an AWS target's settings",
+        &[NAME, NEW_NAME, AWS_TARGET, CONNECTION, TOKEN],
+    ),
+    op(
+        &["get-target", "target-get"],
+        "show a target",
+        &[NAME, SHOW_VERSIONS, CONNECTION, TOKEN],
+    ),
+    op(
+        &["get-target-details", "target-get-details"],
+        "show a target with its credentials",
+        &[NAME, SHOW_VERSIONS, TARGET_DETAILS, CONNECTION, TOKEN],
+    ),
+    op(
+        &["list-targets", "target-list"],
+        "list targets",
+        &[LIST_TARGETS, CONNECTION, TOKEN],
+    ),
+    op(
+        &["delete-target", "target-delete"],
+        "delete a target",
+        &[NAME, DELETE_TARGET, CONNECTION, TOKEN],
+    ),
+    op(
+        &["gateway-create-producer-aws", "dynamic-secret-create-aws"],
+        "create an AWS dynamic secret",
+        &[NAME, AWS_PRODUCER, CONNECTION, TOKEN],
+    ),
+    op(
+        &["gateway-update-producer-aws", "dynamic-secret-update-aws"],
+        "replace an AWS dynamic secret's settings",
+        &[NAME, NEW_NAME, AWS_PRODUCER, CONNECTION, TOKEN],
+    ),
+    op(
+        &["gateway-get-producer", "dynamic-secret-get"],
+        "show a dynamic secret",
+        &[NAME, CONNECTION, TOKEN],
+    ),
+    op(
+        &["gateway-list-producers", "dynamic-secret-list"],
+        "list dynamic secrets",
+        &[CONNECTION, TOKEN],
+    ),
+    op(
+        &["gateway-delete-producer", "dynamic-secret-delete"],
+        "delete a dynamic secret",
+        &[NAME, CONNECTION, TOKEN],
+    ),
+    op(
+        &["get-dynamic-secret-value", "dynamic-secret-get-value"],
+        "issue temporary AWS credentials",
+        &[NAME, GET_VALUE, CONNECTION, TOKEN],
+    ),
+    op(
+        &[
+            "gateway-get-producer-tmp-creds",
+            "dynamic-secret-tmp-creds-get",
+        ],
+        "list a dynamic secret's live credentials",
+        &[NAME, CONNECTION, TOKEN],
+    ),
+    op(
+        &[
+            "gateway-revoke-producer-tmp-creds",
+            "dynamic-secret-tmp-creds-delete",
+        ],
+        "revoke live credentials",
+        &[NAME, REVOKE_TMP_CREDS, CONNECTION, TOKEN],
+    ),
+    op(
+        &[
+            "gateway-update-producer-tmp-creds",
+            "dynamic-secret-tmp-creds-update",
+        ],
+        "change a live credential's lifetime",
+        &[NAME, UPDATE_TMP_CREDS, CONNECTION, TOKEN],
+    ),
+    op(
+        &["list-items"],
+        "list items and folders",
+        &[LIST_ITEMS, CONNECTION, TOKEN],
+    ),
+    op(
+        &["describe-item"],
+        "show an item",
+        &[NAME, CONNECTION, TOKEN],
+    ),
+    op(
+        &["delete-item"],
+        "delete an item",
+        &[NAME, DELETE_ITEM, CONNECTION, TOKEN],
+    ),
+];
+
+/// The operation called `name` (any of its names).
+pub fn find(name: &str) -> Option<&'static Operation> {
+    OPERATIONS.iter().find(|op| op.names.contains(&name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn operation_names_are_unique() {
+        let mut seen = HashSet::new();
+        for name in OPERATIONS.iter().flat_map(|op| op.names.iter()) {
+            assert!(seen.insert(*name), "duplicate operation {name}");
+        }
+        assert!(seen.contains("gateway-create-producer-aws"));
+        assert!(!seen.contains("gateway"), "`gateway` is the server command");
+    }
+
+    #[test]
+    fn flag_names_are_unique_per_operation() {
+        for op in OPERATIONS {
+            let mut seen = HashSet::new();
+            for flag in op.flags() {
+                assert!(
+                    seen.insert(flag.name),
+                    "{}: duplicate --{}",
+                    op.names[0],
+                    flag.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn aliases_resolve_to_the_same_operation() {
+        let a = find("create-aws-target").map(|op| op as *const Operation);
+        let b = find("target-create-aws").map(|op| op as *const Operation);
+        assert!(a.is_some());
+        assert_eq!(a, b);
+        assert!(find("no-such-op").is_none());
+    }
+}
