@@ -241,7 +241,9 @@ pub fn parse_session_tags(raw: &str) -> Result<Vec<(String, String)>, Validation
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+            Some((k, v)) if !k.trim().is_empty() => {
+                Ok((k.trim().to_string(), v.trim().to_string()))
+            }
             _ => Err(ValidationError::new(
                 "session-tags",
                 format!("'{pair}' is not key=value"),
@@ -286,10 +288,22 @@ mod tests {
 
     #[test]
     fn access_mode_accepts_both_role_spellings() {
-        assert_eq!(AccessMode::parse("m", "assume_role").unwrap(), AccessMode::AssumedRole);
-        assert_eq!(AccessMode::parse("m", "assumed_role").unwrap(), AccessMode::AssumedRole);
-        assert_eq!(AccessMode::parse("m", "IAM_USER").unwrap(), AccessMode::IamUser);
-        assert!(AccessMode::parse("access-mode", "root").unwrap_err().reason.contains("root"));
+        assert_eq!(
+            AccessMode::parse("m", "assume_role").unwrap(),
+            AccessMode::AssumedRole
+        );
+        assert_eq!(
+            AccessMode::parse("m", "assumed_role").unwrap(),
+            AccessMode::AssumedRole
+        );
+        assert_eq!(
+            AccessMode::parse("m", "IAM_USER").unwrap(),
+            AccessMode::IamUser
+        );
+        assert!(AccessMode::parse("access-mode", "root")
+            .unwrap_err()
+            .reason
+            .contains("root"));
     }
 
     #[test]

@@ -145,7 +145,12 @@ fn encrypt(key: &[u8; KEY_LEN], nonce: &[u8], msg: &[u8], aad: &[u8]) -> Vec<u8>
         .unwrap_or_default()
 }
 
-fn decrypt(key: &[u8; KEY_LEN], nonce: &[u8], msg: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
+fn decrypt(
+    key: &[u8; KEY_LEN],
+    nonce: &[u8],
+    msg: &[u8],
+    aad: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
     cipher
         .decrypt(Nonce::from_slice(nonce), Payload { msg, aad })
@@ -161,8 +166,7 @@ pub fn hash_credential(value: &str) -> String {
 /// Compares two hashes without leaking the position of the first difference.
 pub fn hashes_equal(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -200,16 +204,31 @@ mod tests {
         let sealed = sealer.seal("target/abc", b"wJalrXUtnFEMI");
         assert_eq!(sealed[0], FORMAT_V1);
         assert!(!sealed.windows(5).any(|w| w == b"wJalr"));
-        assert_eq!(&*sealer.open("target/abc", &sealed).unwrap(), b"wJalrXUtnFEMI");
+        assert_eq!(
+            &*sealer.open("target/abc", &sealed).unwrap(),
+            b"wJalrXUtnFEMI"
+        );
         // Another record's identity, another key, or a flipped bit: refused.
-        assert_eq!(sealer.open("target/xyz", &sealed), Err(CryptoError::Unauthentic));
+        assert_eq!(
+            sealer.open("target/xyz", &sealed),
+            Err(CryptoError::Unauthentic)
+        );
         let other = Sealer::new(MasterKey::generate());
-        assert_eq!(other.open("target/abc", &sealed), Err(CryptoError::Unauthentic));
+        assert_eq!(
+            other.open("target/abc", &sealed),
+            Err(CryptoError::Unauthentic)
+        );
         let mut tampered = sealed.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
-        assert_eq!(sealer.open("target/abc", &tampered), Err(CryptoError::Unauthentic));
-        assert_eq!(sealer.open("target/abc", &sealed[..10]), Err(CryptoError::Malformed));
+        assert_eq!(
+            sealer.open("target/abc", &tampered),
+            Err(CryptoError::Unauthentic)
+        );
+        assert_eq!(
+            sealer.open("target/abc", &sealed[..10]),
+            Err(CryptoError::Malformed)
+        );
     }
 
     #[test]
@@ -225,8 +244,14 @@ mod tests {
         let sealed = Sealer::new(key).seal("r", b"x");
         assert_eq!(&*Sealer::new(again).open("r", &sealed).unwrap(), b"x");
         assert!(MasterKey::from_text(&"ab".repeat(32)).is_ok());
-        assert_eq!(MasterKey::from_text("short").unwrap_err(), CryptoError::BadMasterKey);
-        assert_eq!(format!("{:?}", MasterKey::generate()), "MasterKey([redacted])");
+        assert_eq!(
+            MasterKey::from_text("short").unwrap_err(),
+            CryptoError::BadMasterKey
+        );
+        assert_eq!(
+            format!("{:?}", MasterKey::generate()),
+            "MasterKey([redacted])"
+        );
     }
 
     #[test]

@@ -72,8 +72,11 @@ pub trait Store: Send + Sync + 'static {
     async fn update_lease(&self, lease: &Lease) -> Result<()>;
     async fn lease(&self, id: &str) -> Result<Option<Lease>>;
     /// A dynamic secret's leases, newest first; revoked ones only if asked.
-    async fn leases_of_producer(&self, producer_id: i64, include_revoked: bool)
-        -> Result<Vec<Lease>>;
+    async fn leases_of_producer(
+        &self,
+        producer_id: i64,
+        include_revoked: bool,
+    ) -> Result<Vec<Lease>>;
     /// Leases whose due time (expiry while active, next retry while revoking or
     /// failed) is at or before `now`, soonest first, at most `limit`.
     async fn due_leases(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Lease>>;

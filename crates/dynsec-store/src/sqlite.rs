@@ -6,7 +6,9 @@ use crate::{Result, Store, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use dynsec_core::{AccessMode, Lease, LeaseState};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
@@ -73,7 +75,9 @@ fn opt_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>> {
 /// Maps a unique-constraint violation to `Conflict(what)`.
 fn conflict(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
     move |err| match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_string()),
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(what.to_string())
+        }
         _ => StoreError::Database(err),
     }
 }
@@ -107,7 +111,9 @@ fn producer_from(row: &SqliteRow) -> Result<ProducerRecord> {
         None => None,
         Some(access_key_id) => Some(ConnectionColumns {
             access_key_id,
-            region: row.try_get::<Option<String>, _>("inline_region")?.unwrap_or_default(),
+            region: row
+                .try_get::<Option<String>, _>("inline_region")?
+                .unwrap_or_default(),
             iam_endpoint: row.try_get("inline_iam_endpoint")?,
             sts_endpoint: row.try_get("inline_sts_endpoint")?,
             sealed_secret: row
@@ -136,11 +142,13 @@ fn lease_from(row: &SqliteRow) -> Result<Lease> {
         id: row.try_get("id")?,
         producer_id: row.try_get("producer_id")?,
         producer_name: row.try_get("producer_name")?,
-        mode: AccessMode::parse("mode", &mode).map_err(|_| StoreError::Corrupt("leases.mode".into()))?,
+        mode: AccessMode::parse("mode", &mode)
+            .map_err(|_| StoreError::Corrupt("leases.mode".into()))?,
         principal: row.try_get("principal")?,
         access_key_id: row.try_get("access_key_id")?,
         role_arn: row.try_get("role_arn")?,
-        state: LeaseState::parse(&state).ok_or_else(|| StoreError::Corrupt("leases.state".into()))?,
+        state: LeaseState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt("leases.state".into()))?,
         owner: row.try_get("owner")?,
         created_at: time(row, "created_at")?,
         expires_at: time(row, "expires_at")?,
@@ -371,25 +379,31 @@ impl Store for SqliteStore {
     }
 
     async fn producer_by_name(&self, name: &str) -> Result<Option<ProducerRecord>> {
-        let row = sqlx::query(&format!("SELECT {PRODUCER_COLUMNS} FROM producers WHERE name = ?"))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {PRODUCER_COLUMNS} FROM producers WHERE name = ?"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(producer_from).transpose()
     }
 
     async fn producer_by_id(&self, id: i64) -> Result<Option<ProducerRecord>> {
-        let row = sqlx::query(&format!("SELECT {PRODUCER_COLUMNS} FROM producers WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {PRODUCER_COLUMNS} FROM producers WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(producer_from).transpose()
     }
 
     async fn list_producers(&self) -> Result<Vec<ProducerRecord>> {
-        let rows = sqlx::query(&format!("SELECT {PRODUCER_COLUMNS} FROM producers ORDER BY name"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {PRODUCER_COLUMNS} FROM producers ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(producer_from).collect()
     }
 
@@ -469,13 +483,20 @@ impl Store for SqliteStore {
         row.as_ref().map(lease_from).transpose()
     }
 
-    async fn leases_of_producer(&self, producer_id: i64, include_revoked: bool) -> Result<Vec<Lease>> {
+    async fn leases_of_producer(
+        &self,
+        producer_id: i64,
+        include_revoked: bool,
+    ) -> Result<Vec<Lease>> {
         let sql = if include_revoked {
             "SELECT * FROM leases WHERE producer_id = ? ORDER BY created_at DESC"
         } else {
             "SELECT * FROM leases WHERE producer_id = ? AND state != 'revoked' ORDER BY created_at DESC"
         };
-        let rows = sqlx::query(sql).bind(producer_id).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql)
+            .bind(producer_id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(lease_from).collect()
     }
 
@@ -491,9 +512,10 @@ impl Store for SqliteStore {
     }
 
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
-        let ms: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM leases WHERE due_at IS NOT NULL")
-            .fetch_one(&self.pool)
-            .await?;
+        let ms: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(due_at) FROM leases WHERE due_at IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single()))
     }
 
