@@ -15,6 +15,10 @@
 //! # }
 //! ```
 
+mod gateway;
+
+pub use gateway::{Gateway, TempDir, ADMIN_ACCESS_ID, ADMIN_ACCESS_KEY};
+
 use dynsec_core::{AwsConnection, SecretString};
 use std::fmt;
 use std::path::PathBuf;

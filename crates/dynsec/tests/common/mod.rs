@@ -1,0 +1,176 @@
+//! Shared setup for end-to-end tests: moto with authentication on, an admin
+//! AWS key, a policy, a group and a role to grant, and a running gateway with an
+//! AWS target pointing at moto.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use dynsec_testkit::{AdminKey, Gateway, Moto, TempDir};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+/// Customer-managed policy granted to temporary users: allows `iam:ListUsers` only.
+pub const POLICY_NAME: &str = "dynsec-test-list-users";
+/// Group whose inline policy allows `iam:ListGroups` only.
+pub const GROUP_NAME: &str = "dynsec-test-group";
+/// Role that the admin's account may assume; its own policy allows `iam:ListRoles`.
+pub const ROLE_NAME: &str = "dynsec-test-role";
+pub const SECOND_ROLE_NAME: &str = "dynsec-test-role-2";
+/// Name of the target created by [`World::start`].
+pub const TARGET: &str = "/aws/moto";
+
+pub struct World {
+    pub moto: Moto,
+    pub admin: AdminKey,
+    pub gateway: Option<Gateway>,
+    pub policy_arn: String,
+    pub role_arn: String,
+    pub second_role_arn: String,
+    pub dir: TempDir,
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_dynsec"))
+}
+
+impl World {
+    /// moto (auth on) + fixtures + gateway + target.
+    pub async fn start() -> World {
+        let moto = Moto::start().await;
+        let admin = moto.bootstrap_admin().await;
+        let iam = moto.admin_iam(&admin);
+        let policy = iam
+            .create_policy()
+            .policy_name(POLICY_NAME)
+            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}]}"#)
+            .send()
+            .await
+            .unwrap();
+        let policy_arn = policy.policy().unwrap().arn().unwrap().to_string();
+        iam.create_group().group_name(GROUP_NAME).send().await.unwrap();
+        iam.put_group_policy()
+            .group_name(GROUP_NAME)
+            .policy_name("list-groups")
+            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListGroups","Resource":"*"}]}"#)
+            .send()
+            .await
+            .unwrap();
+        // moto matches the trust policy's principal exactly (an account root
+        // principal does not cover its users), so the admin is named.
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":["sts:AssumeRole","sts:TagSession"]}}]}}"#,
+            moto.admin_arn()
+        );
+        let mut role_arns = Vec::new();
+        for name in [ROLE_NAME, SECOND_ROLE_NAME] {
+            let role = iam
+                .create_role()
+                .role_name(name)
+                .assume_role_policy_document(&trust)
+                .send()
+                .await
+                .unwrap();
+            iam.put_role_policy()
+                .role_name(name)
+                .policy_name("list-roles")
+                .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListRoles","Resource":"*"}]}"#)
+                .send()
+                .await
+                .unwrap();
+            role_arns.push(role.role().unwrap().arn().to_string());
+        }
+        let dir = TempDir::new("dynsec-e2e");
+        let mut world = World {
+            moto,
+            admin,
+            gateway: None,
+            policy_arn,
+            role_arn: role_arns[0].clone(),
+            second_role_arn: role_arns[1].clone(),
+            dir,
+        };
+        world.start_gateway().await;
+        world
+            .gw()
+            .ok(
+                "create-aws-target",
+                json!({
+                    "name": TARGET,
+                    "access-key-id": world.admin.access_key_id,
+                    "access-key": world.admin.secret_access_key,
+                    "region": "us-east-1",
+                    "iam-endpoint": world.moto.endpoint,
+                    "sts-endpoint": world.moto.endpoint,
+                }),
+            )
+            .await;
+        world
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// (Re)starts the gateway on the same data dir.
+    pub async fn start_gateway(&mut self) {
+        let gateway = Gateway::start(&bin(), &self.data_dir(), &[]).await;
+        self.gateway = Some(gateway);
+    }
+
+    pub fn gw(&self) -> &Gateway {
+        self.gateway.as_ref().expect("gateway running")
+    }
+
+    /// Creates an iam_user dynamic secret granting the test policy and group.
+    pub async fn iam_user_secret(&self, name: &str, extra: Value) -> Value {
+        let mut body = json!({
+            "name": name,
+            "target-name": TARGET,
+            "access-mode": "iam_user",
+            "aws-user-policies": self.policy_arn,
+            "aws-user-groups": GROUP_NAME,
+            "user-ttl": "60m",
+        });
+        merge(&mut body, extra);
+        self.gw().ok("gateway-create-producer-aws", body).await
+    }
+
+    /// IAM and STS clients acting with an issued credential.
+    pub fn iam_as(&self, value: &Value) -> aws_sdk_iam::Client {
+        self.moto.iam(
+            value["access_key_id"].as_str().unwrap(),
+            value["secret_access_key"].as_str().unwrap(),
+            value["session_token"].as_str(),
+        )
+    }
+
+    pub fn sts_as(&self, value: &Value) -> aws_sdk_sts::Client {
+        self.moto.sts(
+            value["access_key_id"].as_str().unwrap(),
+            value["secret_access_key"].as_str().unwrap(),
+            value["session_token"].as_str(),
+        )
+    }
+
+    /// Names of all IAM users under the gateway's path.
+    pub async fn temp_users(&self) -> Vec<String> {
+        let out = self
+            .moto
+            .admin_iam(&self.admin)
+            .list_users()
+            .path_prefix("/dynsec/")
+            .send()
+            .await
+            .unwrap();
+        out.users().iter().map(|u| u.user_name().to_string()).collect()
+    }
+}
+
+pub fn merge(body: &mut Value, extra: Value) {
+    if let (Some(target), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        target.extend(extra);
+    }
+}
+
+/// HTTP status of an SDK error (moto's auth errors decode without a code).
+pub fn status_of<E>(err: &aws_sdk_iam::error::SdkError<E, aws_sdk_iam::config::http::HttpResponse>) -> Option<u16> {
+    err.raw_response().map(|r| r.status().as_u16())
+}
