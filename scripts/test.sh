@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the tests need (moto, the Akeyless Python SDK, pytest into
+# .venv; cargo-nextest if missing) and runs every test: formatting, clippy,
+# the Rust unit and end-to-end suites, and the Python SDK suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+export DYNSEC_MOTO_SERVER="$PWD/.venv/bin/moto_server"
+export PATH="$PWD/.venv/bin:$PATH"
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install cargo-nextest --locked
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo nextest run --workspace --no-fail-fast
+# The Python suite drives the gateway binary built above.
+cargo build -p dynsec
+DYNSEC_BIN="$PWD/target/debug/dynsec" .venv/bin/python -m pytest tests/python -q
