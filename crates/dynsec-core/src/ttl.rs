@@ -56,9 +56,9 @@ fn positive(field: &str, secs: u64) -> Result<u64, ValidationError> {
 
 /// Formats seconds the way Akeyless shows a user TTL (`"60m"`, `"90s"`, `"12h"`).
 pub fn format_ttl(secs: u64) -> String {
-    if secs % 3600 == 0 {
+    if secs.is_multiple_of(3600) {
         format!("{}h", secs / 3600)
-    } else if secs % 60 == 0 {
+    } else if secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else {
         format!("{secs}s")

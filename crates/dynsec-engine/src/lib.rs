@@ -10,6 +10,7 @@
 mod auth;
 mod connection;
 mod error;
+mod housekeeping;
 mod issue;
 mod items;
 mod leases;
@@ -20,6 +21,7 @@ mod targets;
 
 pub use auth::{Caller, IssuedToken, NewAdminKey};
 pub use error::EngineError;
+pub use housekeeping::Housekeeper;
 pub use issue::IssuedValue;
 pub use items::{ItemListing, ItemView};
 pub use producers::{ProducerInput, ProducerTargetInput, ProducerView};
@@ -47,6 +49,13 @@ pub struct EngineConfig {
     pub reaper_concurrency: usize,
     /// Longest wait between two revocation attempts of a failing lease.
     pub max_retry_backoff: Duration,
+    /// Stable identity of this machine/data dir. Intents written by an earlier
+    /// process with the same node id are known orphans at once.
+    pub node_id: String,
+    /// How often this process records that it is alive.
+    pub heartbeat_interval: Duration,
+    /// How often IAM is scanned for users no live lease claims.
+    pub orphan_sweep_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +67,9 @@ impl Default for EngineConfig {
             issue_max_attempts: 3,
             reaper_concurrency: 8,
             max_retry_backoff: Duration::from_secs(300),
+            node_id: "node".into(),
+            heartbeat_interval: Duration::from_secs(5),
+            orphan_sweep_interval: Duration::from_secs(600),
         }
     }
 }
@@ -80,7 +92,8 @@ struct Inner {
 
 impl Engine {
     pub fn new(store: Arc<dyn Store>, sealer: Sealer, config: EngineConfig) -> Self {
-        let instance_id = format!("gw-{}", dynsec_crypto::random_id(12));
+        // `<node>.<epoch>`: the node part survives restarts, the epoch doesn't.
+        let instance_id = format!("{}.{}", config.node_id, dynsec_crypto::random_id(8));
         Self {
             inner: Arc::new(Inner {
                 store,

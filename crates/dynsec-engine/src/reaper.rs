@@ -2,16 +2,15 @@
 //!
 //! Its only source of truth is the store's due-time index: it revokes what is
 //! due, then sleeps until the next due time (no polling interval) or until
-//! woken because a sooner lease appeared. On start it first turns intents left
-//! by dead gateway processes into revocations.
+//! woken because a sooner lease appeared. Intents of dead processes are turned
+//! into due revocations by the housekeeper, and then reaped here.
 
 use crate::{Engine, EngineError};
 use chrono::Utc;
-use dynsec_core::LeaseState;
 use futures::StreamExt;
 use std::future::Future;
 use std::time::Duration;
-use tracing::{info, warn};
+use tracing::warn;
 
 /// How many due leases one pass loads at most.
 const BATCH: u32 = 256;
@@ -29,9 +28,6 @@ impl Reaper {
     /// Runs until `shutdown` resolves.
     pub async fn run(engine: Engine, shutdown: impl Future<Output = ()> + Send) {
         tokio::pin!(shutdown);
-        if let Err(err) = engine.recover_intents().await {
-            warn!(error = %err, "cannot recover issuance intents yet; the reaper will retry");
-        }
         loop {
             let pause = match engine.reap_due().await {
                 Ok(true) => continue,
@@ -53,23 +49,6 @@ impl Reaper {
 }
 
 impl Engine {
-    /// Pending intents of other (dead) gateway processes become revocations:
-    /// whatever they created in AWS is torn down by the reaper.
-    pub async fn recover_intents(&self) -> Result<usize, EngineError> {
-        let orphans = self
-            .store()
-            .pending_leases_not_owned_by(self.instance_id())
-            .await?;
-        for mut lease in orphans.iter().cloned() {
-            info!(lease = %lease.id, user = %lease.principal, owner = %lease.owner, "rolling back intent of a dead gateway");
-            lease.state = LeaseState::Revoking;
-            lease.last_error = Some("issuance interrupted (gateway stopped)".into());
-            lease.next_attempt_at = Some(Utc::now());
-            self.store().update_lease(&lease).await?;
-        }
-        Ok(orphans.len())
-    }
-
     /// Revokes every lease due now, a bounded number at a time. Returns true
     /// when the batch was full (more may be due).
     async fn reap_due(&self) -> Result<bool, EngineError> {

@@ -85,6 +85,14 @@ pub trait Store: Send + Sync + 'static {
     /// Pending intents written by gateway instances other than `owner`.
     async fn pending_leases_not_owned_by(&self, owner: &str) -> Result<Vec<Lease>>;
 
+    // --- Gateway instances -----------------------------------------------------
+    /// Records that instance `id` is alive at `at`.
+    async fn heartbeat(&self, id: &str, at: DateTime<Utc>) -> Result<()>;
+    /// When instance `id` last reported, if ever.
+    async fn instance_heartbeat(&self, id: &str) -> Result<Option<DateTime<Utc>>>;
+    /// Forgets instance `id` (graceful shutdown).
+    async fn remove_instance(&self, id: &str) -> Result<()>;
+
     // --- Metadata --------------------------------------------------------------
     async fn meta(&self, key: &str) -> Result<Option<String>>;
     async fn set_meta(&self, key: &str, value: &str) -> Result<()>;

@@ -527,6 +527,34 @@ impl Store for SqliteStore {
         rows.iter().map(lease_from).collect()
     }
 
+    async fn heartbeat(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO instances (id, heartbeat_at) VALUES (?, ?) \
+             ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+        )
+        .bind(id)
+        .bind(millis(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn instance_heartbeat(&self, id: &str) -> Result<Option<DateTime<Utc>>> {
+        let ms: Option<i64> = sqlx::query_scalar("SELECT heartbeat_at FROM instances WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single()))
+    }
+
+    async fn remove_instance(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM instances WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn meta(&self, key: &str) -> Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
             .bind(key)

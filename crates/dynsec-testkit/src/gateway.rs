@@ -23,7 +23,8 @@ impl TempDir {
             .map(|d| d.as_nanos())
             .unwrap_or_default();
         let path = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         TempDir(path)
     }
 
@@ -55,10 +56,22 @@ impl Gateway {
         Self::start_with_args(bin, data_dir, env, &[]).await
     }
 
-    pub async fn start_with_args(bin: &Path, data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Gateway {
+    pub async fn start_with_args(
+        bin: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Gateway {
         std::fs::create_dir_all(data_dir).unwrap_or_else(|e| panic!("cannot create data dir: {e}"));
-        let log_path = data_dir.with_extension(format!("log-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default()));
-        let log = std::fs::File::create(&log_path).unwrap_or_else(|e| panic!("cannot create gateway log: {e}"));
+        let log_path = data_dir.with_extension(format!(
+            "log-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        ));
+        let log = std::fs::File::create(&log_path)
+            .unwrap_or_else(|e| panic!("cannot create gateway log: {e}"));
         let mut command = Command::new(bin);
         command
             .arg("gateway")
@@ -127,7 +140,10 @@ impl Gateway {
     /// A fresh token for the preset admin.
     pub async fn token(&self) -> String {
         let (status, body) = self
-            .raw("auth", &json!({"access-id": ADMIN_ACCESS_ID, "access-key": ADMIN_ACCESS_KEY}))
+            .raw(
+                "auth",
+                &json!({"access-id": ADMIN_ACCESS_ID, "access-key": ADMIN_ACCESS_KEY}),
+            )
             .await;
         assert_eq!(status, 200, "auth failed: {body}");
         body["token"].as_str().unwrap_or_default().to_string()
@@ -142,7 +158,10 @@ impl Gateway {
     /// Calls `op` as the admin and panics unless it succeeds.
     pub async fn ok(&self, op: &str, body: Value) -> Value {
         let (status, answer) = self.call(op, body).await;
-        assert!((200..300).contains(&status), "{op} answered {status}: {answer}");
+        assert!(
+            (200..300).contains(&status),
+            "{op} answered {status}: {answer}"
+        );
         answer
     }
 
@@ -154,7 +173,11 @@ impl Gateway {
     /// SIGTERM, then waits for a graceful exit; returns whether it exited 0.
     pub async fn stop(mut self) -> bool {
         if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await;
         }
         match tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await {
             Ok(Ok(status)) => status.success(),

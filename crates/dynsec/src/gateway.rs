@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use dynsec_core::SecretString;
 use dynsec_crypto::{MasterKey, Sealer};
-use dynsec_engine::{Engine, EngineConfig, Reaper};
+use dynsec_engine::{Engine, EngineConfig, Housekeeper, Reaper};
 use dynsec_store::{SqliteStore, Store};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,6 +20,10 @@ use tracing::{info, warn};
 const MASTER_KEY_FILE: &str = "master.key";
 /// File name of the SQLite database inside the data dir.
 const DATABASE_FILE: &str = "dynsec.db";
+/// Held (flock) while a gateway uses the data dir: one process per data dir.
+const LOCK_FILE: &str = "gateway.lock";
+/// This data dir's node identity, generated on first start.
+const NODE_ID_FILE: &str = "node-id";
 
 /// Run the dynsec gateway.
 #[derive(Debug, Parser)]
@@ -45,6 +49,12 @@ pub struct GatewayArgs {
     /// Lifetime of auth tokens, in minutes.
     #[arg(long, default_value_t = 60, env = "DYNSEC_TOKEN_TTL_MINUTES")]
     token_ttl_minutes: u64,
+    /// Seconds between scans of IAM for expired users no lease claims.
+    #[arg(long, default_value_t = 600, env = "DYNSEC_ORPHAN_SWEEP_SECS")]
+    orphan_sweep_secs: u64,
+    /// How many leases the reaper revokes concurrently.
+    #[arg(long, default_value_t = 8, env = "DYNSEC_REAPER_CONCURRENCY")]
+    reaper_concurrency: usize,
 }
 
 pub async fn main(args: &[String]) -> ExitCode {
@@ -88,6 +98,8 @@ async fn run(args: GatewayArgs) -> Result<()> {
             .join("dynsec"),
     };
     create_private_dir(&data_dir)?;
+    let _lock = lock_data_dir(&data_dir)?;
+    let node_id = load_node_id(&data_dir)?;
     let db_path = data_dir.join(DATABASE_FILE);
     let master = load_master_key(&data_dir, args.master_key_file.as_deref(), db_path.exists())?;
 
@@ -105,6 +117,9 @@ async fn run(args: GatewayArgs) -> Result<()> {
     let config = EngineConfig {
         token_ttl: Duration::from_secs(args.token_ttl_minutes.max(1) * 60),
         iam_path: args.iam_path,
+        node_id,
+        orphan_sweep_interval: Duration::from_secs(args.orphan_sweep_secs.max(1)),
+        reaper_concurrency: args.reaper_concurrency.max(1),
         ..EngineConfig::default()
     };
     let engine = Engine::new(store, Sealer::new(master), config);
@@ -126,6 +141,7 @@ async fn run(args: GatewayArgs) -> Result<()> {
     };
     let reaper = tokio::spawn(Reaper::run(engine.clone(), stopped(stop_rx.clone())));
     let purger = tokio::spawn(purge_tokens(engine.clone(), stopped(stop_rx.clone())));
+    let housekeeper = tokio::spawn(Housekeeper::run(engine.clone(), stopped(stop_rx.clone())));
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -144,6 +160,7 @@ async fn run(args: GatewayArgs) -> Result<()> {
     dynsec_api::serve(listener, router, shutdown).await?;
     let _ = reaper.await;
     let _ = purger.await;
+    let _ = housekeeper.await;
     Ok(())
 }
 
@@ -196,6 +213,43 @@ fn load_master_key(
     write_private_file(&path, key.to_text().as_bytes())?;
     info!(path = %path.display(), "generated a new master key");
     Ok(key)
+}
+
+/// Takes an exclusive lock on the data dir for the life of the process. The
+/// OS releases it when the process dies, even by SIGKILL.
+fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File> {
+    let path = data_dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            bail!("another dynsec gateway is using {}", data_dir.display())
+        }
+        Err(std::fs::TryLockError::Error(err)) => {
+            Err(err).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
+/// The node id of this data dir: intents written by earlier processes with
+/// the same node id are orphans as soon as this process starts.
+fn load_node_id(data_dir: &Path) -> Result<String> {
+    let path = data_dir.join(NODE_ID_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let id = text.trim();
+        if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Ok(id.to_string());
+        }
+        bail!("{} is not a valid node id", path.display());
+    }
+    let id = format!("node-{}", dynsec_crypto::random_id(10));
+    write_private_file(&path, id.as_bytes())?;
+    Ok(id)
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {

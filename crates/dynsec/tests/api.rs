@@ -11,27 +11,47 @@ use serde_json::json;
 #[tokio::test]
 async fn iam_user_key_works_is_least_privilege_and_dies_on_revoke() {
     let world = World::start().await;
-    world.iam_user_secret("/prod/aws/dev-creds", json!({})).await;
+    world
+        .iam_user_secret("/prod/aws/dev-creds", json!({}))
+        .await;
     let value = world
         .gw()
-        .ok("get-dynamic-secret-value", json!({"name": "/prod/aws/dev-creds"}))
+        .ok(
+            "get-dynamic-secret-value",
+            json!({"name": "/prod/aws/dev-creds"}),
+        )
         .await;
     let user_name = value["user_name"].as_str().unwrap();
     assert!(user_name.starts_with("tmp.dev-creds."), "{value}");
     assert!(user_name.len() <= 64);
 
     // The key is a real key of that user, under the managed path.
-    let me = world.sts_as(&value).get_caller_identity().send().await.unwrap();
+    let me = world
+        .sts_as(&value)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         me.arn().unwrap(),
         format!("arn:aws:iam::123456789012:user/dynsec/{user_name}")
     );
     // Allowed by the attached policy, by the group, and nothing else.
     let iam = world.iam_as(&value);
-    iam.list_users().send().await.expect("policy grants iam:ListUsers");
-    iam.list_groups().send().await.expect("group grants iam:ListGroups");
+    iam.list_users()
+        .send()
+        .await
+        .expect("policy grants iam:ListUsers");
+    iam.list_groups()
+        .send()
+        .await
+        .expect("group grants iam:ListGroups");
     let denied = iam.list_roles().send().await.unwrap_err();
-    assert_eq!(status_of(&denied), Some(403), "iam:ListRoles must be denied");
+    assert_eq!(
+        status_of(&denied),
+        Some(403),
+        "iam:ListRoles must be denied"
+    );
 
     // The user carries its tags from the CreateUser call.
     let tags = world
@@ -49,14 +69,20 @@ async fn iam_user_key_works_is_least_privilege_and_dies_on_revoke() {
             .map(|t| t.value().to_string())
     };
     assert_eq!(tag("dynsec:managed-by").as_deref(), Some("dynsec"));
-    assert_eq!(tag("dynsec:dynamic-secret").as_deref(), Some("/prod/aws/dev-creds"));
+    assert_eq!(
+        tag("dynsec:dynamic-secret").as_deref(),
+        Some("/prod/aws/dev-creds")
+    );
     assert_eq!(tag("dynsec:lease-id").as_deref(), value["id"].as_str());
     assert!(tag("dynsec:expires-at").is_some());
 
     // The lease is listed; revoking it kills the key and removes the user.
     let leases = world
         .gw()
-        .ok("gateway-get-producer-tmp-creds", json!({"name": "/prod/aws/dev-creds"}))
+        .ok(
+            "gateway-get-producer-tmp-creds",
+            json!({"name": "/prod/aws/dev-creds"}),
+        )
         .await;
     assert_eq!(leases[0]["id"], value["id"]);
     assert_eq!(leases[0]["state"], "active");
@@ -67,12 +93,24 @@ async fn iam_user_key_works_is_least_privilege_and_dies_on_revoke() {
             json!({"name": "/prod/aws/dev-creds", "tmp-creds-id": value["id"]}),
         )
         .await;
-    let rejected = world.sts_as(&value).get_caller_identity().send().await.unwrap_err();
-    assert_eq!(status_of(&rejected), Some(403), "revoked key must be rejected");
+    let rejected = world
+        .sts_as(&value)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status_of(&rejected),
+        Some(403),
+        "revoked key must be rejected"
+    );
     assert!(world.temp_users().await.is_empty());
     let leases = world
         .gw()
-        .ok("dynamic-secret-tmp-creds-get", json!({"name": "/prod/aws/dev-creds"}))
+        .ok(
+            "dynamic-secret-tmp-creds-get",
+            json!({"name": "/prod/aws/dev-creds"}),
+        )
         .await;
     assert_eq!(leases, json!([]));
 }
@@ -93,9 +131,15 @@ async fn console_access_gets_a_login_profile_with_the_requested_password() {
         .await;
     let value = world
         .gw()
-        .ok("dynamic-secret-get-value", json!({"name": "/console/creds"}))
+        .ok(
+            "dynamic-secret-get-value",
+            json!({"name": "/console/creds"}),
+        )
         .await;
-    assert!(value.get("access_key_id").is_none(), "no programmatic access: {value}");
+    assert!(
+        value.get("access_key_id").is_none(),
+        "no programmatic access: {value}"
+    );
     let password = value["console_password"].as_str().unwrap();
     assert_eq!(password.len(), 14);
     assert!(password.chars().all(|c| c.is_ascii_alphanumeric()));
@@ -108,7 +152,12 @@ async fn console_access_gets_a_login_profile_with_the_requested_password() {
     );
     let admin = world.moto.admin_iam(&world.admin);
     let user = value["user_name"].as_str().unwrap();
-    admin.get_login_profile().user_name(user).send().await.expect("login profile exists");
+    admin
+        .get_login_profile()
+        .user_name(user)
+        .send()
+        .await
+        .expect("login profile exists");
 
     // Revoking removes the login profile with the user.
     world
@@ -145,12 +194,30 @@ async fn assumed_role_credentials_act_as_the_chosen_role() {
         .gw()
         .ok("get-dynamic-secret-value", json!({"name": "/roles/ops"}))
         .await;
-    assert!(value["session_token"].as_str().is_some_and(|t| !t.is_empty()));
-    let me = world.sts_as(&value).get_caller_identity().send().await.unwrap();
+    assert!(value["session_token"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty()));
+    let me = world
+        .sts_as(&value)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
     let arn = me.arn().unwrap();
-    assert!(arn.contains("assumed-role/dynsec-test-role/dynsec-"), "{arn}");
-    assert!(arn.ends_with(value["id"].as_str().unwrap()), "session names the lease: {arn}");
-    world.iam_as(&value).list_roles().send().await.expect("role policy allows ListRoles");
+    assert!(
+        arn.contains("assumed-role/dynsec-test-role/dynsec-"),
+        "{arn}"
+    );
+    assert!(
+        arn.ends_with(value["id"].as_str().unwrap()),
+        "session names the lease: {arn}"
+    );
+    world
+        .iam_as(&value)
+        .list_roles()
+        .send()
+        .await
+        .expect("role policy allows ListRoles");
 
     // The caller picks another configured role...
     let second = world
@@ -160,8 +227,16 @@ async fn assumed_role_credentials_act_as_the_chosen_role() {
             json!({"name": "/roles/ops", "args": [format!("role-arn={}", world.second_role_arn)]}),
         )
         .await;
-    let arn = world.sts_as(&second).get_caller_identity().send().await.unwrap();
-    assert!(arn.arn().unwrap().contains("assumed-role/dynsec-test-role-2/"));
+    let arn = world
+        .sts_as(&second)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert!(arn
+        .arn()
+        .unwrap()
+        .contains("assumed-role/dynsec-test-role-2/"));
 
     // ...but never one outside the list.
     let (status, body) = world
@@ -182,7 +257,13 @@ async fn assumed_role_credentials_act_as_the_chosen_role() {
         )
         .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("cannot be revoked"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be revoked"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -212,7 +293,11 @@ async fn bad_input_gets_a_4xx_naming_the_problem() {
             400,
             "target-name",
         ),
-        (json!({"target-name": TARGET, "access-mode": "iam_user"}), 400, "name"),
+        (
+            json!({"target-name": TARGET, "access-mode": "iam_user"}),
+            400,
+            "name",
+        ),
         (
             json!({"name": "/a", "target-name": TARGET, "access-mode": "iam_user", "user-ttl": "soon"}),
             400,
@@ -228,7 +313,10 @@ async fn bad_input_gets_a_4xx_naming_the_problem() {
         let (got, answer) = gw.call("gateway-create-producer-aws", body.clone()).await;
         assert_eq!(got, status, "{body} → {answer}");
         let message = answer["error"].as_str().unwrap();
-        assert!(message.contains(field), "{body}: '{message}' should name {field}");
+        assert!(
+            message.contains(field),
+            "{body}: '{message}' should name {field}"
+        );
     }
     // Nothing was created by the refused requests.
     let listed = gw.ok("gateway-list-producers", json!({})).await;
@@ -257,7 +345,9 @@ async fn bad_input_gets_a_4xx_naming_the_problem() {
     assert_eq!(status, 401);
     let (status, answer) = gw.call("no-such-op", json!({})).await;
     assert_eq!(status, 404, "{answer}");
-    let (status, answer) = gw.call("gateway-get-producer", json!({"name": "/missing"})).await;
+    let (status, answer) = gw
+        .call("gateway-get-producer", json!({"name": "/missing"}))
+        .await;
     assert_eq!(status, 404);
     assert!(answer["error"].as_str().unwrap().contains("/missing"));
 }
@@ -283,7 +373,10 @@ async fn failed_issuance_leaves_nothing_behind() {
         .call("get-dynamic-secret-value", json!({"name": "/broken"}))
         .await;
     assert_eq!(status, 400, "{answer}");
-    assert!(answer["error"].as_str().unwrap().contains("no-such-group"), "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("no-such-group"),
+        "{answer}"
+    );
     // CreateUser had succeeded; the rollback removed the user again.
     assert!(world.temp_users().await.is_empty());
     let leases = world
@@ -311,7 +404,10 @@ async fn folders_protection_and_target_lifecycle() {
     assert_eq!(prod["folders"], json!(["/prod/aws", "/prod/db"]));
     assert_eq!(prod["items"], json!([]));
     let aws = gw
-        .ok("list-items", json!({"path": "/prod/aws/", "type": ["dynamic-secret"]}))
+        .ok(
+            "list-items",
+            json!({"path": "/prod/aws/", "type": ["dynamic-secret"]}),
+        )
         .await;
     let names: Vec<&str> = aws["items"]
         .as_array()
@@ -320,20 +416,28 @@ async fn folders_protection_and_target_lifecycle() {
         .map(|i| i["item_name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["/prod/aws/a", "/prod/aws/locked"]);
-    let described = gw.ok("describe-item", json!({"name": "/prod/aws/locked"})).await;
+    let described = gw
+        .ok("describe-item", json!({"name": "/prod/aws/locked"}))
+        .await;
     assert_eq!(described["delete_protection"], true);
     assert_eq!(described["item_type"], "DYNAMIC_SECRET");
 
     // Delete protection holds until turned off.
-    let (status, answer) = gw.call("delete-item", json!({"name": "/prod/aws/locked"})).await;
+    let (status, answer) = gw
+        .call("delete-item", json!({"name": "/prod/aws/locked"}))
+        .await;
     assert_eq!(status, 409, "{answer}");
-    assert!(answer["error"].as_str().unwrap().contains("delete protection"));
+    assert!(answer["error"]
+        .as_str()
+        .unwrap()
+        .contains("delete protection"));
     gw.ok(
         "gateway-update-producer-aws",
         json!({"name": "/prod/aws/locked", "target-name": TARGET, "access-mode": "iam_user", "delete_protection": "false"}),
     )
     .await;
-    gw.ok("delete-item", json!({"name": "/prod/aws/locked"})).await;
+    gw.ok("delete-item", json!({"name": "/prod/aws/locked"}))
+        .await;
 
     // A target in use can't be deleted; its details reveal the secret, get doesn't.
     let (status, answer) = gw.call("delete-target", json!({"name": TARGET})).await;
@@ -358,7 +462,10 @@ async fn folders_protection_and_target_lifecycle() {
 async fn data_survives_a_restart_and_secrets_are_encrypted_at_rest() {
     let mut world = World::start().await;
     world.iam_user_secret("/keep/me", json!({})).await;
-    let value = world.gw().ok("get-dynamic-secret-value", json!({"name": "/keep/me"})).await;
+    let value = world
+        .gw()
+        .ok("get-dynamic-secret-value", json!({"name": "/keep/me"}))
+        .await;
     let gateway = world.gateway.take().unwrap();
     assert!(gateway.stop().await, "graceful shutdown on SIGTERM");
 
@@ -371,11 +478,17 @@ async fn data_survives_a_restart_and_secrets_are_encrypted_at_rest() {
     }
 
     world.start_gateway().await;
-    let details = world.gw().ok("gateway-get-producer", json!({"name": "/keep/me"})).await;
+    let details = world
+        .gw()
+        .ok("gateway-get-producer", json!({"name": "/keep/me"}))
+        .await;
     assert_eq!(details["dynamic_secret_name"], "/keep/me");
     let leases = world
         .gw()
-        .ok("gateway-get-producer-tmp-creds", json!({"name": "/keep/me"}))
+        .ok(
+            "gateway-get-producer-tmp-creds",
+            json!({"name": "/keep/me"}),
+        )
         .await;
     assert_eq!(leases[0]["id"], value["id"]);
     // The restarted gateway can still decrypt the target and revoke.
@@ -392,8 +505,13 @@ async fn data_survives_a_restart_and_secrets_are_encrypted_at_rest() {
 #[tokio::test]
 async fn lease_ttl_can_be_changed() {
     let world = World::start().await;
-    world.iam_user_secret("/ttl/x", json!({"user-ttl": "10m"})).await;
-    let value = world.gw().ok("get-dynamic-secret-value", json!({"name": "/ttl/x"})).await;
+    world
+        .iam_user_secret("/ttl/x", json!({"user-ttl": "10m"}))
+        .await;
+    let value = world
+        .gw()
+        .ok("get-dynamic-secret-value", json!({"name": "/ttl/x"}))
+        .await;
     world
         .gw()
         .ok(
@@ -405,7 +523,8 @@ async fn lease_ttl_can_be_changed() {
         .gw()
         .ok("gateway-get-producer-tmp-creds", json!({"name": "/ttl/x"}))
         .await;
-    let expiry = chrono::DateTime::parse_from_rfc3339(leases[0]["expiration"].as_str().unwrap()).unwrap();
+    let expiry =
+        chrono::DateTime::parse_from_rfc3339(leases[0]["expiration"].as_str().unwrap()).unwrap();
     let minutes = (expiry.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes();
     assert!((118..=120).contains(&minutes), "expires in {minutes} min");
     let (status, answer) = world

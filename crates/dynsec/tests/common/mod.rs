@@ -45,7 +45,11 @@ impl World {
             .await
             .unwrap();
         let policy_arn = policy.policy().unwrap().arn().unwrap().to_string();
-        iam.create_group().group_name(GROUP_NAME).send().await.unwrap();
+        iam.create_group()
+            .group_name(GROUP_NAME)
+            .send()
+            .await
+            .unwrap();
         iam.put_group_policy()
             .group_name(GROUP_NAME)
             .policy_name("list-groups")
@@ -160,7 +164,10 @@ impl World {
             .send()
             .await
             .unwrap();
-        out.users().iter().map(|u| u.user_name().to_string()).collect()
+        out.users()
+            .iter()
+            .map(|u| u.user_name().to_string())
+            .collect()
     }
 }
 
@@ -171,6 +178,8 @@ pub fn merge(body: &mut Value, extra: Value) {
 }
 
 /// HTTP status of an SDK error (moto's auth errors decode without a code).
-pub fn status_of<E>(err: &aws_sdk_iam::error::SdkError<E, aws_sdk_iam::config::http::HttpResponse>) -> Option<u16> {
+pub fn status_of<E>(
+    err: &aws_sdk_iam::error::SdkError<E, aws_sdk_iam::config::http::HttpResponse>,
+) -> Option<u16> {
     err.raw_response().map(|r| r.status().as_u16())
 }

@@ -1,0 +1,211 @@
+//! Background duties besides expiry: prove this process is alive, roll back
+//! intents of dead processes, and sweep IAM for users no live lease claims.
+
+use crate::{Engine, EngineError};
+use chrono::{DateTime, Utc};
+use dynsec_aws::AwsAdmin;
+use dynsec_core::{AwsConnection, LeaseState};
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// An instance silent for this many heartbeat intervals is taken for dead.
+const STALE_HEARTBEATS: u32 = 3;
+/// At most this many users are torn down per sweep (rate limit on AWS calls).
+const SWEEP_MAX_TEARDOWNS: usize = 100;
+/// The first sweep runs this long after start, once the gateway has settled.
+const FIRST_SWEEP_DELAY: Duration = Duration::from_secs(10);
+
+/// Runs the heartbeat, intent recovery and orphan sweep loops.
+pub struct Housekeeper;
+
+impl Housekeeper {
+    /// Runs until `shutdown` resolves, then deregisters this instance.
+    pub async fn run(engine: Engine, shutdown: impl Future<Output = ()> + Send) {
+        tokio::pin!(shutdown);
+        let config = engine.config().clone();
+        let mut beat = tokio::time::interval(config.heartbeat_interval);
+        let first_sweep =
+            tokio::time::Instant::now() + FIRST_SWEEP_DELAY.min(config.orphan_sweep_interval);
+        let mut sweep = tokio::time::interval_at(first_sweep, config.orphan_sweep_interval);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = beat.tick() => {
+                    if let Err(err) = engine.store().heartbeat(engine.instance_id(), Utc::now()).await {
+                        warn!(error = %err, "cannot record heartbeat");
+                    }
+                    match engine.recover_intents().await {
+                        Ok(0) => {}
+                        Ok(n) => info!(intents = n, "rolling back intents of stopped gateways"),
+                        Err(err) => warn!(error = %err, "cannot recover intents"),
+                    }
+                }
+                _ = sweep.tick() => {
+                    match engine.sweep_orphans().await {
+                        Ok(0) => {}
+                        Ok(n) => info!(users = n, "orphan sweep removed IAM users no lease claims"),
+                        Err(err) => warn!(error = %err, "orphan sweep failed"),
+                    }
+                }
+            }
+        }
+        if let Err(err) = engine.store().remove_instance(engine.instance_id()).await {
+            warn!(error = %err, "cannot deregister instance");
+        }
+    }
+}
+
+impl Engine {
+    /// Turns pending intents of dead gateway processes into due revocations
+    /// (the reaper then tears down whatever they created). A process is dead
+    /// when it is an earlier process of this node, or silent for too long.
+    pub async fn recover_intents(&self) -> Result<usize, EngineError> {
+        let mut recovered = 0;
+        for mut lease in self
+            .store()
+            .pending_leases_not_owned_by(self.instance_id())
+            .await?
+        {
+            if !self.is_dead(&lease.owner).await? {
+                continue;
+            }
+            info!(lease = %lease.id, user = %lease.principal, owner = %lease.owner, "rolling back intent of a stopped gateway");
+            lease.state = LeaseState::Revoking;
+            lease.last_error = Some("issuance interrupted: its gateway stopped".into());
+            lease.next_attempt_at = Some(Utc::now());
+            self.store().update_lease(&lease).await?;
+            recovered += 1;
+        }
+        if recovered > 0 {
+            self.wake_reaper();
+        }
+        Ok(recovered)
+    }
+
+    async fn is_dead(&self, owner: &str) -> Result<bool, EngineError> {
+        let my_node = &self.config().node_id;
+        if owner.rsplit_once('.').map(|(node, _)| node) == Some(my_node.as_str()) {
+            // Only one process per node (the data dir is locked), and it's us.
+            return Ok(true);
+        }
+        let stale_after = self.config().heartbeat_interval * STALE_HEARTBEATS;
+        Ok(match self.store().instance_heartbeat(owner).await? {
+            None => true,
+            Some(at) => (Utc::now() - at)
+                .to_std()
+                .is_ok_and(|silence| silence > stale_after),
+        })
+    }
+
+    /// Scans IAM, through every connection the gateway knows, for temporary
+    /// users it created (path, `tmp.` name and `dynsec:managed-by` tag) whose
+    /// expiry tag has passed and that no live lease claims; tears them down.
+    /// Protects against a lost or restored-from-backup database.
+    pub async fn sweep_orphans(&self) -> Result<usize, EngineError> {
+        let mut removed = 0;
+        for (conn, path) in self.sweep_scopes().await? {
+            let aws = AwsAdmin::new(&conn, 3);
+            let users = match aws.list_users_with_tags(&path).await {
+                Ok(users) => users,
+                Err(err) => {
+                    warn!(error = %err, region = %conn.region, "orphan sweep cannot list users");
+                    continue;
+                }
+            };
+            for user in users {
+                if removed >= SWEEP_MAX_TEARDOWNS {
+                    return Ok(removed);
+                }
+                if !self.is_orphan(&user).await? {
+                    continue;
+                }
+                match aws.teardown_user(&user.user_name).await {
+                    Ok(()) => {
+                        info!(user = %user.user_name, "orphan sweep removed an expired IAM user no lease claims");
+                        removed += 1;
+                    }
+                    Err(err) => {
+                        warn!(user = %user.user_name, error = %err, "orphan sweep teardown failed")
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn is_orphan(&self, user: &dynsec_aws::UserWithTags) -> Result<bool, EngineError> {
+        let tag = |key: &str| {
+            user.tags
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        if !user.user_name.starts_with("tmp.")
+            || tag("dynsec:managed-by") != Some(self.config().managed_by.as_str())
+        {
+            return Ok(false); // Not ours: never touched.
+        }
+        let expired = tag("dynsec:expires-at")
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|at| at.with_timezone(&Utc) < Utc::now());
+        if !expired {
+            return Ok(false);
+        }
+        let claimed =
+            match tag("dynsec:lease-id") {
+                Some(id) => self.store().lease(id).await?.is_some_and(|lease| {
+                    lease.state.is_live() && lease.principal == user.user_name
+                }),
+                None => false,
+            };
+        Ok(!claimed)
+    }
+
+    /// Every distinct (connection, IAM path) the gateway may have created users
+    /// with: each dynamic secret's, and each target's under the default path
+    /// (so re-registering a target after losing the database is enough).
+    async fn sweep_scopes(&self) -> Result<Vec<(AwsConnection, String)>, EngineError> {
+        let mut seen = BTreeSet::new();
+        let mut scopes = Vec::new();
+        let mut add = |conn: AwsConnection, path: String| {
+            let key = (
+                conn.access_key_id.clone(),
+                conn.iam_endpoint.clone(),
+                conn.region.clone(),
+                path.clone(),
+            );
+            if seen.insert(key) {
+                scopes.push((conn, path));
+            }
+        };
+        for target in self.store().list_targets().await? {
+            match self.open_connection(
+                &crate::connection::target_aad(&target.uid),
+                &target.connection,
+            ) {
+                Ok(conn) => add(conn, self.config().iam_path.clone()),
+                Err(err) => {
+                    warn!(target = %target.name, error = %err, "orphan sweep skips a target")
+                }
+            }
+        }
+        for producer in self.store().list_producers().await? {
+            let conn = match self.producer_connection(&producer).await {
+                Ok(conn) => conn,
+                Err(err) => {
+                    warn!(dynamic_secret = %producer.name, error = %err, "orphan sweep skips a dynamic secret");
+                    continue;
+                }
+            };
+            let path = if producer.settings.iam_path.is_empty() {
+                self.config().iam_path.clone()
+            } else {
+                producer.settings.iam_path.clone()
+            };
+            add(conn, path);
+        }
+        Ok(scopes)
+    }
+}
