@@ -35,6 +35,8 @@ impl From<EngineError> for ApiError {
             EngineError::Conflict(_) => StatusCode::CONFLICT,
             EngineError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
+            EngineError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            EngineError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             EngineError::Aws(aws) => match aws.kind {
                 // AWS rejected what the dynamic secret asks for (unknown policy or group...).
                 AwsErrorKind::Invalid | AwsErrorKind::NotFound => StatusCode::BAD_REQUEST,

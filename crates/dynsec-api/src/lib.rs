@@ -5,11 +5,14 @@
 //! status. This is the only crate that knows HTTP or JSON; it maps
 //! [`dynsec_engine::EngineError`] to statuses and never leaks internal detail.
 
+pub mod audit;
 mod dispatch;
 mod error;
 mod ops;
+pub mod tls;
 mod wire;
 
+pub use dispatch::RequestContext;
 pub use error::ApiError;
 
 use axum::routing::get;
@@ -18,15 +21,33 @@ use dynsec_engine::Engine;
 use std::future::Future;
 use tokio::net::TcpListener;
 
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    /// Where every request's audit record goes.
+    pub audit: audit::Audit,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: std::sync::Arc<Vec<dynsec_core::access::Cidr>>,
+}
+
 /// Builds the router serving the API (and `/health`).
-pub fn router(engine: Engine) -> Router {
+pub fn router(
+    engine: Engine,
+    audit: audit::Audit,
+    trusted_proxies: Vec<dynsec_core::access::Cidr>,
+) -> Router {
     Router::new()
         .route(
             "/health",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
         .fallback(dispatch::dispatch)
-        .with_state(engine)
+        .with_state(AppState {
+            engine,
+            audit,
+            trusted_proxies: std::sync::Arc::new(trusted_proxies),
+        })
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight

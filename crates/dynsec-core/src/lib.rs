@@ -4,6 +4,7 @@
 //! Pure: no I/O, no async runtime, no HTTP shapes. Serde derives exist only so the
 //! store can persist settings; the wire format lives in `dynsec-api`.
 
+pub mod access;
 pub mod error;
 pub mod lease;
 pub mod path;

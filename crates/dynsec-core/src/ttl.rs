@@ -54,11 +54,9 @@ fn positive(field: &str, secs: u64) -> Result<u64, ValidationError> {
     }
 }
 
-/// Formats seconds the way Akeyless shows a user TTL (`"60m"`, `"90s"`, `"12h"`).
+/// Formats seconds the way Akeyless clients write a user TTL (`"60m"`, `"90s"`).
 pub fn format_ttl(secs: u64) -> String {
-    if secs.is_multiple_of(3600) {
-        format!("{}h", secs / 3600)
-    } else if secs.is_multiple_of(60) {
+    if secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else {
         format!("{secs}s")
@@ -75,7 +73,7 @@ mod tests {
         assert_eq!(parse_ttl("t", "1h30m").unwrap(), 5400);
         assert_eq!(parse_ttl("t", "900").unwrap(), 900);
         assert_eq!(parse_ttl("t", " 2D ").unwrap(), 172_800);
-        assert_eq!(format_ttl(3600), "1h");
+        assert_eq!(format_ttl(3600), "60m");
         assert_eq!(format_ttl(5400), "90m");
         assert_eq!(format_ttl(61), "61s");
     }

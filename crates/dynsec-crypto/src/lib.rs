@@ -6,7 +6,9 @@
 //! itself encrypted ("wrapped") under the master key. Both encryptions bind the
 //! record's identity as associated data, so a ciphertext copied onto another
 //! record fails to open. A version byte leads every ciphertext so the format can
-//! evolve.
+//! evolve; format 2 also names the key that wrapped the data key, which is what
+//! lets a master key be rotated and protection keys wrap some records instead
+//! (see [`envelope`]).
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -16,13 +18,15 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use zeroize::{Zeroize, Zeroizing};
 
-/// Format version of [`Sealer::seal`] output.
+pub mod envelope;
+pub use envelope::{sealed_key_id, KeyFragment, KeyId, Keyring, ProtectionKey, Sealer};
+
+/// Format version of the first release's ciphertexts (no key id); still opens.
 const FORMAT_V1: u8 = 1;
 const NONCE_LEN: usize = 12;
 const KEY_LEN: usize = 32;
 const TAG_LEN: usize = 16;
 const WRAPPED_KEY_LEN: usize = KEY_LEN + TAG_LEN;
-const HEADER_LEN: usize = 1 + NONCE_LEN + WRAPPED_KEY_LEN + NONCE_LEN;
 
 /// Why a ciphertext or key could not be used. Deliberately carries no detail
 /// that could help an attacker tell failures apart.
@@ -34,6 +38,11 @@ pub enum CryptoError {
     Unauthentic,
     #[error("master key must be 32 bytes encoded as base64 (or 64 hex digits)")]
     BadMasterKey,
+    /// The ciphertext names a wrapping key this keyring or key is not.
+    #[error("ciphertext is wrapped by a key that is not available here")]
+    UnknownKey,
+    #[error("key fragment must be 32 bytes encoded as base64")]
+    BadFragment,
 }
 
 /// The 256-bit key that wraps every data key. Zeroized on drop; Debug redacted.
@@ -79,55 +88,42 @@ impl fmt::Debug for MasterKey {
     }
 }
 
-/// Seals and opens records under one master key.
-#[derive(Clone, Debug)]
-pub struct Sealer {
-    master: MasterKey,
+/// An HMAC-SHA256 key derived from the master key for one purpose (e.g. the
+/// audit log's token fingerprints). Zeroized on drop; Debug redacted.
+#[derive(Clone)]
+pub struct MacKey(Zeroizing<[u8; KEY_LEN]>);
+
+impl MacKey {
+    /// `HMAC-SHA256(master, label)`: a distinct label gives an independent key,
+    /// so fingerprints published for one purpose reveal nothing about another,
+    /// and nothing about the master key itself.
+    pub fn derive(master: &MasterKey, label: &str) -> Self {
+        let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+        bytes.copy_from_slice(&hmac_sha256(master.0.as_ref(), label.as_bytes()));
+        Self(bytes)
+    }
+
+    /// Hex HMAC-SHA256 of `value` under this key.
+    pub fn mac_hex(&self, value: &[u8]) -> String {
+        hex::encode(hmac_sha256(self.0.as_ref(), value))
+    }
 }
 
-impl Sealer {
-    pub fn new(master: MasterKey) -> Self {
-        Self { master }
+impl fmt::Debug for MacKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MacKey([redacted])")
     }
+}
 
-    /// Encrypts `plaintext` for the record identified by `record_id`.
-    pub fn seal(&self, record_id: &str, plaintext: &[u8]) -> Vec<u8> {
-        let mut data_key = Zeroizing::new([0u8; KEY_LEN]);
-        rand::rngs::OsRng.fill_bytes(data_key.as_mut());
-        let wrap_nonce = random_nonce();
-        let data_nonce = random_nonce();
-        let aad = record_id.as_bytes();
-
-        let wrapped = encrypt(&self.master.0, &wrap_nonce, data_key.as_ref(), aad);
-        let body = encrypt(&data_key, &data_nonce, plaintext, aad);
-
-        let mut out = Vec::with_capacity(HEADER_LEN + body.len());
-        out.push(FORMAT_V1);
-        out.extend_from_slice(&wrap_nonce);
-        out.extend_from_slice(&wrapped);
-        out.extend_from_slice(&data_nonce);
-        out.extend_from_slice(&body);
-        out
-    }
-
-    /// Decrypts what [`Sealer::seal`] produced for the same `record_id`.
-    pub fn open(&self, record_id: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        if sealed.len() < HEADER_LEN + TAG_LEN || sealed[0] != FORMAT_V1 {
-            return Err(CryptoError::Malformed);
-        }
-        let aad = record_id.as_bytes();
-        let (wrap_nonce, rest) = sealed[1..].split_at(NONCE_LEN);
-        let (wrapped, rest) = rest.split_at(WRAPPED_KEY_LEN);
-        let (data_nonce, body) = rest.split_at(NONCE_LEN);
-
-        let data_key = Zeroizing::new(decrypt(&self.master.0, wrap_nonce, wrapped, aad)?);
-        if data_key.len() != KEY_LEN {
-            return Err(CryptoError::Malformed);
-        }
-        let mut key = Zeroizing::new([0u8; KEY_LEN]);
-        key.copy_from_slice(&data_key);
-        decrypt(&key, data_nonce, body, aad).map(Zeroizing::new)
-    }
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    // HMAC takes keys of any length, so this constructor cannot fail.
+    let mut mac = match <hmac::Hmac<Sha256> as Mac>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC accepts keys of any length"),
+    };
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
 }
 
 fn random_nonce() -> [u8; NONCE_LEN] {
@@ -199,45 +195,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_and_binding() {
-        let sealer = Sealer::new(MasterKey::generate());
-        let sealed = sealer.seal("target/abc", b"wJalrXUtnFEMI");
-        assert_eq!(sealed[0], FORMAT_V1);
-        assert!(!sealed.windows(5).any(|w| w == b"wJalr"));
-        assert_eq!(
-            &*sealer.open("target/abc", &sealed).unwrap(),
-            b"wJalrXUtnFEMI"
-        );
-        // Another record's identity, another key, or a flipped bit: refused.
-        assert_eq!(
-            sealer.open("target/xyz", &sealed),
-            Err(CryptoError::Unauthentic)
-        );
-        let other = Sealer::new(MasterKey::generate());
-        assert_eq!(
-            other.open("target/abc", &sealed),
-            Err(CryptoError::Unauthentic)
-        );
-        let mut tampered = sealed.clone();
-        let last = tampered.len() - 1;
-        tampered[last] ^= 1;
-        assert_eq!(
-            sealer.open("target/abc", &tampered),
-            Err(CryptoError::Unauthentic)
-        );
-        assert_eq!(
-            sealer.open("target/abc", &sealed[..10]),
-            Err(CryptoError::Malformed)
-        );
-    }
-
-    #[test]
-    fn same_plaintext_seals_differently() {
-        let sealer = Sealer::new(MasterKey::generate());
-        assert_ne!(sealer.seal("r", b"x"), sealer.seal("r", b"x"));
-    }
-
-    #[test]
     fn master_key_text_forms() {
         let key = MasterKey::generate();
         let again = MasterKey::from_text(&key.to_text()).unwrap();
@@ -261,5 +218,25 @@ mod tests {
         assert!(!hashes_equal(&hash_credential("a"), &hash_credential("b")));
         assert_eq!(random_id(12).len(), 12);
         assert_ne!(random_secret(), random_secret());
+    }
+
+    #[test]
+    fn derived_mac_keys() {
+        // RFC 4231 test case 2: key "Jefe".
+        assert_eq!(
+            hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        let master = MasterKey::generate();
+        let audit = MacKey::derive(&master, "dynsec audit v1");
+        let again = MacKey::derive(&master, "dynsec audit v1");
+        assert_eq!(audit.mac_hex(b"token"), again.mac_hex(b"token"));
+        assert_eq!(audit.mac_hex(b"token").len(), 64);
+        assert_ne!(audit.mac_hex(b"token"), audit.mac_hex(b"other"));
+        let other_label = MacKey::derive(&master, "another purpose");
+        assert_ne!(audit.mac_hex(b"token"), other_label.mac_hex(b"token"));
+        let other_master = MacKey::derive(&MasterKey::generate(), "dynsec audit v1");
+        assert_ne!(audit.mac_hex(b"token"), other_master.mac_hex(b"token"));
+        assert_eq!(format!("{audit:?}"), "MacKey([redacted])");
     }
 }

@@ -5,18 +5,93 @@
 
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
+use dynsec_core::access::{Cidr, PathRule};
 use dynsec_core::SecretString;
 use dynsec_crypto::{hash_credential, hashes_equal, random_id, random_secret};
 use dynsec_store::{ApiKeyRecord, TokenRecord};
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Name of the API key created on first start.
 const ADMIN_KEY_NAME: &str = "/admin";
 
-/// Who is calling, once their token checked out.
+/// Failed `auth` attempts tolerated within [`FAILURE_WINDOW`] per access id,
+/// and per client address (higher: one address may front many users), before
+/// further attempts are refused.
+const MAX_FAILURES_PER_ID: usize = 10;
+const MAX_FAILURES_PER_ADDRESS: usize = 50;
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// Bound on remembered keys, so a flood of random ids can't exhaust memory.
+const MAX_TRACKED: usize = 100_000;
+
+/// Who is calling, once their token checked out, with the path rules of every
+/// role associated with their auth method.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub access_id: String,
     pub is_admin: bool,
+    pub rules: Vec<PathRule>,
+}
+
+/// Counts recent failed authentications per key (`id:<access id>`, `ip:<addr>`).
+#[derive(Debug, Default)]
+pub(crate) struct FailureLimiter {
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl FailureLimiter {
+    /// Seconds to wait if any of `keys` is over the limit.
+    fn blocked(&self, keys: &[String]) -> Option<u64> {
+        let now = Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        keys.iter().find_map(|key| {
+            let times = map.get_mut(key)?;
+            while times
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > FAILURE_WINDOW)
+            {
+                times.pop_front();
+            }
+            let limit = if key.starts_with("ip:") {
+                MAX_FAILURES_PER_ADDRESS
+            } else {
+                MAX_FAILURES_PER_ID
+            };
+            (times.len() >= limit).then(|| {
+                let oldest = times.front().copied().unwrap_or(now);
+                FAILURE_WINDOW
+                    .saturating_sub(now.duration_since(oldest))
+                    .as_secs()
+                    .max(1)
+            })
+        })
+    }
+
+    fn record(&self, keys: &[String]) {
+        let now = Instant::now();
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_TRACKED {
+            map.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) <= FAILURE_WINDOW)
+            });
+        }
+        for key in keys {
+            map.entry(key.clone()).or_default().push_back(now);
+        }
+    }
+}
+
+/// Whether `client` may use a key bound to `bound_ips` (empty: anywhere).
+fn client_allowed(bound_ips: &[String], client: IpAddr) -> bool {
+    bound_ips.is_empty()
+        || bound_ips
+            .iter()
+            .filter_map(|c| Cidr::parse("bound-ips", c).ok())
+            .any(|cidr| cidr.contains(client))
 }
 
 /// An API key as created: the access key is shown once and never again.
@@ -75,6 +150,11 @@ impl Engine {
                 key_hash: hash_credential(access_key.expose()),
                 is_admin: true,
                 created_at: Utc::now(),
+                description: "first admin, created at initial start".into(),
+                access_expires: None,
+                bound_ips: Vec::new(),
+                jwt_ttl_secs: None,
+                delete_protection: true,
             })
             .await?;
         Ok(Some(NewAdminKey {
@@ -84,28 +164,58 @@ impl Engine {
         }))
     }
 
-    /// Exchanges an access id and key for a token.
+    /// Exchanges an access id and key for a token. Refused when the key is
+    /// wrong, expired, used from outside its bound CIDRs, or when too many
+    /// attempts failed recently for this access id or client address.
     pub async fn authenticate(
         &self,
         access_id: &str,
         access_key: &SecretString,
+        client: IpAddr,
     ) -> Result<IssuedToken, EngineError> {
         // One message for every failure, so callers can't probe which ids exist.
         let refused =
             || EngineError::Unauthenticated("access denied: wrong access id or access key".into());
-        if access_id.is_empty() || access_key.is_empty() {
-            return Err(refused());
+        let limiter_keys = [format!("id:{access_id}"), format!("ip:{client}")];
+        if let Some(wait) = self.inner.auth_failures.blocked(&limiter_keys) {
+            return Err(EngineError::RateLimited(format!(
+                "too many failed authentication attempts; retry in {wait} s"
+            )));
         }
-        let Some(key) = self.store().api_key(access_id).await? else {
-            return Err(refused());
+        let key = match self.store().api_key(access_id).await? {
+            Some(key)
+                if !access_key.is_empty()
+                    && hashes_equal(&key.key_hash, &hash_credential(access_key.expose())) =>
+            {
+                key
+            }
+            _ => {
+                self.inner.auth_failures.record(&limiter_keys);
+                return Err(refused());
+            }
         };
-        if !hashes_equal(&key.key_hash, &hash_credential(access_key.expose())) {
-            return Err(refused());
+        if key.access_expires.is_some_and(|at| at <= Utc::now()) {
+            self.inner.auth_failures.record(&limiter_keys);
+            return Err(EngineError::Unauthenticated(
+                "access denied: this access key has expired".into(),
+            ));
+        }
+        if !client_allowed(&key.bound_ips, client) {
+            self.inner.auth_failures.record(&limiter_keys);
+            return Err(EngineError::Unauthenticated(format!(
+                "access denied: client address {client} is outside this key's bound IPs"
+            )));
         }
         let token = SecretString::new(format!("t-{}", random_secret()));
-        let ttl = chrono::Duration::from_std(self.config().token_ttl)
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
-        let expires_at = Utc::now() + ttl;
+        let ttl = key
+            .jwt_ttl_secs
+            .map(Duration::from_secs)
+            .unwrap_or(self.config().token_ttl);
+        let mut expires_at = Utc::now()
+            + chrono::Duration::from_std(ttl).map_err(|e| EngineError::Internal(e.to_string()))?;
+        if let Some(limit) = key.access_expires {
+            expires_at = expires_at.min(limit);
+        }
         self.store()
             .insert_token(&TokenRecord {
                 token_hash: hash_credential(token.expose()),
@@ -116,8 +226,8 @@ impl Engine {
         Ok(IssuedToken { token, expires_at })
     }
 
-    /// Resolves a token from a request body to its caller.
-    pub async fn caller(&self, token: Option<&str>) -> Result<Caller, EngineError> {
+    /// Resolves a token from a request body to its caller and their rules.
+    pub async fn caller(&self, token: Option<&str>, client: IpAddr) -> Result<Caller, EngineError> {
         let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
             EngineError::Unauthenticated(
                 "missing token: call /auth and pass its token in the request body".into(),
@@ -133,9 +243,20 @@ impl Engine {
         let Some(key) = self.store().api_key(&record.access_id).await? else {
             return Err(invalid());
         };
+        if key.access_expires.is_some_and(|at| at <= Utc::now())
+            || !client_allowed(&key.bound_ips, client)
+        {
+            return Err(invalid());
+        }
+        let rules = if key.is_admin {
+            Vec::new()
+        } else {
+            self.store().rules_for_access_id(&key.access_id).await?
+        };
         Ok(Caller {
             access_id: key.access_id,
             is_admin: key.is_admin,
+            rules,
         })
     }
 

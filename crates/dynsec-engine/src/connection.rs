@@ -16,8 +16,14 @@ pub(crate) fn producer_aad(uid: &str) -> String {
 }
 
 impl Engine {
-    /// Splits a connection into plain columns and a sealed secret bound to `aad`.
-    pub(crate) fn seal_connection(&self, aad: &str, conn: &AwsConnection) -> ConnectionColumns {
+    /// Splits a connection into plain columns and a sealed secret bound to
+    /// `aad`, wrapped by the protection key `key` if the record selects one.
+    pub(crate) async fn seal_connection(
+        &self,
+        aad: &str,
+        conn: &AwsConnection,
+        key: Option<&str>,
+    ) -> Result<ConnectionColumns, EngineError> {
         let secret = zeroize::Zeroizing::new(
             json!({
                 "secret_access_key": conn.secret_access_key.expose(),
@@ -25,28 +31,23 @@ impl Engine {
             })
             .to_string(),
         );
-        ConnectionColumns {
+        Ok(ConnectionColumns {
             access_key_id: conn.access_key_id.clone(),
             region: conn.region.clone(),
             iam_endpoint: conn.iam_endpoint.clone(),
             sts_endpoint: conn.sts_endpoint.clone(),
-            sealed_secret: self.inner.sealer.seal(aad, secret.as_bytes()),
-        }
+            sealed_secret: self.seal_secret(aad, secret.as_bytes(), key).await?,
+        })
     }
 
-    /// Reverses [`Engine::seal_connection`].
-    pub(crate) fn open_connection(
+    /// Reverses [`Engine::seal_connection`] (`key`: the record's protection key).
+    pub(crate) async fn open_connection(
         &self,
         aad: &str,
         cols: &ConnectionColumns,
+        key: Option<&str>,
     ) -> Result<AwsConnection, EngineError> {
-        let plain = self
-            .inner
-            .sealer
-            .open(aad, &cols.sealed_secret)
-            .map_err(|e| {
-                EngineError::Internal(format!("cannot decrypt the AWS secret of {aad}: {e}"))
-            })?;
+        let plain = self.open_secret(aad, &cols.sealed_secret, key).await?;
         let value: serde_json::Value = serde_json::from_slice(&plain).map_err(|_| {
             EngineError::Internal(format!("sealed secret of {aad} is not valid JSON"))
         })?;
@@ -83,9 +84,21 @@ impl Engine {
                             producer.name
                         ))
                     })?;
-                self.open_connection(&target_aad(&target.uid), &target.connection)
+                self.open_connection(
+                    &target_aad(&target.uid),
+                    &target.connection,
+                    target.protection_key.as_deref(),
+                )
+                .await
             }
-            (None, Some(inline)) => self.open_connection(&producer_aad(&producer.uid), inline),
+            (None, Some(inline)) => {
+                self.open_connection(
+                    &producer_aad(&producer.uid),
+                    inline,
+                    producer.settings.protection_key.as_deref(),
+                )
+                .await
+            }
             (None, None) => Err(EngineError::Internal(format!(
                 "dynamic secret '{}' has neither a target nor an inline connection",
                 producer.name

@@ -21,6 +21,12 @@ pub enum EngineError {
     /// Authenticated but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// Accepted but not finished (AWS unavailable); retried automatically.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Too many failed attempts; the message says when to retry.
+    #[error("{0}")]
+    RateLimited(String),
     /// AWS refused or failed; the message says which call and why.
     #[error("{0}")]
     Aws(#[from] AwsError),

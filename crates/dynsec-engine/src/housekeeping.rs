@@ -181,10 +181,14 @@ impl Engine {
             }
         };
         for target in self.store().list_targets().await? {
-            match self.open_connection(
-                &crate::connection::target_aad(&target.uid),
-                &target.connection,
-            ) {
+            match self
+                .open_connection(
+                    &crate::connection::target_aad(&target.uid),
+                    &target.connection,
+                    target.protection_key.as_deref(),
+                )
+                .await
+            {
                 Ok(conn) => add(conn, self.config().iam_path.clone()),
                 Err(err) => {
                     warn!(target = %target.name, error = %err, "orphan sweep skips a target")

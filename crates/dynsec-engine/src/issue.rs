@@ -51,6 +51,10 @@ impl Engine {
         args: &[String],
     ) -> Result<IssuedValue, EngineError> {
         let producer = self.producer_record(name).await?;
+        // A dynamic secret's protection key is needed to issue from it, also
+        // when the secret it protects (its target's) is sealed elsewhere.
+        self.require_protection_key(producer.settings.protection_key.as_deref())
+            .await?;
         let chosen_role = parse_args(args)?;
         let engine = self.clone();
         // Own task: finishes (or rolls back) even if the caller goes away.

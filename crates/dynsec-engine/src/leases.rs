@@ -13,6 +13,8 @@ use tracing::{info, warn};
 
 /// SDK attempts per AWS call while revoking; the reaper retries beyond that forever.
 const REVOKE_MAX_ATTEMPTS: u32 = 3;
+/// How long a revocation in progress keeps other reaper passes off its lease.
+const REVOKING_CLAIM_SECS: i64 = 60;
 
 impl Engine {
     /// The live (not yet revoked) leases of a dynamic secret, newest first.
@@ -39,8 +41,8 @@ impl Engine {
         let lease = self.revoke_now(lease).await;
         match lease.state {
             LeaseState::Revoked => Ok(()),
-            _ => Err(EngineError::Internal(format!(
-                "revocation of {lease_id} failed and will be retried: {}",
+            _ => Err(EngineError::Unavailable(format!(
+                "revocation of {lease_id} did not complete and is retried automatically: {}",
                 lease.last_error.unwrap_or_default()
             ))),
         }
@@ -129,6 +131,9 @@ impl Engine {
             return lease;
         }
         lease.state = LeaseState::Revoking;
+        // Claims the work for a while: a concurrent reaper pass won't pick the
+        // lease up, and if this process dies mid-teardown it is retried then.
+        lease.next_attempt_at = Some(Utc::now() + chrono::Duration::seconds(REVOKING_CLAIM_SECS));
         self.record(&lease).await;
         let outcome = match self.store().producer_by_id(lease.producer_id).await {
             Ok(Some(producer)) => match self.aws_for(&producer, REVOKE_MAX_ATTEMPTS).await {
@@ -161,6 +166,10 @@ impl Engine {
             }
         }
         self.record(&lease).await;
+        if lease.state == LeaseState::Failed {
+            // The retry may be sooner than whatever the reaper sleeps until.
+            self.wake_reaper();
+        }
         lease
     }
 

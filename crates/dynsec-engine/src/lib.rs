@@ -7,23 +7,29 @@
 //! truth, ciphertext only in the store. It knows nothing of HTTP or JSON; callers
 //! map [`EngineError`] to their own error shapes.
 
+mod access;
 mod auth;
 mod connection;
 mod error;
 mod housekeeping;
 mod issue;
 mod items;
+mod keys;
 mod leases;
 mod password;
 mod producers;
 mod reaper;
 mod targets;
 
+pub use access::{AuthMethodInput, AuthMethodView, NewAuthMethod, RoleView};
 pub use auth::{Caller, IssuedToken, NewAdminKey};
 pub use error::EngineError;
 pub use housekeeping::Housekeeper;
 pub use issue::IssuedValue;
 pub use items::{ItemListing, ItemView};
+pub use keys::{
+    CustomerFragments, MasterKeyCustody, ProtectionKeyInput, ProtectionKeyView, RotationReport,
+};
 pub use producers::{ProducerInput, ProducerTargetInput, ProducerView};
 pub use reaper::Reaper;
 pub use targets::{TargetDetails, TargetInput, TargetView};
@@ -88,6 +94,10 @@ struct Inner {
     instance_id: String,
     /// Woken when a lease with an earlier due time appears.
     reaper_wake: Notify,
+    /// Recent failed `auth` attempts, for rate limiting.
+    auth_failures: auth::FailureLimiter,
+    /// Master-key custody, customer fragments, the rotation lock.
+    keys: keys::KeyState,
 }
 
 impl Engine {
@@ -101,6 +111,8 @@ impl Engine {
                 config,
                 instance_id,
                 reaper_wake: Notify::new(),
+                auth_failures: auth::FailureLimiter::default(),
+                keys: keys::KeyState::default(),
             }),
         }
     }

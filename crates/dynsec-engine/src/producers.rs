@@ -41,8 +41,17 @@ pub struct ProducerView {
 }
 
 impl Engine {
-    pub async fn create_producer(&self, input: ProducerInput) -> Result<ProducerView, EngineError> {
+    pub async fn create_producer(
+        &self,
+        mut input: ProducerInput,
+    ) -> Result<ProducerView, EngineError> {
         input.settings.validate()?;
+        input.settings.protection_key = self
+            .protection_key_field(
+                "producer-encryption-key-name",
+                input.settings.protection_key.as_deref(),
+            )
+            .await?;
         let now = Utc::now();
         let mut record = ProducerRecord {
             id: 0,
@@ -55,7 +64,9 @@ impl Engine {
             created_at: now,
             modified_at: now,
         };
-        self.apply_target(&mut record, input.target).await?;
+        let key = record.settings.protection_key.clone();
+        self.apply_target(&mut record, input.target, key.as_deref())
+            .await?;
         record.id = self.store().insert_producer(&record).await?;
         self.producer_view(record).await
     }
@@ -65,12 +76,25 @@ impl Engine {
     pub async fn update_producer(
         &self,
         name: &ItemPath,
-        input: ProducerInput,
+        mut input: ProducerInput,
     ) -> Result<ProducerView, EngineError> {
         input.settings.validate()?;
+        input.settings.protection_key = self
+            .protection_key_field(
+                "producer-encryption-key-name",
+                input.settings.protection_key.as_deref(),
+            )
+            .await?;
         let mut record = self.producer_record(name).await?;
         let previous_inline = match &record.inline_connection {
-            Some(cols) => Some(self.open_connection(&producer_aad(&record.uid), cols)?),
+            Some(cols) => Some(
+                self.open_connection(
+                    &producer_aad(&record.uid),
+                    cols,
+                    record.settings.protection_key.as_deref(),
+                )
+                .await?,
+            ),
             None => None,
         };
         let target = match input.target {
@@ -83,7 +107,12 @@ impl Engine {
             }
             other => other,
         };
-        self.apply_target(&mut record, target).await?;
+        self.apply_target(
+            &mut record,
+            target,
+            input.settings.protection_key.as_deref(),
+        )
+        .await?;
         record.name = input.name.to_string();
         record.settings = input.settings;
         record.delete_protection = input.delete_protection;
@@ -150,6 +179,7 @@ impl Engine {
         &self,
         record: &mut ProducerRecord,
         target: ProducerTargetInput,
+        key: Option<&str>,
     ) -> Result<(), EngineError> {
         match target {
             ProducerTargetInput::Named(name) => {
@@ -160,8 +190,10 @@ impl Engine {
             ProducerTargetInput::Inline(conn) => {
                 conn.validate("aws-access-key-id", "aws-access-secret-key")?;
                 record.target_id = None;
-                record.inline_connection =
-                    Some(self.seal_connection(&producer_aad(&record.uid), &conn));
+                record.inline_connection = Some(
+                    self.seal_connection(&producer_aad(&record.uid), &conn, key)
+                        .await?,
+                );
             }
         }
         Ok(())

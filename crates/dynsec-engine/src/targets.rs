@@ -43,15 +43,24 @@ pub struct TargetDetails {
 impl Engine {
     pub async fn create_target(&self, input: TargetInput) -> Result<TargetView, EngineError> {
         input.connection.validate("access-key-id", "access-key")?;
+        let protection_key = self
+            .protection_key_field("key", input.protection_key.as_deref())
+            .await?;
         let now = Utc::now();
         let uid = dynsec_crypto::random_id(20);
         let mut record = TargetRecord {
             id: 0,
-            connection: self.seal_connection(&target_aad(&uid), &input.connection),
+            connection: self
+                .seal_connection(
+                    &target_aad(&uid),
+                    &input.connection,
+                    protection_key.as_deref(),
+                )
+                .await?,
             uid,
             name: input.name.to_string(),
             description: input.description,
-            protection_key: input.protection_key,
+            protection_key,
             delete_protection: input.delete_protection,
             created_at: now,
             modified_at: now,
@@ -69,17 +78,32 @@ impl Engine {
         let mut record = self.target_record(name).await?;
         let mut connection = input.connection;
         if connection.secret_access_key.is_empty() {
-            let stored = self.open_connection(&target_aad(&record.uid), &record.connection)?;
+            let stored = self
+                .open_connection(
+                    &target_aad(&record.uid),
+                    &record.connection,
+                    record.protection_key.as_deref(),
+                )
+                .await?;
             connection.secret_access_key = stored.secret_access_key;
             if connection.session_token.is_none() {
                 connection.session_token = stored.session_token;
             }
         }
         connection.validate("access-key-id", "access-key")?;
-        record.connection = self.seal_connection(&target_aad(&record.uid), &connection);
+        let protection_key = self
+            .protection_key_field("key", input.protection_key.as_deref())
+            .await?;
+        record.connection = self
+            .seal_connection(
+                &target_aad(&record.uid),
+                &connection,
+                protection_key.as_deref(),
+            )
+            .await?;
         record.name = input.name.to_string();
         record.description = input.description;
-        record.protection_key = input.protection_key;
+        record.protection_key = protection_key;
         record.delete_protection = input.delete_protection;
         record.modified_at = Utc::now();
         self.store().update_target(&record).await?;
@@ -93,7 +117,13 @@ impl Engine {
 
     pub async fn get_target_details(&self, name: &ItemPath) -> Result<TargetDetails, EngineError> {
         let record = self.target_record(name).await?;
-        let connection = self.open_connection(&target_aad(&record.uid), &record.connection)?;
+        let connection = self
+            .open_connection(
+                &target_aad(&record.uid),
+                &record.connection,
+                record.protection_key.as_deref(),
+            )
+            .await?;
         Ok(TargetDetails {
             target: self.target_view(record).await?,
             connection,
@@ -112,10 +142,12 @@ impl Engine {
         Ok(views)
     }
 
-    /// Deletes a target. Refused while delete protection is on, and while any
-    /// dynamic secret uses it (even with `force`: those secrets could no longer
-    /// reach AWS, nor revoke the credentials they issued).
-    pub async fn delete_target(&self, name: &ItemPath, _force: bool) -> Result<i64, EngineError> {
+    /// Deletes a target. Refused while delete protection is on, and while
+    /// dynamic secrets use it — unless `force`, which first deletes those
+    /// dynamic secrets (revoking everything they issued, see
+    /// [`Engine::delete_producer`]); if any of them can't be deleted, nothing
+    /// more is and the target stays.
+    pub async fn delete_target(&self, name: &ItemPath, force: bool) -> Result<i64, EngineError> {
         let record = self.target_record(name).await?;
         if record.delete_protection {
             return Err(EngineError::Conflict(format!(
@@ -123,12 +155,22 @@ impl Engine {
             )));
         }
         let users = self.store().producers_using_target(record.id).await?;
-        if !users.is_empty() {
+        if !users.is_empty() && !force {
             let names: Vec<&str> = users.iter().map(|p| p.name.as_str()).collect();
             return Err(EngineError::Conflict(format!(
-                "target '{name}' is used by dynamic secrets {}; delete them or move them to another target first",
+                "target '{name}' is used by dynamic secrets {}; delete them first, or pass force-deletion to delete them with it",
                 names.join(", ")
             )));
+        }
+        if let Some(protected) = users.iter().find(|p| p.delete_protection) {
+            return Err(EngineError::Conflict(format!(
+                "target '{name}' is used by '{}', which has delete protection on",
+                protected.name
+            )));
+        }
+        for producer in users {
+            let path = ItemPath::parse("name", &producer.name)?;
+            self.delete_producer(&path).await?;
         }
         self.store().delete_target(record.id).await?;
         Ok(record.id)

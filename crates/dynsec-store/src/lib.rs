@@ -8,9 +8,15 @@
 //! The store only ever receives ciphertext for secret material (sealed blobs) and
 //! hashes for credentials.
 
+mod access;
+mod keys;
 mod records;
 mod sqlite;
+mod sqlite_access;
+mod sqlite_keys;
 
+pub use access::{AccessStore, AssocRecord, RoleRecord};
+pub use keys::{KeyStore, ProtectionKeyRecord, SealedBlob, SealedKind};
 pub use records::{ApiKeyRecord, ConnectionColumns, ProducerRecord, TargetRecord, TokenRecord};
 pub use sqlite::SqliteStore;
 
@@ -37,7 +43,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Everything dynsec persists.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccessStore + KeyStore + Send + Sync + 'static {
     // --- API keys and tokens -------------------------------------------------
     async fn api_key_count(&self) -> Result<u64>;
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()>;

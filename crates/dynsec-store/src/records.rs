@@ -11,6 +11,14 @@ pub struct ApiKeyRecord {
     pub key_hash: String,
     pub is_admin: bool,
     pub created_at: DateTime<Utc>,
+    pub description: String,
+    /// After this instant the key no longer authenticates.
+    pub access_expires: Option<DateTime<Utc>>,
+    /// CIDRs the caller's address must fall in; empty means anywhere.
+    pub bound_ips: Vec<String>,
+    /// Token lifetime for this key; `None` means the gateway default.
+    pub jwt_ttl_secs: Option<u64>,
+    pub delete_protection: bool,
 }
 
 /// An issued auth token; only its hash is kept.

@@ -17,7 +17,7 @@ use std::time::Duration;
 /// SQLite-backed [`Store`].
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -51,18 +51,18 @@ impl SqliteStore {
     }
 }
 
-fn millis(t: DateTime<Utc>) -> i64 {
+pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn time(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn time(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>> {
     let ms: i64 = row.try_get(column)?;
     Utc.timestamp_millis_opt(ms)
         .single()
         .ok_or_else(|| StoreError::Corrupt(column.to_string()))
 }
 
-fn opt_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>> {
+pub(crate) fn opt_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>> {
     let ms: Option<i64> = row.try_get(column)?;
     ms.map(|ms| {
         Utc.timestamp_millis_opt(ms)
@@ -73,7 +73,7 @@ fn opt_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>> {
 }
 
 /// Maps a unique-constraint violation to `Conflict(what)`.
-fn conflict(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+pub(crate) fn conflict(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
     move |err| match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict(what.to_string())
@@ -184,16 +184,22 @@ impl Store for SqliteStore {
 
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO api_keys (access_id, name, key_hash, is_admin, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO api_keys (access_id, name, key_hash, is_admin, created_at, description, \
+             access_expires, bound_ips, jwt_ttl_secs, delete_protection) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&key.access_id)
         .bind(&key.name)
         .bind(&key.key_hash)
         .bind(key.is_admin)
         .bind(millis(key.created_at))
+        .bind(&key.description)
+        .bind(key.access_expires.map(millis))
+        .bind(key.bound_ips.join(","))
+        .bind(key.jwt_ttl_secs.map(|s| i64::try_from(s).unwrap_or(i64::MAX)))
+        .bind(key.delete_protection)
         .execute(&self.pool)
         .await
-        .map_err(conflict("auth method"))?;
+        .map_err(conflict(&format!("auth method '{}'", key.name)))?;
         Ok(())
     }
 
@@ -202,16 +208,9 @@ impl Store for SqliteStore {
             .bind(access_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|row| {
-            Ok(ApiKeyRecord {
-                access_id: row.try_get("access_id")?,
-                name: row.try_get("name")?,
-                key_hash: row.try_get("key_hash")?,
-                is_admin: row.try_get("is_admin")?,
-                created_at: time(&row, "created_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref()
+            .map(crate::sqlite_access::api_key_from)
+            .transpose()
     }
 
     async fn insert_token(&self, token: &TokenRecord) -> Result<()> {

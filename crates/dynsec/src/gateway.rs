@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use dynsec_core::SecretString;
-use dynsec_crypto::{MasterKey, Sealer};
+use dynsec_crypto::{MacKey, Sealer};
 use dynsec_engine::{Engine, EngineConfig, Housekeeper, Reaper};
 use dynsec_store::{SqliteStore, Store};
 use std::net::SocketAddr;
@@ -16,14 +16,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-/// File name of the generated master key inside the data dir.
-const MASTER_KEY_FILE: &str = "master.key";
 /// File name of the SQLite database inside the data dir.
 const DATABASE_FILE: &str = "dynsec.db";
 /// Held (flock) while a gateway uses the data dir: one process per data dir.
 const LOCK_FILE: &str = "gateway.lock";
 /// This data dir's node identity, generated on first start.
 const NODE_ID_FILE: &str = "node-id";
+/// Default file name of the audit log inside the data dir.
+const AUDIT_LOG_FILE: &str = "audit.log";
 
 /// Run the dynsec gateway.
 #[derive(Debug, Parser)]
@@ -40,9 +40,15 @@ pub struct GatewayArgs {
     #[arg(long, env = "DYNSEC_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Read the master key (base64 of 32 bytes) from this file instead of
-    /// `<data-dir>/master.key`. `DYNSEC_MASTER_KEY` supplies it directly.
+    /// `<data-dir>/master.key`. `DYNSEC_MASTER_KEY` supplies it directly. To
+    /// rotate an operator-supplied key, supply "<new key> <old key>" and restart.
     #[arg(long, env = "DYNSEC_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
+    /// Customer fragments of split protection keys: a JSON file
+    /// ({"customer_fragments":[{"id":"cf-...","value":"<base64 of 32 bytes>"}]}),
+    /// or that JSON itself. `dynsec gateway create-customer-fragment` makes one.
+    #[arg(long, env = "DYNSEC_CUSTOMER_FRAGMENTS")]
+    customer_fragments: Option<String>,
     /// IAM path under which temporary users are created.
     #[arg(long, default_value = "/dynsec/", env = "DYNSEC_IAM_PATH")]
     iam_path: String,
@@ -52,12 +58,29 @@ pub struct GatewayArgs {
     /// Seconds between scans of IAM for expired users no lease claims.
     #[arg(long, default_value_t = 600, env = "DYNSEC_ORPHAN_SWEEP_SECS")]
     orphan_sweep_secs: u64,
+    /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For names the real
+    /// client for bound-IP checks, rate limits and audit. Empty: never trusted.
+    #[arg(long, env = "DYNSEC_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<String>,
     /// How many leases the reaper revokes concurrently.
     #[arg(long, default_value_t = 8, env = "DYNSEC_REAPER_CONCURRENCY")]
     reaper_concurrency: usize,
+    /// Serve HTTPS with this PEM certificate chain (leaf first). Needs --tls-key.
+    #[arg(long, env = "DYNSEC_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "DYNSEC_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Append the audit log (one JSON line per request) to this file instead of
+    /// `<data-dir>/audit.log`.
+    #[arg(long, env = "DYNSEC_AUDIT_LOG")]
+    audit_log: Option<PathBuf>,
 }
 
 pub async fn main(args: &[String]) -> ExitCode {
+    if args.get(1).map(String::as_str) == Some("create-customer-fragment") {
+        return crate::keyfile::create_customer_fragment_main(&args[1..]);
+    }
     let args = match GatewayArgs::try_parse_from(args) {
         Ok(args) => args,
         Err(err) => {
@@ -91,17 +114,41 @@ fn init_logging() {
 }
 
 async fn run(args: GatewayArgs) -> Result<()> {
+    // First: a bad certificate must stop the start before anything is created.
+    let tls = load_tls(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
     let data_dir = match args.data_dir {
         Some(dir) => dir,
         None => dirs::data_local_dir()
             .context("cannot find a per-user data directory; pass --data-dir")?
             .join("dynsec"),
     };
+    let trusted_proxies = args
+        .trusted_proxies
+        .iter()
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| dynsec_core::access::Cidr::parse("--trusted-proxies", c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     create_private_dir(&data_dir)?;
     let _lock = lock_data_dir(&data_dir)?;
     let node_id = load_node_id(&data_dir)?;
     let db_path = data_dir.join(DATABASE_FILE);
-    let master = load_master_key(&data_dir, args.master_key_file.as_deref(), db_path.exists())?;
+    let (keyring, key_custody) =
+        crate::keyfile::load_keyring(&data_dir, args.master_key_file.as_deref(), db_path.exists())?;
+    let customer_fragments =
+        crate::keyfile::load_customer_fragments(args.customer_fragments.as_deref())?;
+    let master = keyring.current().clone();
+    let audit_path = args
+        .audit_log
+        .unwrap_or_else(|| data_dir.join(AUDIT_LOG_FILE));
+    let audit_key = MacKey::derive(&master, dynsec_api::audit::AUDIT_KEY_LABEL);
+    let (audit, audit_writer) =
+        dynsec_api::audit::open(&audit_path, audit_key).with_context(|| {
+            format!(
+                "cannot open the audit log {} (--audit-log)",
+                audit_path.display()
+            )
+        })?;
 
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&db_path)
@@ -122,7 +169,11 @@ async fn run(args: GatewayArgs) -> Result<()> {
         reaper_concurrency: args.reaper_concurrency.max(1),
         ..EngineConfig::default()
     };
-    let engine = Engine::new(store, Sealer::new(master), config);
+    let engine = Engine::new(store, Sealer::with_keyring(keyring), config);
+    engine.set_master_key_custody(key_custody);
+    engine.set_customer_fragments(customer_fragments);
+    // Refuses a wrong master key, finishes a rotation a crash interrupted.
+    engine.prepare_master_key().await?;
 
     if let Some(admin) = engine.bootstrap_admin(preset_admin()?).await? {
         if admin.preset {
@@ -147,21 +198,47 @@ async fn run(args: GatewayArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr()?;
-    if !local.ip().is_loopback() {
+    if tls.is_none() && !local.ip().is_loopback() {
         warn!("listening on a non-loopback address without TLS: tokens and secrets cross the network in clear text");
     }
-    info!(data_dir = %data_dir.display(), instance = engine.instance_id(), "dynsec gateway listening on http://{local}");
-    let router = dynsec_api::router(engine);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    info!(data_dir = %data_dir.display(), audit_log = %audit_path.display(), instance = engine.instance_id(), "dynsec gateway listening on {scheme}://{local}");
+    let router = dynsec_api::router(engine, audit, trusted_proxies);
     let shutdown = async move {
         shutdown_signal().await;
         info!("shutting down");
         let _ = stop_tx.send(true);
     };
-    dynsec_api::serve(listener, router, shutdown).await?;
+    let served = match tls {
+        Some(config) => dynsec_api::tls::serve_tls(listener, config, router, shutdown).await,
+        None => dynsec_api::serve(listener, router, shutdown).await,
+    };
+    // The router (and with it every request's audit handle) is gone now.
+    audit_writer.finish(Duration::from_secs(10)).await;
+    served?;
     let _ = reaper.await;
     let _ = purger.await;
     let _ = housekeeper.await;
     Ok(())
+}
+
+/// The TLS settings from `--tls-cert` and `--tls-key`, both or neither.
+fn load_tls(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+) -> Result<Option<dynsec_api::tls::ServerConfig>> {
+    use dynsec_api::tls;
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(_), None) => bail!("--tls-cert needs --tls-key (or DYNSEC_TLS_KEY)"),
+        (None, Some(_)) => bail!("--tls-key needs --tls-cert (or DYNSEC_TLS_CERT)"),
+        (Some(cert), Some(key)) => {
+            let certs = tls::load_certificates(cert).context("invalid --tls-cert")?;
+            let key = tls::load_private_key(key).context("invalid --tls-key")?;
+            let config = tls::server_config(certs, key).context("invalid --tls-cert/--tls-key")?;
+            Ok(Some(config))
+        }
+    }
 }
 
 /// `DYNSEC_ADMIN_ACCESS_ID` + `DYNSEC_ADMIN_ACCESS_KEY`, both or neither.
@@ -177,42 +254,6 @@ fn preset_admin() -> Result<Option<(String, SecretString)>> {
         (None, None) => Ok(None),
         _ => bail!("set both DYNSEC_ADMIN_ACCESS_ID and DYNSEC_ADMIN_ACCESS_KEY, or neither"),
     }
-}
-
-/// The master key: `DYNSEC_MASTER_KEY`, else the given file, else
-/// `<data-dir>/master.key` — generated with mode 0600 on first start only. A
-/// database without its key is refused rather than given a new, useless key.
-fn load_master_key(
-    data_dir: &Path,
-    key_file: Option<&Path>,
-    database_exists: bool,
-) -> Result<MasterKey> {
-    if let Ok(text) = std::env::var("DYNSEC_MASTER_KEY") {
-        return MasterKey::from_text(&text).context("DYNSEC_MASTER_KEY is invalid");
-    }
-    if let Some(path) = key_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the master key file {}", path.display()))?;
-        return MasterKey::from_text(&text)
-            .with_context(|| format!("{} is invalid", path.display()));
-    }
-    let path = data_dir.join(MASTER_KEY_FILE);
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        return MasterKey::from_text(&text)
-            .with_context(|| format!("{} is invalid", path.display()));
-    }
-    if database_exists {
-        bail!(
-            "{} is missing but the database exists: restore the key file (secrets cannot be read without it)",
-            path.display()
-        );
-    }
-    let key = MasterKey::generate();
-    write_private_file(&path, key.to_text().as_bytes())?;
-    info!(path = %path.display(), "generated a new master key");
-    Ok(key)
 }
 
 /// Takes an exclusive lock on the data dir for the life of the process. The

@@ -3,6 +3,7 @@
 
 mod cli;
 mod gateway;
+mod keyfile;
 
 use std::process::ExitCode;
 

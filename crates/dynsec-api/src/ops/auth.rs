@@ -1,7 +1,7 @@
 //! `auth`: access id + access key → token.
 
 use crate::wire::parse;
-use crate::ApiError;
+use crate::{ApiError, RequestContext};
 use dynsec_core::SecretString;
 use dynsec_engine::Engine;
 use serde::Deserialize;
@@ -15,7 +15,7 @@ struct AuthRequest {
     access_type: Option<String>,
 }
 
-pub async fn auth(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn auth(engine: &Engine, ctx: &RequestContext, body: &Value) -> Result<Value, ApiError> {
     let req: AuthRequest = parse(body)?;
     match req.access_type.as_deref().unwrap_or("access_key") {
         "access_key" | "api_key" | "" => {}
@@ -30,7 +30,9 @@ pub async fn auth(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
         .access_key
         .filter(|k| !k.is_empty())
         .ok_or_else(|| ApiError::bad_request("missing required field 'access-key'"))?;
-    let issued = engine.authenticate(access_id, &access_key).await?;
+    let issued = engine
+        .authenticate(access_id, &access_key, ctx.client_ip())
+        .await?;
     Ok(json!({
         "token": issued.token.expose(),
         "expiration": super::rfc3339(issued.expires_at),

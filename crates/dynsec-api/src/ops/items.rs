@@ -3,8 +3,9 @@
 use super::{name_field, rfc3339};
 use crate::wire::{flex_list, parse};
 use crate::ApiError;
+use dynsec_core::access::{Capability, RuleType};
 use dynsec_core::ttl::format_ttl;
-use dynsec_engine::{Engine, ItemView};
+use dynsec_engine::{Caller, Engine, ItemView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -23,17 +24,25 @@ struct NameRequest {
     name: Option<String>,
 }
 
-pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: ListRequest = parse(body)?;
+    // Folders appear only when they hold something the caller may list.
+    let visible = |name: &str| caller.can(RuleType::Item, name, Capability::List);
     let listing = engine
         .list_items(
             req.path.as_deref().unwrap_or("/"),
             &req.r#type,
             req.filter.as_deref().unwrap_or(""),
+            &visible,
         )
         .await?;
     Ok(json!({
-        "items": listing.items.iter().map(item_json).collect::<Vec<_>>(),
+        "items": listing
+            .items
+            .iter()
+            .map(item_json)
+            .chain(listing.keys.iter().map(super::keys::key_item_json))
+            .collect::<Vec<_>>(),
         "folders": listing.folders,
         "has_next": false,
     }))
@@ -41,10 +50,15 @@ pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
 
 pub async fn describe(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
-    let item = engine
-        .describe_item(&name_field("name", &req.name)?)
-        .await?;
-    Ok(item_json(&item))
+    let name = name_field("name", &req.name)?;
+    match engine.describe_item(&name).await {
+        Ok(item) => Ok(item_json(&item)),
+        // Not a dynamic secret: perhaps a protection key.
+        Err(err @ dynsec_engine::EngineError::NotFound(_)) => {
+            super::keys::describe_key(engine, &name, err).await
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 pub async fn delete(engine: &Engine, body: &Value) -> Result<Value, ApiError> {

@@ -56,7 +56,8 @@ pub async fn update(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
 
 /// Akeyless's `TmpUserData`, plus dynsec's lease state so failures are visible.
 fn lease_json(l: &Lease) -> Value {
-    let ttl_minutes = (l.expires_at - l.created_at).num_minutes().max(0);
+    // Rounded: an assumed-role lease is recorded a moment after AWS set its expiry.
+    let ttl_minutes = ((l.expires_at - l.created_at).num_seconds() + 30).max(0) / 60;
     json!({
         "id": l.id,
         "access_id": l.access_key_id.clone().unwrap_or_default(),

@@ -1,15 +1,18 @@
 //! The operations: one enum naming them all (both Akeyless naming generations
 //! map to the same variant), and one handler module per area.
 
+mod access;
 mod auth;
+mod authz;
 mod items;
+mod keys;
 mod leases;
 mod producers;
 mod targets;
 mod values;
 
 use crate::wire::{parse, TokenField};
-use crate::ApiError;
+use crate::{ApiError, RequestContext};
 use axum::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
 use dynsec_engine::Engine;
@@ -42,6 +45,21 @@ pub enum Op {
     ListItems,
     DescribeItem,
     DeleteItem,
+    /// `create-dfc-key`: a protection key.
+    CreateDfcKey,
+    RotateMasterKey,
+    CreateAuthMethod,
+    GetAuthMethod,
+    ListAuthMethods,
+    DeleteAuthMethod,
+    CreateRole,
+    GetRole,
+    ListRoles,
+    DeleteRole,
+    SetRoleRule,
+    DeleteRoleRule,
+    AssocRoleAm,
+    DeleteAssoc,
 }
 
 impl Op {
@@ -73,32 +91,50 @@ impl Op {
             "list-items" => Self::ListItems,
             "describe-item" => Self::DescribeItem,
             "delete-item" => Self::DeleteItem,
+            "create-dfc-key" => Self::CreateDfcKey,
+            "rotate-master-key" => Self::RotateMasterKey,
+            "auth-method-create-api-key" | "create-auth-method" => Self::CreateAuthMethod,
+            "auth-method-get" | "get-auth-method" => Self::GetAuthMethod,
+            "auth-method-list" | "list-auth-methods" => Self::ListAuthMethods,
+            "auth-method-delete" | "delete-auth-method" => Self::DeleteAuthMethod,
+            "create-role" => Self::CreateRole,
+            "get-role" => Self::GetRole,
+            "list-roles" => Self::ListRoles,
+            "delete-role" => Self::DeleteRole,
+            "set-role-rule" => Self::SetRoleRule,
+            "delete-role-rule" => Self::DeleteRoleRule,
+            "assoc-role-am" => Self::AssocRoleAm,
+            "delete-assoc" => Self::DeleteAssoc,
             _ => return None,
         })
     }
 }
 
-/// Runs `op`: authenticates (all but `auth`), then calls its handler.
+/// Runs `op`: authenticates (all but `auth`), authorizes against the
+/// caller's path rules, then calls its handler.
 pub async fn handle(
     engine: &Engine,
+    ctx: &mut RequestContext,
     op: Op,
     body: &Value,
 ) -> Result<(StatusCode, Value), ApiError> {
     if op == Op::Auth {
-        return auth::auth(engine, body).await.map(ok);
+        return auth::auth(engine, ctx, body).await.map(ok);
     }
     let token: TokenField = parse(body)?;
-    // Every caller is an admin until path rules exist; the caller is resolved
-    // here so no operation can run unauthenticated.
-    let _caller = engine.caller(token.get()).await?;
+    let caller = engine.caller(token.get(), ctx.client_ip()).await?;
+    ctx.caller = Some(caller.clone());
+    // Invariant: every request is authorized before it touches anything.
+    authz::check(&caller, op, body)?;
+    let caller = &caller;
     let created = |v: Value| (StatusCode::CREATED, v);
     match op {
-        Op::Auth => auth::auth(engine, body).await.map(ok),
+        Op::Auth => auth::auth(engine, ctx, body).await.map(ok),
         Op::CreateTarget => targets::create(engine, body).await.map(ok),
         Op::UpdateTarget => targets::update(engine, body).await.map(ok),
         Op::GetTarget => targets::get(engine, body).await.map(ok),
         Op::GetTargetDetails => targets::details(engine, body).await.map(ok),
-        Op::ListTargets => targets::list(engine, body).await.map(ok),
+        Op::ListTargets => targets::list(engine, caller, body).await.map(ok),
         Op::DeleteTarget => targets::delete(engine, body).await.map(ok),
         Op::CreateProducerLegacy => producers::create(engine, body, "producer_details")
             .await
@@ -113,7 +149,7 @@ pub async fn handle(
             .await
             .map(ok),
         Op::GetProducer => producers::get(engine, body).await.map(ok),
-        Op::ListProducers => producers::list(engine, body).await.map(ok),
+        Op::ListProducers => producers::list(engine, caller, body).await.map(ok),
         Op::DeleteProducerLegacy => producers::delete(engine, body, "producer_name")
             .await
             .map(ok),
@@ -124,9 +160,25 @@ pub async fn handle(
         Op::ListTmpCreds => leases::list(engine, body).await.map(ok),
         Op::RevokeTmpCreds => leases::revoke(engine, body).await.map(ok),
         Op::UpdateTmpCreds => leases::update(engine, body).await.map(ok),
-        Op::ListItems => items::list(engine, body).await.map(ok),
+        Op::ListItems => items::list(engine, caller, body).await.map(ok),
         Op::DescribeItem => items::describe(engine, body).await.map(ok),
         Op::DeleteItem => items::delete(engine, body).await.map(ok),
+        Op::CreateDfcKey => keys::create_dfc_key(engine, body).await.map(ok),
+        Op::RotateMasterKey => keys::rotate_master_key(engine).await.map(ok),
+        Op::CreateAuthMethod => access::create_auth_method(engine, body).await.map(ok),
+        Op::GetAuthMethod => access::get_auth_method(engine, body).await.map(ok),
+        Op::ListAuthMethods => access::list_auth_methods(engine, caller, body)
+            .await
+            .map(ok),
+        Op::DeleteAuthMethod => access::delete_auth_method(engine, body).await.map(ok),
+        Op::CreateRole => access::create_role(engine, body).await.map(ok),
+        Op::GetRole => access::get_role(engine, body).await.map(ok),
+        Op::ListRoles => access::list_roles(engine, caller, body).await.map(ok),
+        Op::DeleteRole => access::delete_role(engine, body).await.map(ok),
+        Op::SetRoleRule => access::set_role_rule(engine, body).await.map(ok),
+        Op::DeleteRoleRule => access::delete_role_rule(engine, body).await.map(ok),
+        Op::AssocRoleAm => access::assoc_role_am(engine, body).await.map(ok),
+        Op::DeleteAssoc => access::delete_assoc(engine, caller, body).await.map(ok),
     }
 }
 

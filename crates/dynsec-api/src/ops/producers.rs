@@ -3,10 +3,11 @@
 use super::{name_field, rfc3339};
 use crate::wire::{flex_bool, flex_list, flex_u64, parse};
 use crate::ApiError;
+use dynsec_core::access::{Capability, RuleType};
 use dynsec_core::spec::parse_session_tags;
 use dynsec_core::ttl::{format_ttl, parse_ttl};
 use dynsec_core::{AccessMode, AwsConnection, PasswordPolicy, ProducerSettings, SecretString};
-use dynsec_engine::{Engine, ProducerInput, ProducerTargetInput, ProducerView};
+use dynsec_engine::{Caller, Engine, ProducerInput, ProducerTargetInput, ProducerView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -196,13 +197,16 @@ pub async fn get(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     Ok(details_json(&view))
 }
 
-pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: ListRequest = parse(body)?;
     let producers = engine
         .list_producers(req.filter.as_deref().unwrap_or(""))
         .await?;
+    let visible = producers
+        .iter()
+        .filter(|p| caller.can(RuleType::Item, &p.name, Capability::List));
     Ok(json!({
-        "producers": producers.iter().map(|p| json!({
+        "producers": visible.map(|p| json!({
             "id": p.id,
             "name": p.name,
             "type": "aws",

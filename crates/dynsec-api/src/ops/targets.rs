@@ -3,8 +3,9 @@
 use super::{name_field, rfc3339};
 use crate::wire::{flex_bool, flex_list, parse};
 use crate::ApiError;
+use dynsec_core::access::{Capability, RuleType};
 use dynsec_core::{AwsConnection, SecretString};
-use dynsec_engine::{Engine, TargetInput, TargetView};
+use dynsec_engine::{Caller, Engine, TargetInput, TargetView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -118,7 +119,7 @@ pub async fn details(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     }))
 }
 
-pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: ListRequest = parse(body)?;
     let wants_aws =
         req.r#type.is_empty() || req.r#type.iter().any(|t| t.eq_ignore_ascii_case("aws"));
@@ -129,7 +130,10 @@ pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     } else {
         Vec::new()
     };
-    Ok(json!({ "targets": targets.iter().map(target_json).collect::<Vec<_>>() }))
+    let visible = targets
+        .iter()
+        .filter(|t| caller.can(RuleType::Target, &t.name, Capability::List));
+    Ok(json!({ "targets": visible.map(target_json).collect::<Vec<_>>() }))
 }
 
 pub async fn delete(engine: &Engine, body: &Value) -> Result<Value, ApiError> {

@@ -208,6 +208,73 @@ const DELETE_ITEM: &[Flag] = &[
     int("delete-in-days", "days until deletion"),
 ];
 
+const DFC_KEY: &[Flag] = &[
+    string("alg", "key algorithm: AES256GCM (default)"),
+    int(
+        "split-level",
+        "number of fragments the gateway stores (1-3, default 1)",
+    ),
+    string(
+        "customer-frg-id",
+        "customer fragment completing the key (see `dynsec gateway create-customer-fragment`)",
+    ),
+    string("description", "description of the key"),
+    bool_text("delete_protection", "protect the key from deletion"),
+];
+
+const AUTH_METHOD: &[Flag] = &[
+    int(
+        "access-expires",
+        "unix time after which the key stops working (0 = never)",
+    ),
+    list(
+        "bound-ips",
+        "CIDR the caller must come from (repeatable or comma-separated)",
+    ),
+    int(
+        "jwt-ttl",
+        "token lifetime in minutes (default: the gateway's)",
+    ),
+    string("description", "description"),
+    bool_text("delete_protection", "protect the auth method from deletion"),
+];
+
+const ROLE: &[Flag] = &[
+    string("description", "description"),
+    string("comment", "description (older name)"),
+];
+
+const ROLE_RULE: &[Flag] = &[
+    string("role-name", "role name").required(),
+    string("path", "path pattern; * matches anything").required(),
+    list(
+        "capability",
+        "read|create|update|delete|list|reveal|deny (repeatable)",
+    ),
+    string(
+        "rule-type",
+        "item-rule (default), target-rule, role-rule, auth-method-rule",
+    ),
+];
+
+const ROLE_RULE_DELETE: &[Flag] = &[
+    string("role-name", "role name").required(),
+    string("path", "path pattern of the rule").required(),
+    string(
+        "rule-type",
+        "item-rule (default), target-rule, role-rule, auth-method-rule",
+    ),
+];
+
+const ASSOC: &[Flag] = &[
+    string("role-name", "role name").required(),
+    string("am-name", "auth method name").required(),
+];
+
+const ASSOC_ID: &[Flag] = &[string("assoc-id", "association id").required()];
+
+const FILTER: &[Flag] = &[string("filter", "only names containing this text")];
+
 const fn op(
     names: &'static [&'static str],
     summary: &'static str,
@@ -333,6 +400,72 @@ pub static OPERATIONS: &[Operation] = &[
         &["delete-item"],
         "delete an item",
         &[NAME, DELETE_ITEM, CONNECTION, TOKEN],
+    ),
+    op(
+        &["create-dfc-key"],
+        "create a protection key (list: list-items --type key; delete: delete-item)",
+        &[NAME, DFC_KEY, CONNECTION, TOKEN],
+    ),
+    op(
+        &["rotate-master-key"],
+        "replace the gateway's master key, re-wrapping every data key",
+        &[CONNECTION, TOKEN],
+    ),
+    op(
+        &["auth-method-create-api-key", "create-auth-method"],
+        "create an API-key auth method (prints its access key once)",
+        &[NAME, AUTH_METHOD, CONNECTION, TOKEN],
+    ),
+    op(
+        &["auth-method-get", "get-auth-method"],
+        "show an auth method",
+        &[NAME, CONNECTION, TOKEN],
+    ),
+    op(
+        &["auth-method-list", "list-auth-methods"],
+        "list auth methods",
+        &[FILTER, CONNECTION, TOKEN],
+    ),
+    op(
+        &["auth-method-delete", "delete-auth-method"],
+        "delete an auth method and its tokens",
+        &[NAME, CONNECTION, TOKEN],
+    ),
+    op(
+        &["create-role"],
+        "create a role",
+        &[NAME, ROLE, CONNECTION, TOKEN],
+    ),
+    op(
+        &["get-role"],
+        "show a role, its rules and auth methods",
+        &[NAME, CONNECTION, TOKEN],
+    ),
+    op(&["list-roles"], "list roles", &[FILTER, CONNECTION, TOKEN]),
+    op(
+        &["delete-role"],
+        "delete a role",
+        &[NAME, CONNECTION, TOKEN],
+    ),
+    op(
+        &["set-role-rule"],
+        "grant capabilities on a path pattern",
+        &[ROLE_RULE, CONNECTION, TOKEN],
+    ),
+    op(
+        &["delete-role-rule"],
+        "remove a rule from a role",
+        &[ROLE_RULE_DELETE, CONNECTION, TOKEN],
+    ),
+    op(
+        &["assoc-role-am"],
+        "associate a role with an auth method",
+        &[ASSOC, CONNECTION, TOKEN],
+    ),
+    op(
+        &["delete-assoc"],
+        "remove a role association",
+        &[ASSOC_ID, CONNECTION, TOKEN],
     ),
 ];
 

@@ -1,0 +1,407 @@
+//! The key hierarchy against an in-memory store: rotation, its resumption
+//! after a crash, wrong master keys, protection keys and split keys.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::{EngineConfig, ProducerInput, ProducerTargetInput, TargetInput};
+use dynsec_core::{AccessMode, AwsConnection, PasswordPolicy, ProducerSettings, SecretString};
+use dynsec_crypto::Sealer;
+use dynsec_store::{SqliteStore, Store};
+use std::sync::Mutex;
+
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// Records every keyring it is asked to persist.
+#[derive(Default)]
+struct RecordingCustody {
+    rings: Mutex<Vec<Vec<KeyId>>>,
+    refusal: Option<String>,
+}
+
+impl MasterKeyCustody for RecordingCustody {
+    fn rotation_refusal(&self) -> Option<String> {
+        self.refusal.clone()
+    }
+
+    fn persist(&self, ring: &Keyring) -> Result<(), String> {
+        self.rings.lock().unwrap().push(ring.ids());
+        Ok(())
+    }
+}
+
+fn engine(store: &Arc<dyn Store>, ring: Keyring) -> Engine {
+    Engine::new(
+        store.clone(),
+        Sealer::with_keyring(ring),
+        EngineConfig::default(),
+    )
+}
+
+fn path(name: &str) -> ItemPath {
+    ItemPath::parse("name", name).unwrap()
+}
+
+fn connection() -> AwsConnection {
+    AwsConnection {
+        access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+        secret_access_key: SecretString::new(SECRET),
+        session_token: None,
+        region: "us-east-1".into(),
+        iam_endpoint: None,
+        sts_endpoint: None,
+    }
+}
+
+fn target(name: &str, key: Option<&str>) -> TargetInput {
+    TargetInput {
+        name: path(name),
+        description: String::new(),
+        connection: connection(),
+        protection_key: key.map(str::to_string),
+        delete_protection: false,
+    }
+}
+
+fn inline_producer(name: &str, key: Option<&str>) -> ProducerInput {
+    ProducerInput {
+        name: path(name),
+        target: ProducerTargetInput::Inline(connection()),
+        settings: ProducerSettings {
+            access_mode: AccessMode::IamUser,
+            user_policies: vec![],
+            user_groups: vec![],
+            role_arns: vec![],
+            programmatic_access: true,
+            console_access: false,
+            password: PasswordPolicy::default(),
+            ttl_secs: 3600,
+            iam_path: String::new(),
+            external_id: None,
+            session_tags: vec![],
+            transitive_tag_keys: vec![],
+            username_template: None,
+            tags: vec![],
+            description: String::new(),
+            protection_key: key.map(str::to_string),
+        },
+        delete_protection: false,
+    }
+}
+
+fn key_input(name: &str, split: Option<u64>, customer: Option<&str>) -> ProtectionKeyInput {
+    ProtectionKeyInput {
+        name: path(name),
+        alg: "AES256GCM".into(),
+        split_level: split,
+        customer_fragment_id: customer.map(str::to_string),
+        description: String::new(),
+        delete_protection: false,
+    }
+}
+
+async fn details_secret(engine: &Engine, name: &str) -> Result<String, EngineError> {
+    let details = engine.get_target_details(&path(name)).await?;
+    Ok(details.connection.secret_access_key.expose().to_string())
+}
+
+async fn store() -> Arc<dyn Store> {
+    Arc::new(SqliteStore::in_memory().await.unwrap())
+}
+
+#[tokio::test]
+async fn rotation_rewraps_every_record_and_retires_the_old_key() {
+    let store = store().await;
+    let old = MasterKey::generate();
+    let gw = engine(&store, Keyring::new(old.clone()));
+    let custody = Arc::new(RecordingCustody::default());
+    gw.set_master_key_custody(custody.clone());
+    gw.prepare_master_key().await.unwrap();
+
+    gw.create_protection_key(key_input("/keys/plain", None, None))
+        .await
+        .unwrap();
+    gw.create_target(target("/aws/a", None)).await.unwrap();
+    gw.create_target(target("/aws/protected", Some("keys/plain/")))
+        .await
+        .unwrap();
+    gw.create_producer(inline_producer("/ds/inline", None))
+        .await
+        .unwrap();
+    let protected_before = store
+        .target_by_name("/aws/protected")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        protected_before.protection_key.as_deref(),
+        Some("/keys/plain"),
+        "the key name is normalized"
+    );
+
+    let report = gw.rotate_master_key().await.unwrap();
+    let new_id = report.key_id;
+    assert_ne!(new_id, old.id());
+    assert_eq!(report.retired, vec![old.id()]);
+    // Target /aws/a, the inline producer, the key's fragments, the check value.
+    assert_eq!(report.rewrapped, 4);
+    assert!(report.persisted);
+    // Both keys were durable before re-wrapping, the new one alone after.
+    assert_eq!(
+        *custody.rings.lock().unwrap(),
+        vec![vec![new_id, old.id()], vec![new_id]]
+    );
+    assert_eq!(gw.inner.sealer.keyring().ids(), vec![new_id]);
+
+    // Only master-wrapped blobs moved; the protected target kept its wrapping.
+    for blob in store.sealed_blobs().await.unwrap() {
+        let id = sealed_key_id(&blob.sealed).unwrap();
+        if blob.kind == SealedKind::Target && blob.row_id == protected_before.id {
+            assert_eq!(blob.sealed, protected_before.connection.sealed_secret);
+        } else {
+            assert_eq!(id, new_id, "{:?} still under an old key", blob.kind);
+        }
+    }
+
+    // Still serving: secrets open, new records are sealed, a second rotation works.
+    assert_eq!(details_secret(&gw, "/aws/a").await.unwrap(), SECRET);
+    assert_eq!(details_secret(&gw, "/aws/protected").await.unwrap(), SECRET);
+    let inline = store.producer_by_name("/ds/inline").await.unwrap().unwrap();
+    assert_eq!(
+        gw.producer_connection(&inline)
+            .await
+            .unwrap()
+            .secret_access_key
+            .expose(),
+        SECRET
+    );
+    gw.create_target(target("/aws/b", None)).await.unwrap();
+    assert_eq!(gw.rotate_master_key().await.unwrap().rewrapped, 5);
+
+    // The old key alone opens nothing any more: refused at start, and no record opens.
+    let with_old = engine(&store, Keyring::new(old));
+    let err = with_old.prepare_master_key().await.unwrap_err().to_string();
+    assert!(err.contains("does not open this database"), "{err}");
+    assert!(details_secret(&with_old, "/aws/a").await.is_err());
+    assert!(details_secret(&with_old, "/aws/protected").await.is_err());
+}
+
+#[tokio::test]
+async fn an_interrupted_rotation_is_finished_at_start() {
+    let store = store().await;
+    let old = MasterKey::generate();
+    let gw = engine(&store, Keyring::new(old.clone()));
+    gw.prepare_master_key().await.unwrap();
+    gw.create_target(target("/aws/a", None)).await.unwrap();
+    gw.create_producer(inline_producer("/ds/inline", None))
+        .await
+        .unwrap();
+
+    // The crash: the key file already lists [new, old], no record is re-wrapped.
+    let new = MasterKey::generate();
+    let ring = Keyring::new(old.clone()).rotated_to(new.clone());
+    let restarted = engine(&store, ring);
+    let custody = Arc::new(RecordingCustody::default());
+    restarted.set_master_key_custody(custody.clone());
+    restarted.prepare_master_key().await.unwrap();
+    assert_eq!(*custody.rings.lock().unwrap(), vec![vec![new.id()]]);
+    for blob in store.sealed_blobs().await.unwrap() {
+        assert_eq!(sealed_key_id(&blob.sealed), Some(new.id()));
+    }
+    let fresh = engine(&store, Keyring::new(new));
+    fresh.prepare_master_key().await.unwrap();
+    assert_eq!(details_secret(&fresh, "/aws/a").await.unwrap(), SECRET);
+    assert!(engine(&store, Keyring::new(old))
+        .prepare_master_key()
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn rotation_is_refused_for_operator_keys() {
+    let store = store().await;
+    let gw = engine(&store, Keyring::new(MasterKey::generate()));
+    gw.prepare_master_key().await.unwrap();
+    let err = gw.rotate_master_key().await.unwrap_err();
+    assert!(matches!(err, EngineError::Conflict(_)), "{err}");
+    gw.set_master_key_custody(Arc::new(RecordingCustody {
+        refusal: Some("supplied by the operator".into()),
+        ..Default::default()
+    }));
+    let err = gw.rotate_master_key().await.unwrap_err().to_string();
+    assert_eq!(err, "supplied by the operator");
+    assert_eq!(gw.inner.sealer.keyring().previous().len(), 0);
+}
+
+#[tokio::test]
+async fn a_database_from_before_the_check_value_is_verified_on_a_record() {
+    let store = store().await;
+    let key = MasterKey::generate();
+    let gw = engine(&store, Keyring::new(key.clone()));
+    gw.create_target(target("/aws/a", None)).await.unwrap();
+    // No prepare yet: no check value. A wrong key is refused on the record.
+    let wrong = engine(&store, Keyring::new(MasterKey::generate()));
+    assert!(wrong.prepare_master_key().await.is_err());
+    assert!(store.master_key_check().await.unwrap().is_none());
+    gw.prepare_master_key().await.unwrap();
+    assert!(store.master_key_check().await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn split_keys_need_their_customer_fragment() {
+    let store = store().await;
+    let master = MasterKey::generate();
+    let customer = KeyFragment::generate();
+    let mut fragments = CustomerFragments::default();
+    fragments.insert("cf-1".into(), customer.clone());
+
+    let gw = engine(&store, Keyring::new(master.clone()));
+    gw.prepare_master_key().await.unwrap();
+    gw.set_customer_fragments(fragments);
+    let err = gw
+        .create_protection_key(key_input("/keys/split", Some(2), Some("cf-unknown")))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("customer-frg-id"), "{err}");
+    let key = gw
+        .create_protection_key(key_input("/keys/split", Some(2), Some("cf-1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (key.split_level, key.customer_fragment_id.as_deref()),
+        (2, Some("cf-1"))
+    );
+    gw.create_target(target("/aws/split", Some("/keys/split")))
+        .await
+        .unwrap();
+    gw.create_target(target("/aws/plain", None)).await.unwrap();
+    gw.create_producer(inline_producer("/ds/split", Some("/keys/split")))
+        .await
+        .unwrap();
+    assert_eq!(details_secret(&gw, "/aws/split").await.unwrap(), SECRET);
+
+    // Unknown key names are refused, naming the field.
+    let err = gw
+        .create_target(target("/aws/x", Some("/keys/nope")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EngineError::Invalid(v) if v.field == "key"),
+        "{err}"
+    );
+    let err = gw
+        .create_producer(inline_producer("/ds/x", Some("/keys/nope")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EngineError::Invalid(v) if v.field == "producer-encryption-key-name"),
+        "{err}"
+    );
+
+    // The same database without the fragment: what the key protects is out of
+    // reach, with a clear error; everything else works.
+    let without = engine(&store, Keyring::new(master.clone()));
+    without.prepare_master_key().await.unwrap();
+    let expected = "protection key '/keys/split' needs customer fragment 'cf-1', which this gateway is not configured with";
+    let err = details_secret(&without, "/aws/split").await.unwrap_err();
+    assert!(matches!(err, EngineError::Conflict(_)), "{err}");
+    assert_eq!(err.to_string(), expected);
+    let err = without
+        .get_value(&path("/ds/split"), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), expected);
+    let err = without
+        .create_target(target("/aws/y", Some("/keys/split")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), expected);
+    assert_eq!(
+        details_secret(&without, "/aws/plain").await.unwrap(),
+        SECRET
+    );
+    assert!(without.get_target(&path("/aws/split")).await.is_ok());
+    assert_eq!(without.list_targets("").await.unwrap().len(), 2);
+    assert_eq!(without.list_protection_keys("").await.unwrap().len(), 1);
+
+    // A different fragment under the same id is recognized as wrong.
+    let mut wrong = CustomerFragments::default();
+    wrong.insert("cf-1".into(), KeyFragment::generate());
+    without.set_customer_fragments(wrong);
+    let err = details_secret(&without, "/aws/split").await.unwrap_err();
+    assert!(err.to_string().contains("is not the one"), "{err}");
+
+    // Neither the store fragments nor the customer fragment are stored in clear.
+    let stored = store
+        .protection_key_by_name("/keys/split")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stored
+        .sealed_fragments
+        .windows(8)
+        .any(|w| w == &customer.as_bytes()[..8]));
+    assert_eq!(
+        stored.sealed_fragments.len(),
+        1 + 8 + 12 + 48 + 12 + 64 + 16
+    );
+
+    // In use: the key cannot be deleted; once free, delete-item removes it.
+    let err = gw.delete_item(&path("/keys/split")).await.unwrap_err();
+    assert!(err.to_string().contains("is used by"), "{err}");
+    gw.delete_target(&path("/aws/split"), false).await.unwrap();
+    gw.delete_producer(&path("/ds/split")).await.unwrap();
+    gw.delete_item(&path("/keys/split")).await.unwrap();
+    assert!(matches!(
+        gw.delete_item(&path("/keys/split")).await.unwrap_err(),
+        EngineError::NotFound(_)
+    ));
+}
+
+#[tokio::test]
+async fn keys_are_listed_as_items_only_when_asked_for() {
+    let store = store().await;
+    let gw = engine(&store, Keyring::new(MasterKey::generate()));
+    gw.create_protection_key(key_input("/keys/prod/k1", None, None))
+        .await
+        .unwrap();
+    gw.create_producer(inline_producer("/keys/ds", None))
+        .await
+        .unwrap();
+    let all = |_: &str| true;
+    let listing = gw.list_items("/keys", &[], "", &all).await.unwrap();
+    assert_eq!(listing.items.len(), 1);
+    assert!(listing.keys.is_empty());
+    assert!(listing.folders.is_empty());
+    let listing = gw
+        .list_items("/keys", &["dfc-key".into()], "", &all)
+        .await
+        .unwrap();
+    assert!(listing.items.is_empty());
+    assert_eq!(listing.folders, vec!["/keys/prod".to_string()]);
+    let listing = gw
+        .list_items("/keys/prod", &["key".into()], "", &all)
+        .await
+        .unwrap();
+    assert_eq!(listing.keys.len(), 1);
+    let err = gw
+        .create_protection_key(key_input("/keys/ds", None, None))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Conflict(_)), "{err}");
+    let err = gw
+        .create_protection_key(key_input("/k", Some(4), None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EngineError::Invalid(v) if v.field == "split-level"),
+        "{err}"
+    );
+    let mut bad_alg = key_input("/k", None, None);
+    bad_alg.alg = "RSA2048".into();
+    let err = gw.create_protection_key(bad_alg).await.unwrap_err();
+    assert!(
+        matches!(&err, EngineError::Invalid(v) if v.field == "alg"),
+        "{err}"
+    );
+}
