@@ -143,6 +143,9 @@ pub struct ProducerSettings {
     pub console_access: bool,
     pub password: PasswordPolicy,
     pub ttl_secs: u64,
+    /// The TTL as the user wrote it (`"12h"`), shown back unchanged.
+    #[serde(default)]
+    pub ttl_text: String,
     /// IAM path for temporary users, e.g. `/dynsec/`.
     pub iam_path: String,
     pub external_id: Option<String>,
@@ -275,6 +278,7 @@ mod tests {
             console_access: false,
             password: PasswordPolicy::default(),
             ttl_secs: 3600,
+            ttl_text: "60m".into(),
             iam_path: "/dynsec/".into(),
             external_id: None,
             session_tags: vec![],

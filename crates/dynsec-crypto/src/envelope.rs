@@ -241,11 +241,12 @@ impl Keyring {
         if self.keys.len() == 1 {
             return self.keys[0].to_text();
         }
-        let mut text = Zeroizing::new(String::from(
-            "# dynsec master keyring: a key rotation is in progress.\n\
+        const HEADER: &str = "# dynsec master keyring: a key rotation is in progress.\n\
              # The first key is current; the others still wrap some records and are\n\
-             # removed by the gateway once every record is re-wrapped.\n",
-        ));
+             # removed by the gateway once every record is re-wrapped.\n";
+        // Sized up front: a growing String would leave copies of keys behind.
+        let mut text = Zeroizing::new(String::with_capacity(HEADER.len() + 64 * self.keys.len()));
+        text.push_str(HEADER);
         for key in &self.keys {
             text.push_str(&key.to_text());
             text.push('\n');

@@ -75,6 +75,7 @@ fn inline_producer(name: &str, key: Option<&str>) -> ProducerInput {
             console_access: false,
             password: PasswordPolicy::default(),
             ttl_secs: 3600,
+            ttl_text: String::new(),
             iam_path: String::new(),
             external_id: None,
             session_tags: vec![],

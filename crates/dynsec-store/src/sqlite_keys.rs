@@ -30,18 +30,18 @@ fn protection_key_from(row: &SqliteRow) -> Result<ProtectionKeyRecord> {
 const SEALED_COLUMNS: &[(SealedKind, &str, &str)] = &[
     (
         SealedKind::Target,
-        "SELECT id AS row_id, uid, sealed_secret AS sealed FROM targets",
+        "SELECT id AS row_id, uid, sealed_secret AS sealed FROM targets ORDER BY id",
         "UPDATE targets SET sealed_secret = ? WHERE id = ? AND sealed_secret = ?",
     ),
     (
         SealedKind::ProducerInline,
         "SELECT id AS row_id, uid, inline_sealed_secret AS sealed FROM producers \
-         WHERE inline_sealed_secret IS NOT NULL",
+         WHERE inline_sealed_secret IS NOT NULL ORDER BY id",
         "UPDATE producers SET inline_sealed_secret = ? WHERE id = ? AND inline_sealed_secret = ?",
     ),
     (
         SealedKind::ProtectionKey,
-        "SELECT id AS row_id, uid, sealed_fragments AS sealed FROM protection_keys",
+        "SELECT id AS row_id, uid, sealed_fragments AS sealed FROM protection_keys ORDER BY id",
         "UPDATE protection_keys SET sealed_fragments = ? WHERE id = ? AND sealed_fragments = ?",
     ),
     (

@@ -34,6 +34,7 @@ fn settings() -> ProducerSettings {
         console_access: false,
         password: PasswordPolicy::default(),
         ttl_secs: 60,
+        ttl_text: "1m".into(),
         iam_path: String::new(),
         external_id: None,
         session_tags: vec![("k".into(), "v".into())],

@@ -34,6 +34,7 @@ pub fn load_keyring(
     database_exists: bool,
 ) -> Result<(Keyring, Arc<dyn MasterKeyCustody>)> {
     if let Ok(text) = std::env::var("DYNSEC_MASTER_KEY") {
+        let text = Zeroizing::new(text);
         let ring = Keyring::from_text(&text).context("DYNSEC_MASTER_KEY is invalid")?;
         return Ok((ring, Arc::new(OperatorKey("DYNSEC_MASTER_KEY".into()))));
     }
@@ -246,14 +247,24 @@ pub fn create_customer_fragment_main(args: &[String]) -> ExitCode {
     }
     let id = format!("cf-{}", dynsec_crypto::random_id(16));
     let fragment = KeyFragment::generate();
-    let document = serde_json::json!({
-        "customer_fragments": [{
-            "id": id,
-            "value": fragment.to_text().as_str(),
-            "description": description,
-        }]
-    });
-    let text = Zeroizing::new(serde_json::to_string_pretty(&document).unwrap_or_default());
+    // Built by hand into a zeroized buffer: a JSON value would keep a copy.
+    let value = fragment.to_text();
+    let id_json = serde_json::Value::from(id).to_string();
+    let description_json = serde_json::Value::from(description).to_string();
+    let parts = [
+        "{\n  \"customer_fragments\": [\n    {\n      \"id\": ",
+        &id_json,
+        ",\n      \"value\": \"",
+        &value,
+        "\",\n      \"description\": ",
+        &description_json,
+        "\n    }\n  ]\n}",
+    ];
+    // Sized exactly, so no reallocation leaves a copy of the fragment behind.
+    let mut text = Zeroizing::new(String::with_capacity(parts.iter().map(|p| p.len()).sum()));
+    for part in parts {
+        text.push_str(part);
+    }
     println!("{}", text.as_str());
     ExitCode::SUCCESS
 }

@@ -4,7 +4,6 @@ use super::{name_field, rfc3339};
 use crate::wire::{flex_list, parse};
 use crate::ApiError;
 use dynsec_core::access::{Capability, RuleType};
-use dynsec_core::ttl::format_ttl;
 use dynsec_engine::{Caller, Engine, ItemView};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -89,7 +88,7 @@ fn item_json(item: &ItemView) -> Value {
             "dynamic_secret_producer_details": {
                 "producer_type": "aws",
                 "producer_status": "active",
-                "user_ttl": format_ttl(item.settings.ttl_secs),
+                "user_ttl": super::producers::shown_ttl(&item.settings),
                 "failure_message": "",
             }
         },

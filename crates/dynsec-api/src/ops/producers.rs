@@ -76,8 +76,8 @@ impl ProducerRequest {
                 )
             })?;
         let access_mode = AccessMode::parse("access-mode", &mode_raw).map_err(invalid)?;
-        let ttl_secs =
-            parse_ttl("user-ttl", self.user_ttl.as_deref().unwrap_or("60m")).map_err(invalid)?;
+        let ttl_text = self.user_ttl.as_deref().unwrap_or("60m").trim().to_string();
+        let ttl_secs = parse_ttl("user-ttl", &ttl_text).map_err(invalid)?;
         let defaults = PasswordPolicy::default();
         let password = PasswordPolicy {
             length: match self.password_length {
@@ -103,6 +103,7 @@ impl ProducerRequest {
             console_access: self.aws_user_console_access.unwrap_or(false),
             password,
             ttl_secs,
+            ttl_text,
             iam_path: blank_none(self.iam_path).unwrap_or_default(),
             external_id: blank_none(self.aws_external_id),
             session_tags: parse_session_tags(self.session_tags.as_deref().unwrap_or(""))
@@ -224,6 +225,15 @@ pub async fn delete(engine: &Engine, body: &Value, key: &str) -> Result<Value, A
     Ok(json!({ key: name.as_str() }))
 }
 
+/// The TTL as the user wrote it, or a normalized form for older records.
+pub(crate) fn shown_ttl(s: &ProducerSettings) -> String {
+    if s.ttl_text.is_empty() {
+        format_ttl(s.ttl_secs)
+    } else {
+        s.ttl_text.clone()
+    }
+}
+
 /// The Akeyless `DSProducerDetails` object for an AWS dynamic secret. Never
 /// carries the admin secret.
 pub(crate) fn details_json(p: &ProducerView) -> Value {
@@ -240,7 +250,7 @@ pub(crate) fn details_json(p: &ProducerView) -> Value {
         "aws_user_console_access": s.console_access,
         "aws_user_programmatic_access": s.programmatic_access,
         "aws_access_key_id": p.admin_access_key_id,
-        "user_ttl": format_ttl(s.ttl_secs),
+        "user_ttl": shown_ttl(s),
         "tags": s.tags,
         "delete_protection": p.delete_protection,
         "password_length": s.password.length,
