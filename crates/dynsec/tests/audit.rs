@@ -207,3 +207,72 @@ async fn every_request_is_audited_once_without_secrets() {
         );
     }
 }
+
+/// After a run that used every kind of secret, none of them is found in
+/// plaintext anywhere in the data dir — database, WAL, audit log — except the
+/// master key in its own key file.
+#[tokio::test]
+async fn no_secret_is_left_in_plaintext_in_the_data_dir() {
+    let mut world = common::World::start().await;
+    let gw = world.gateway.take().unwrap();
+    let user = gw
+        .ok(
+            "auth-method-create-api-key",
+            serde_json::json!({"name": "/users/scan"}),
+        )
+        .await;
+    let user_key = user["access_key"].as_str().unwrap().to_string();
+    let (_, auth) = gw
+        .raw(
+            "auth",
+            &serde_json::json!({"access-id": user["access_id"], "access-key": user_key}),
+        )
+        .await;
+    let user_token = auth["token"].as_str().unwrap().to_string();
+    let admin_token = gw.token().await;
+    gw.ok(
+        "gateway-create-producer-aws",
+        serde_json::json!({"name": "/scan/creds", "target-name": common::TARGET, "access-mode": "iam_user"}),
+    )
+    .await;
+    let value = gw
+        .raw(
+            "get-dynamic-secret-value",
+            &serde_json::json!({"name": "/scan/creds", "token": admin_token}),
+        )
+        .await
+        .1;
+    let issued = value["secret_access_key"].as_str().unwrap().to_string();
+    let needles = [
+        (
+            "admin access key",
+            dynsec_testkit::ADMIN_ACCESS_KEY.to_string(),
+        ),
+        ("user access key", user_key),
+        ("user token", user_token),
+        ("admin token", admin_token),
+        ("target secret", world.admin.secret_access_key.clone()),
+        ("issued secret", issued),
+    ];
+    let data_dir = world.data_dir();
+    let scan = |stage: &str| {
+        for entry in std::fs::read_dir(&data_dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().is_some_and(|n| n == "master.key") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            for (what, secret) in &needles {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "{stage}: {what} found in {}",
+                    path.display()
+                );
+            }
+        }
+    };
+    scan("while running (WAL not checkpointed)");
+    assert!(gw.stop().await);
+    scan("after shutdown");
+}
