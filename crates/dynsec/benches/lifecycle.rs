@@ -152,22 +152,7 @@ async fn kill_9_cost(mut world: World) {
     let gateway = world.gateway.take().unwrap();
     let token = gateway.token().await;
     let issued = Arc::new(AtomicUsize::new(0));
-    let workers: Vec<_> = (0..8)
-        .map(|_| {
-            let url = format!("{}/api/v2/get-dynamic-secret-value", gateway.url);
-            let body = json!({"name": "/bench/crash", "token": token});
-            let issued = issued.clone();
-            tokio::spawn(async move {
-                let client = reqwest::Client::new();
-                while let Ok(response) = client.post(&url).json(&body).send().await {
-                    if !response.status().is_success() {
-                        break;
-                    }
-                    issued.fetch_add(1, Ordering::SeqCst);
-                }
-            })
-        })
-        .collect();
+    let workers = common::issuance_workers(&gateway, &token, "/bench/crash", 8, &issued);
     while issued.load(Ordering::SeqCst) < 20 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

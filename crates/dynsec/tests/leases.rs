@@ -100,33 +100,6 @@ async fn leases_that_expire_while_the_gateway_is_down_are_revoked_after_start() 
     eprintln!("expired-while-down leases revoked {took:?} after start");
 }
 
-/// Workers that issue credentials back to back until the gateway dies;
-/// counts the credentials handed out.
-fn issuance_workers(
-    gateway: &Gateway,
-    token: &str,
-    name: &str,
-    workers: usize,
-    issued: &Arc<AtomicUsize>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    (0..workers)
-        .map(|_| {
-            let url = format!("{}/api/v2/get-dynamic-secret-value", gateway.url);
-            let body = json!({"name": name, "token": token});
-            let issued = issued.clone();
-            tokio::spawn(async move {
-                let client = reqwest::Client::new();
-                while let Ok(response) = client.post(&url).json(&body).send().await {
-                    if !response.status().is_success() {
-                        break;
-                    }
-                    issued.fetch_add(1, Ordering::SeqCst);
-                }
-            })
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn kill_9_during_issuance_bursts_leaves_no_iam_user_behind() {
     let mut world = World::start().await;
@@ -139,7 +112,7 @@ async fn kill_9_during_issuance_bursts_leaves_no_iam_user_behind() {
         let gateway = world.gateway.take().unwrap();
         let token = gateway.token().await;
         let before = issued.load(Ordering::SeqCst);
-        let workers = issuance_workers(&gateway, &token, "/crash/burst", 8, &issued);
+        let workers = common::issuance_workers(&gateway, &token, "/crash/burst", 8, &issued);
         // Kill while 8 issuances are in flight, a little later each round.
         let target = before + 4 + 4 * round;
         eventually(Duration::from_secs(20), "issuance under way", || {

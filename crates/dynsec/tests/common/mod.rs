@@ -6,6 +6,8 @@
 use dynsec_testkit::{AdminKey, Gateway, Moto, TempDir};
 use serde_json::{json, Value};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Customer-managed policy granted to temporary users: allows `iam:ListUsers` only.
 pub const POLICY_NAME: &str = "dynsec-test-list-users";
@@ -182,4 +184,31 @@ pub fn status_of<E>(
     err: &aws_sdk_iam::error::SdkError<E, aws_sdk_iam::config::http::HttpResponse>,
 ) -> Option<u16> {
     err.raw_response().map(|r| r.status().as_u16())
+}
+
+/// Workers that issue credentials back to back until the gateway dies;
+/// counts the credentials handed out.
+pub fn issuance_workers(
+    gateway: &Gateway,
+    token: &str,
+    name: &str,
+    workers: usize,
+    issued: &Arc<AtomicUsize>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..workers)
+        .map(|_| {
+            let url = format!("{}/api/v2/get-dynamic-secret-value", gateway.url);
+            let body = json!({"name": name, "token": token});
+            let issued = issued.clone();
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                while let Ok(response) = client.post(&url).json(&body).send().await {
+                    if !response.status().is_success() {
+                        break;
+                    }
+                    issued.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect()
 }
