@@ -98,8 +98,14 @@ impl MacKey {
     /// so fingerprints published for one purpose reveal nothing about another,
     /// and nothing about the master key itself.
     pub fn derive(master: &MasterKey, label: &str) -> Self {
+        Self::derive_from(master.0.as_ref(), label)
+    }
+
+    /// `HMAC-SHA256(secret, label)` for any high-entropy secret (e.g. the
+    /// installation secret, which unlike the master key survives rotations).
+    pub fn derive_from(secret: &[u8], label: &str) -> Self {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
-        bytes.copy_from_slice(&hmac_sha256(master.0.as_ref(), label.as_bytes()));
+        bytes.copy_from_slice(&hmac_sha256(secret, label.as_bytes()));
         Self(bytes)
     }
 

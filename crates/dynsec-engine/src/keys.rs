@@ -35,9 +35,19 @@ const ALG_AES256GCM: &str = "AES256GCM";
 /// Most store fragments a key may be split into (the Akeyless SDK sends 3 by default).
 const MAX_SPLIT_LEVEL: u8 = 3;
 const FRAGMENT_LEN: usize = 32;
-/// Associated data and plaintext of the master-key check value.
+/// Associated data of the master-key check value. Its plaintext is a random
+/// per-installation secret: opening it proves the master key (AES-GCM is
+/// authenticated), and it outlives rotations, so keys derived from it (the
+/// audit log's HMAC key) stay the same when the master key changes.
 const CHECK_AAD: &str = "master-key-check";
-const CHECK_VALUE: &[u8] = b"dynsec master key check v1";
+/// The constant plaintext of check values written before the secret existed;
+/// such a check is replaced by a random secret at the next start.
+const LEGACY_CHECK_VALUE: &[u8] = b"dynsec master key check v1";
+const INSTALL_SECRET_LEN: usize = 32;
+
+fn new_install_secret() -> zeroize::Zeroizing<Vec<u8>> {
+    zeroize::Zeroizing::new(dynsec_crypto::random_secret().into_bytes())
+}
 /// Re-wrap passes before a rotation gives up on records that keep changing.
 const MAX_REWRAP_PASSES: usize = 10;
 
@@ -206,15 +216,24 @@ impl Engine {
     /// Run once at start, before serving: proves the keyring opens this
     /// database (refusing to run otherwise), writes the check value on a
     /// database that has none, and finishes a rotation a crash interrupted
-    /// (the keyring still holds previous keys).
-    pub async fn prepare_master_key(&self) -> Result<(), EngineError> {
+    /// (the keyring still holds previous keys). Returns the installation
+    /// secret sealed in the check value, for keys that must survive rotations.
+    pub async fn prepare_master_key(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, EngineError> {
         let sealer = &self.inner.sealer;
         let ring = sealer.keyring();
-        match self.store().master_key_check().await? {
+        let install_secret = match self.store().master_key_check().await? {
             Some(check) => {
-                let opened = sealer.open(CHECK_AAD, &check);
-                if !matches!(&opened, Ok(v) if v.as_slice() == CHECK_VALUE) {
-                    return Err(wrong_master_key(&ring, sealed_key_id(&check)));
+                let opened = sealer
+                    .open(CHECK_AAD, &check)
+                    .map_err(|_| wrong_master_key(&ring, sealed_key_id(&check)))?;
+                if opened.as_slice() == LEGACY_CHECK_VALUE || opened.len() < INSTALL_SECRET_LEN {
+                    let secret = new_install_secret();
+                    self.store()
+                        .set_master_key_check(&sealer.seal(CHECK_AAD, &secret))
+                        .await?;
+                    secret
+                } else {
+                    zeroize::Zeroizing::new(opened.to_vec())
                 }
             }
             None => {
@@ -233,11 +252,13 @@ impl Engine {
                     }
                     break;
                 }
+                let secret = new_install_secret();
                 self.store()
-                    .set_master_key_check(&sealer.seal(CHECK_AAD, CHECK_VALUE))
+                    .set_master_key_check(&sealer.seal(CHECK_AAD, &secret))
                     .await?;
+                secret
             }
-        }
+        };
         if !ring.previous().is_empty() {
             info!(current = %ring.current().id(), previous = ?ring.previous().iter().map(MasterKey::id).collect::<Vec<_>>(),
                 "the keyring holds previous master keys: finishing the rotation");
@@ -245,7 +266,8 @@ impl Engine {
             let report = self.finish_rotation().await?;
             info!(key = %report.key_id, rewrapped = report.rewrapped, "master key rotation finished");
         }
-        self.warn_unknown_wrapping_keys().await
+        self.warn_unknown_wrapping_keys().await?;
+        Ok(install_secret)
     }
 
     /// Replaces the master key while serving: a new key becomes current (and is

@@ -191,7 +191,7 @@ async fn an_interrupted_rotation_is_finished_at_start() {
     let store = store().await;
     let old = MasterKey::generate();
     let gw = engine(&store, Keyring::new(old.clone()));
-    gw.prepare_master_key().await.unwrap();
+    let install_secret = gw.prepare_master_key().await.unwrap();
     gw.create_target(target("/aws/a", None)).await.unwrap();
     gw.create_producer(inline_producer("/ds/inline", None))
         .await
@@ -209,7 +209,11 @@ async fn an_interrupted_rotation_is_finished_at_start() {
         assert_eq!(sealed_key_id(&blob.sealed), Some(new.id()));
     }
     let fresh = engine(&store, Keyring::new(new));
-    fresh.prepare_master_key().await.unwrap();
+    assert_eq!(
+        fresh.prepare_master_key().await.unwrap(),
+        install_secret,
+        "the installation secret (audit HMAC key source) survives the rotation"
+    );
     assert_eq!(details_secret(&fresh, "/aws/a").await.unwrap(), SECRET);
     assert!(engine(&store, Keyring::new(old))
         .prepare_master_key()

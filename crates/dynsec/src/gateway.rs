@@ -137,18 +137,9 @@ async fn run(args: GatewayArgs) -> Result<()> {
         crate::keyfile::load_keyring(&data_dir, args.master_key_file.as_deref(), db_path.exists())?;
     let customer_fragments =
         crate::keyfile::load_customer_fragments(args.customer_fragments.as_deref())?;
-    let master = keyring.current().clone();
     let audit_path = args
         .audit_log
         .unwrap_or_else(|| data_dir.join(AUDIT_LOG_FILE));
-    let audit_key = MacKey::derive(&master, dynsec_api::audit::AUDIT_KEY_LABEL);
-    let (audit, audit_writer) =
-        dynsec_api::audit::open(&audit_path, audit_key).with_context(|| {
-            format!(
-                "cannot open the audit log {} (--audit-log)",
-                audit_path.display()
-            )
-        })?;
 
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&db_path)
@@ -173,7 +164,17 @@ async fn run(args: GatewayArgs) -> Result<()> {
     engine.set_master_key_custody(key_custody);
     engine.set_customer_fragments(customer_fragments);
     // Refuses a wrong master key, finishes a rotation a crash interrupted.
-    engine.prepare_master_key().await?;
+    let install_secret = engine.prepare_master_key().await?;
+    // Keyed by the installation secret, not the master key, so token HMACs
+    // stay comparable across master-key rotations.
+    let audit_key = MacKey::derive_from(&install_secret, dynsec_api::audit::AUDIT_KEY_LABEL);
+    let (audit, audit_writer) =
+        dynsec_api::audit::open(&audit_path, audit_key).with_context(|| {
+            format!(
+                "cannot open the audit log {} (--audit-log)",
+                audit_path.display()
+            )
+        })?;
 
     if let Some(admin) = engine.bootstrap_admin(preset_admin()?).await? {
         if admin.preset {
