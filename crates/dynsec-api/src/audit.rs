@@ -3,11 +3,13 @@
 //! status, error, issued lease id).
 //!
 //! Secrets and tokens are never written. A request's token appears only as
-//! `token_hmac`, an HMAC-SHA256 under a key derived from the master key, so an
-//! administrator can tell which requests used the same token without the log
-//! being a list of usable tokens. Error messages are written as the caller saw
-//! them, minus any value the request carried in a secret-looking field (a
-//! wrongly typed field's value can be echoed by a parse error).
+//! `token_hmac`, an HMAC-SHA256 under a key derived from the installation
+//! secret (sealed under the master key, so it survives master-key rotations;
+//! see `crates/dynsec/src/gateway.rs`), so an administrator can tell which
+//! requests used the same token without the log being a list of usable
+//! tokens. Error messages are written as the caller saw them, minus any value
+//! the request carried in a secret-looking field (a wrongly typed field's
+//! value can be echoed by a parse error).
 //!
 //! Requests hand records to one writer thread through a bounded queue, so a
 //! slow disk delays a request only when the queue is full, and then for at
@@ -29,7 +31,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
 
-/// Label of the audit key derived from the master key (see [`MacKey::derive`]).
+/// Label of the audit key derived from the installation secret (see
+/// [`MacKey::derive_from`]).
 pub const AUDIT_KEY_LABEL: &str = "dynsec audit v1";
 /// Records queued for the writer before requests start to wait.
 const QUEUE_LEN: usize = 4096;
@@ -49,7 +52,8 @@ pub struct AuditRecord {
     /// The caller's access id once its token resolved; for `auth`, the access
     /// id the request tried to authenticate as.
     pub access_id: Option<String>,
-    /// The TCP peer's IP address (never a forwarded-for header).
+    /// The client's IP address: the TCP peer, unless that is one of
+    /// `--trusted-proxies`, then the client their `X-Forwarded-For` names.
     pub client: String,
     /// The operation as requested (`/api/v2//auth/` → `auth`).
     pub operation: String,
@@ -233,7 +237,9 @@ impl Audit {
                     .map(|p| p.to_string())
                     .unwrap_or_else(|_| clip(name)),
             ),
-            (None, Some(Op::ListItems)) => field("path").map(dynsec_core::path::normalize_folder),
+            (None, Some(Op::ListItems)) => field("path")
+                .map(dynsec_core::path::normalize_folder)
+                .map(|folder| clip(&folder)),
             (None, _) => None,
         };
         // The token the request carried, as `TokenField::get` picks it.
@@ -442,6 +448,21 @@ mod tests {
         assert_eq!(record.access_id, None);
         assert_eq!(record.token_hmac, None);
         assert_eq!(record.path, None);
+    }
+
+    #[test]
+    fn list_items_folders_are_clipped() {
+        let (audit, _rx) = audit();
+        let ok = Ok((StatusCode::OK, json!({})));
+        let long = format!("/{}", "a/".repeat(2000));
+        let body = serde_json::to_vec(&json!({"token": "t", "path": long})).unwrap();
+        let record = audit.record(facts("list-items", &body, Some("p-1"), &ok));
+        let path = record.path.unwrap();
+        assert_eq!(path.chars().count(), MAX_FIELD_CHARS + 1);
+        assert!(path.starts_with("/a/a/") && path.ends_with('…'), "{path}");
+        let body = serde_json::to_vec(&json!({"token": "t", "path": "prod/aws/"})).unwrap();
+        let record = audit.record(facts("list-items", &body, Some("p-1"), &ok));
+        assert_eq!(record.path.as_deref(), Some("/prod/aws"));
     }
 
     #[test]

@@ -119,16 +119,6 @@ impl AwsAdmin {
         }
     }
 
-    /// The underlying IAM client, for calls this crate does not wrap.
-    pub fn iam_client(&self) -> &aws_sdk_iam::Client {
-        &self.iam
-    }
-
-    /// The underlying STS client.
-    pub fn sts_client(&self) -> &aws_sdk_sts::Client {
-        &self.sts
-    }
-
     /// STS AssumeRole with session name, duration, optional external id, session
     /// tags and transitive tag keys.
     pub async fn assume_role(
@@ -191,6 +181,57 @@ impl AwsAdmin {
             expiration: SystemTime::try_from(*creds.expiration()).ok(),
             assumed_role_arn: out.assumed_role_user().map(|u| u.arn().to_owned()),
         })
+    }
+
+    /// Sets (adds or overwrites) tags on an IAM user.
+    pub async fn tag_user(
+        &self,
+        user_name: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), AwsError> {
+        const OP: &str = "TagUser";
+        let tags = tags
+            .iter()
+            .map(|(k, v)| {
+                aws_sdk_iam::types::Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|_| invalid_tag(IAM, OP, k))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.iam
+            .tag_user()
+            .user_name(user_name)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| AwsError::from_sdk(IAM, OP, &e))
+    }
+
+    /// The AWS account these admin credentials act in (STS GetCallerIdentity,
+    /// which needs no permission).
+    pub async fn account_id(&self) -> Result<String, AwsError> {
+        const OP: &str = "GetCallerIdentity";
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(STS, OP, &e))?;
+        out.account()
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                AwsError::new(
+                    AwsErrorKind::Retryable,
+                    STS,
+                    OP,
+                    None,
+                    "the response named no account",
+                )
+            })
     }
 }
 

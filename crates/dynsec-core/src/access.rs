@@ -130,11 +130,7 @@ impl PathRule {
                 "at least one capability is required",
             ));
         }
-        let path = if path.starts_with('/') || path == "*" {
-            path.to_string()
-        } else {
-            format!("/{path}")
-        };
+        let path = normalize_rule_path(path);
         let mut capabilities = capabilities;
         capabilities.sort();
         capabilities.dedup();
@@ -143,6 +139,18 @@ impl PathRule {
             path,
             capabilities,
         })
+    }
+}
+
+/// A rule's path as stored: trimmed, with a leading `/` unless it is `*`
+/// alone. Setting and deleting a rule both go through it, so a rule set as
+/// `prod/*` can be deleted as `prod/*` too.
+pub fn normalize_rule_path(path: &str) -> String {
+    let path = path.trim();
+    if path.starts_with('/') || path == "*" {
+        path.to_string()
+    } else {
+        format!("/{path}")
     }
 }
 
@@ -253,6 +261,17 @@ mod tests {
 
     fn rule(t: RuleType, path: &str, caps: &[Capability]) -> PathRule {
         PathRule::new(t, path, caps.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn rule_paths_normalize_alike() {
+        assert_eq!(normalize_rule_path("prod/*"), "/prod/*");
+        assert_eq!(normalize_rule_path(" /prod/* "), "/prod/*");
+        assert_eq!(normalize_rule_path("*"), "*");
+        assert_eq!(
+            rule(RuleType::Item, "prod/*", &[Capability::Read]).path,
+            normalize_rule_path("prod/*")
+        );
     }
 
     #[test]

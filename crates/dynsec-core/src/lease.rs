@@ -71,6 +71,10 @@ pub struct Lease {
     /// The issued access key id (not secret; lets operators find it in CloudTrail).
     pub access_key_id: Option<String>,
     pub role_arn: Option<String>,
+    /// The AWS account the credential lives in, once known. Revocation refuses
+    /// to count a missing user as gone when its connection now reaches
+    /// another account.
+    pub account_id: Option<String>,
     pub state: LeaseState,
     /// The gateway instance that wrote a `Pending` intent.
     pub owner: String,

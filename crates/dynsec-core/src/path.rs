@@ -66,14 +66,6 @@ impl ItemPath {
     pub fn leaf(&self) -> &str {
         self.0.rsplit('/').next().unwrap_or(&self.0)
     }
-
-    /// The folder that directly contains the item (`/` at the top).
-    pub fn folder(&self) -> &str {
-        match self.0.rfind('/') {
-            Some(0) | None => "/",
-            Some(i) => &self.0[..i],
-        }
-    }
 }
 
 impl fmt::Display for ItemPath {
@@ -122,8 +114,6 @@ mod tests {
         let p = ItemPath::parse("name", "prod//aws/dev-creds/").unwrap();
         assert_eq!(p.as_str(), "/prod/aws/dev-creds");
         assert_eq!(p.leaf(), "dev-creds");
-        assert_eq!(p.folder(), "/prod/aws");
-        assert_eq!(ItemPath::parse("name", "x").unwrap().folder(), "/");
     }
 
     #[test]

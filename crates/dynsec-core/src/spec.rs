@@ -160,6 +160,9 @@ pub struct ProducerSettings {
 impl ProducerSettings {
     /// Enforces the rules AWS (not its emulators) would enforce, and our own.
     pub fn validate(&self) -> Result<(), ValidationError> {
+        // Also checked when the TTL is parsed; settings built another way
+        // must not overflow an expiry either.
+        crate::ttl::at_most_max("user-ttl", self.ttl_secs)?;
         match self.access_mode {
             AccessMode::IamUser => {
                 if !self.programmatic_access && !self.console_access {
@@ -223,7 +226,9 @@ impl ProducerSettings {
     }
 }
 
-fn validate_iam_path(path: &str) -> Result<(), ValidationError> {
+/// Checks an IAM path as IAM accepts it: `/`-delimited, at most 512
+/// characters, printable ASCII.
+pub fn validate_iam_path(path: &str) -> Result<(), ValidationError> {
     let ok = path.starts_with('/')
         && path.ends_with('/')
         && path.len() <= 512
@@ -321,6 +326,35 @@ mod tests {
         assert_eq!(s.validate().unwrap_err().field, "user-ttl");
         s.ttl_secs = 900;
         s.validate().unwrap();
+    }
+
+    #[test]
+    fn ttl_is_capped_for_every_mode() {
+        let mut s = iam_user();
+        s.ttl_secs = crate::ttl::MAX_TTL_SECS;
+        s.validate().unwrap();
+        s.ttl_secs = crate::ttl::MAX_TTL_SECS + 1;
+        assert_eq!(s.validate().unwrap_err().field, "user-ttl");
+        s.ttl_secs = u64::MAX;
+        assert_eq!(s.validate().unwrap_err().field, "user-ttl");
+        s.access_mode = AccessMode::AssumedRole;
+        s.role_arns = vec!["arn:aws:iam::123456789012:role/r".into()];
+        s.ttl_secs = u64::MAX;
+        assert_eq!(s.validate().unwrap_err().field, "user-ttl");
+    }
+
+    #[test]
+    fn iam_paths() {
+        validate_iam_path("/").unwrap();
+        validate_iam_path("/dynsec/").unwrap();
+        for bad in ["", "dynsec/", "/dynsec", "/a b/", "/\u{e9}/"] {
+            assert_eq!(
+                validate_iam_path(bad).unwrap_err().field,
+                "iam-path",
+                "{bad:?}"
+            );
+        }
+        assert!(validate_iam_path(&format!("/{}/", "a".repeat(511))).is_err());
     }
 
     #[test]

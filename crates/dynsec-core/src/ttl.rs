@@ -2,8 +2,14 @@
 
 use crate::ValidationError;
 
+/// Longest TTL accepted anywhere (366 days, in seconds). Far beyond any useful
+/// credential lifetime, and small enough that `now + ttl` can never overflow
+/// a timestamp.
+pub const MAX_TTL_SECS: u64 = 366 * 86_400;
+
 /// Parses a TTL into seconds. A bare number means seconds; the units `s`, `m`,
-/// `h` and `d` may be combined (`"1h30m"`). Zero is refused.
+/// `h` and `d` may be combined (`"1h30m"`). Zero and more than
+/// [`MAX_TTL_SECS`] are refused.
 pub fn parse_ttl(field: &str, raw: &str) -> Result<u64, ValidationError> {
     let text = raw.trim().to_ascii_lowercase();
     if text.is_empty() {
@@ -50,6 +56,18 @@ fn positive(field: &str, secs: u64) -> Result<u64, ValidationError> {
     if secs == 0 {
         Err(ValidationError::new(field, "must be greater than zero"))
     } else {
+        at_most_max(field, secs)
+    }
+}
+
+/// Refuses a TTL (in seconds) longer than [`MAX_TTL_SECS`].
+pub fn at_most_max(field: &str, secs: u64) -> Result<u64, ValidationError> {
+    if secs > MAX_TTL_SECS {
+        Err(ValidationError::new(
+            field,
+            format!("must be at most 366 days ({MAX_TTL_SECS} seconds); got {secs} seconds"),
+        ))
+    } else {
         Ok(secs)
     }
 }
@@ -82,6 +100,24 @@ mod tests {
     fn rejects_garbage() {
         for bad in ["", "m", "10x", "0", "0m", "10m5", "-5m"] {
             assert_eq!(parse_ttl("user-ttl", bad).unwrap_err().field, "user-ttl");
+        }
+    }
+
+    #[test]
+    fn caps_at_366_days() {
+        assert_eq!(parse_ttl("user-ttl", "366d").unwrap(), MAX_TTL_SECS);
+        assert_eq!(parse_ttl("user-ttl", "31622400").unwrap(), MAX_TTL_SECS);
+        // Values that used to overflow the expiry timestamp (and panic).
+        for big in [
+            "367d",
+            "31622401",
+            "9223372036854775807",
+            "18446744073709551615",
+            "106751991167300d",
+            "99999999999999h",
+        ] {
+            let err = parse_ttl("user-ttl", big).unwrap_err();
+            assert_eq!(err.field, "user-ttl", "{big}");
         }
     }
 }

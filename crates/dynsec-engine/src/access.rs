@@ -3,7 +3,8 @@
 
 use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
-use dynsec_core::access::{allows, Capability, Cidr, PathRule, RuleType};
+use dynsec_core::access::{allows, normalize_rule_path, Capability, Cidr, PathRule, RuleType};
+use dynsec_core::ttl::MAX_TTL_SECS;
 use dynsec_core::{ItemPath, SecretString, ValidationError};
 use dynsec_crypto::{hash_credential, random_id, random_secret};
 use dynsec_store::{ApiKeyRecord, AssocRecord, RoleRecord};
@@ -95,6 +96,19 @@ impl Engine {
     ) -> Result<NewAuthMethod, EngineError> {
         for ip in &input.bound_ips {
             Cidr::parse("bound-ips", ip)?;
+        }
+        // Token expiry is computed as now + jwt-ttl; the cap keeps that in range.
+        if let Some(minutes) = input.jwt_ttl_minutes {
+            if minutes > MAX_TTL_SECS / 60 {
+                return Err(ValidationError::new(
+                    "jwt-ttl",
+                    format!(
+                        "must be at most 366 days ({} minutes); got {minutes}",
+                        MAX_TTL_SECS / 60
+                    ),
+                )
+                .into());
+            }
         }
         if input.access_expires.is_some_and(|at| at <= Utc::now()) {
             return Err(ValidationError::new(
@@ -228,11 +242,7 @@ impl Engine {
         path: &str,
     ) -> Result<(), EngineError> {
         let record = self.role_record(role).await?;
-        let path = if path.starts_with('/') || path == "*" {
-            path.to_string()
-        } else {
-            format!("/{path}")
-        };
+        let path = normalize_rule_path(path);
         if self
             .store()
             .delete_role_rule(record.id, rule_type, &path)

@@ -24,7 +24,10 @@ const MAX_FAILURES_PER_ID: usize = 10;
 const MAX_FAILURES_PER_ADDRESS: usize = 50;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Bound on remembered keys, so a flood of random ids can't exhaust memory.
-const MAX_TRACKED: usize = 100_000;
+const MAX_TRACKED: usize = 10_000;
+/// Longest access id looked at; longer ones are refused before any lookup or
+/// bookkeeping (real ids are `p-` + 12 characters).
+const MAX_ACCESS_ID_LEN: usize = 64;
 
 /// Who is calling, once their token checked out, with the path rules of every
 /// role associated with their auth method.
@@ -79,8 +82,23 @@ impl FailureLimiter {
                     .is_some_and(|t| now.duration_since(*t) <= FAILURE_WINDOW)
             });
         }
+        let full = map.len() >= MAX_TRACKED;
         for key in keys {
-            map.entry(key.clone()).or_default().push_back(now);
+            match map.get_mut(key) {
+                Some(times) => {
+                    times.push_back(now);
+                    // Only the last window matters; older entries would pile up.
+                    while times.len() > MAX_FAILURES_PER_ADDRESS {
+                        times.pop_front();
+                    }
+                }
+                // Under a flood of distinct ids the map stops growing; keys
+                // already tracked (the ones under attack) keep counting.
+                None if full => {}
+                None => {
+                    map.insert(key.clone(), VecDeque::from([now]));
+                }
+            }
         }
     }
 }
@@ -176,6 +194,9 @@ impl Engine {
         // One message for every failure, so callers can't probe which ids exist.
         let refused =
             || EngineError::Unauthenticated("access denied: wrong access id or access key".into());
+        if access_id.len() > MAX_ACCESS_ID_LEN {
+            return Err(refused());
+        }
         let limiter_keys = [format!("id:{access_id}"), format!("ip:{client}")];
         if let Some(wait) = self.inner.auth_failures.blocked(&limiter_keys) {
             return Err(EngineError::RateLimited(format!(
@@ -211,8 +232,12 @@ impl Engine {
             .jwt_ttl_secs
             .map(Duration::from_secs)
             .unwrap_or(self.config().token_ttl);
-        let mut expires_at = Utc::now()
-            + chrono::Duration::from_std(ttl).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let mut expires_at = chrono::Duration::from_std(ttl)
+            .ok()
+            .and_then(|ttl| Utc::now().checked_add_signed(ttl))
+            .ok_or_else(|| {
+                EngineError::Internal(format!("token lifetime {ttl:?} is out of range"))
+            })?;
         if let Some(limit) = key.access_expires {
             expires_at = expires_at.min(limit);
         }

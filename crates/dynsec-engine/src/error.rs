@@ -1,6 +1,6 @@
 //! The engine's error: one variant per way a caller should react.
 
-use dynsec_aws::{AwsError, AwsErrorKind};
+use dynsec_aws::AwsError;
 use dynsec_core::ValidationError;
 use dynsec_store::StoreError;
 
@@ -38,12 +38,6 @@ pub enum EngineError {
 impl EngineError {
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::NotFound(what.into())
-    }
-
-    /// Whether AWS rejected the request itself (bad policy ARN, missing group),
-    /// as opposed to being unavailable.
-    pub fn is_aws_rejection(&self) -> bool {
-        matches!(self, Self::Aws(e) if matches!(e.kind, AwsErrorKind::Invalid | AwsErrorKind::Denied | AwsErrorKind::NotFound))
     }
 }
 

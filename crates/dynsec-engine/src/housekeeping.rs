@@ -8,6 +8,7 @@ use dynsec_core::{AwsConnection, LeaseState};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
+use tokio::sync::watch;
 use tracing::{info, warn};
 
 /// An instance silent for this many heartbeat intervals is taken for dead.
@@ -26,9 +27,11 @@ impl Housekeeper {
         tokio::pin!(shutdown);
         let config = engine.config().clone();
         let mut beat = tokio::time::interval(config.heartbeat_interval);
-        let first_sweep =
-            tokio::time::Instant::now() + FIRST_SWEEP_DELAY.min(config.orphan_sweep_interval);
-        let mut sweep = tokio::time::interval_at(first_sweep, config.orphan_sweep_interval);
+        // The sweep gets a task of its own: a long one (many users, a slow or
+        // unreachable AWS endpoint) must not hold up heartbeats, or other
+        // gateways would take this one for dead and roll back its intents.
+        let (stop_sweep, sweep_stopped) = watch::channel(false);
+        let sweeper = tokio::spawn(sweep_loop(engine.clone(), sweep_stopped));
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -42,18 +45,40 @@ impl Housekeeper {
                         Err(err) => warn!(error = %err, "cannot recover intents"),
                     }
                 }
-                _ = sweep.tick() => {
-                    match engine.sweep_orphans().await {
-                        Ok(0) => {}
-                        Ok(n) => info!(users = n, "orphan sweep removed IAM users no lease claims"),
-                        Err(err) => warn!(error = %err, "orphan sweep failed"),
-                    }
-                }
             }
+        }
+        // Fails only when the sweeper has already ended, which is fine.
+        let _ = stop_sweep.send(true);
+        if let Err(err) = sweeper.await {
+            warn!(error = %err, "orphan sweep task failed");
         }
         if let Err(err) = engine.store().remove_instance(engine.instance_id()).await {
             warn!(error = %err, "cannot deregister instance");
         }
+    }
+}
+
+/// Sweeps every `orphan_sweep_interval` until `stop` turns true; a sweep in
+/// progress is abandoned then (what it left is picked up by the next start's
+/// sweeps: the users keep their tags until they are deleted).
+async fn sweep_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
+    let interval = engine.config().orphan_sweep_interval;
+    let first_sweep = tokio::time::Instant::now() + FIRST_SWEEP_DELAY.min(interval);
+    let mut sweep = tokio::time::interval_at(first_sweep, interval);
+    let sweeps = async {
+        loop {
+            sweep.tick().await;
+            match engine.sweep_orphans().await {
+                Ok(0) => {}
+                Ok(n) => info!(users = n, "orphan sweep removed IAM users no lease claims"),
+                Err(err) => warn!(error = %err, "orphan sweep failed"),
+            }
+        }
+    };
+    tokio::select! {
+        // An error means the sender is gone: stop as well.
+        _ = stop.wait_for(|stop| *stop) => {}
+        () = sweeps => {}
     }
 }
 
@@ -147,7 +172,7 @@ impl Engine {
         {
             return Ok(false); // Not ours: never touched.
         }
-        let expired = tag("dynsec:expires-at")
+        let expired = tag(crate::issue::EXPIRES_AT_TAG)
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
             .is_some_and(|at| at.with_timezone(&Utc) < Utc::now());
         if !expired {
@@ -203,13 +228,86 @@ impl Engine {
                     continue;
                 }
             };
-            let path = if producer.settings.iam_path.is_empty() {
-                self.config().iam_path.clone()
-            } else {
-                producer.settings.iam_path.clone()
-            };
+            let path = self.iam_path_of(&producer.settings).to_string();
             add(conn, path);
         }
         Ok(scopes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::test_support::{connection, engine_over, path};
+    use crate::{EngineConfig, TargetInput};
+    use dynsec_store::{SqliteStore, Store};
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_hanging_sweep_neither_delays_heartbeats_nor_shutdown() {
+        // An "IAM endpoint" that accepts connections and never answers: a
+        // sweep through it hangs until the SDK's timeouts (30 s per attempt).
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", silent.local_addr().unwrap());
+        let (reached, mut sweep_reached) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = silent.accept().await {
+                held.push(socket);
+                let _ = reached.send(());
+            }
+        });
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let config = EngineConfig {
+            heartbeat_interval: Duration::from_millis(50),
+            orphan_sweep_interval: Duration::from_millis(10),
+            ..EngineConfig::default()
+        };
+        let engine = engine_over(store.clone(), config).await;
+        engine
+            .create_target(TargetInput {
+                name: path("/aws/silent"),
+                description: String::new(),
+                connection: connection(&endpoint),
+                protection_key: None,
+                delete_protection: false,
+            })
+            .await
+            .unwrap();
+
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let housekeeper = tokio::spawn(Housekeeper::run(engine.clone(), async move {
+            let _ = stopped.await;
+        }));
+        tokio::time::timeout(Duration::from_secs(5), sweep_reached.recv())
+            .await
+            .expect("the sweep calls the endpoint");
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let last_beat = store
+            .instance_heartbeat(engine.instance_id())
+            .await
+            .unwrap()
+            .expect("a heartbeat was recorded");
+        let silence = (Utc::now() - last_beat).to_std().unwrap_or_default();
+        assert!(
+            silence < Duration::from_millis(400),
+            "last heartbeat {silence:?} ago: the sweep held heartbeats up"
+        );
+
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), housekeeper)
+            .await
+            .expect("shutdown is not held up by the sweep in progress")
+            .unwrap();
+        assert_eq!(
+            store
+                .instance_heartbeat(engine.instance_id())
+                .await
+                .unwrap(),
+            None,
+            "deregistered on shutdown"
+        );
     }
 }

@@ -13,6 +13,9 @@ use dynsec_core::{AccessMode, ItemPath, Lease, LeaseState, SecretString, Validat
 use dynsec_store::ProducerRecord;
 use tracing::{info, warn};
 
+/// The IAM tag holding a temporary user's expiry, read by the orphan sweep.
+pub(crate) const EXPIRES_AT_TAG: &str = "dynsec:expires-at";
+
 /// Length of a lease id; also the unique part of user and session names.
 const LEASE_ID_LEN: usize = 16;
 
@@ -76,7 +79,8 @@ impl Engine {
         let lease_id = dynsec_crypto::random_id(LEASE_ID_LEN);
         let user_name = temp_user_name(&producer.name, &lease_id);
         let now = Utc::now();
-        let expires_at = now + seconds(settings.ttl_secs);
+        // Before the intent is written: nothing exists yet to roll back.
+        let expires_at = expiry(now, settings.ttl_secs)?;
         let mut lease = Lease {
             id: lease_id.clone(),
             producer_id: producer.id,
@@ -85,6 +89,7 @@ impl Engine {
             principal: user_name.clone(),
             access_key_id: None,
             role_arn: None,
+            account_id: None,
             state: LeaseState::Pending,
             owner: self.instance_id().to_string(),
             created_at: now,
@@ -107,21 +112,16 @@ impl Engine {
             ),
             ("dynsec:lease-id".to_string(), lease_id.clone()),
             (
-                "dynsec:expires-at".to_string(),
+                EXPIRES_AT_TAG.to_string(),
                 expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             ),
         ];
         let console_password = settings
             .console_access
             .then(|| crate::password::generate(&settings.password));
-        let iam_path = if settings.iam_path.is_empty() {
-            self.config().iam_path.clone()
-        } else {
-            settings.iam_path.clone()
-        };
         let request = NewIamUser {
             user_name: &user_name,
-            path: &iam_path,
+            path: self.iam_path_of(settings),
             tags: &tags,
             policy_arns: &settings.user_policies,
             groups: &settings.user_groups,
@@ -139,6 +139,7 @@ impl Engine {
 
         lease.state = LeaseState::Active;
         lease.access_key_id = created.access_key_id.clone();
+        lease.account_id = account_of(&created.user_arn).map(str::to_owned);
         if let Err(err) = self.store().update_lease(&lease).await {
             // We cannot record the credential as handed out, so we must not hand it out.
             warn!(lease = %lease_id, error = %err, "cannot activate lease; rolling back");
@@ -235,7 +236,7 @@ impl Engine {
         let expires_at = creds
             .expiration
             .map(DateTime::<Utc>::from)
-            .unwrap_or_else(|| now + seconds(settings.ttl_secs));
+            .map_or_else(|| expiry(now, settings.ttl_secs), Ok)?;
         let lease = Lease {
             id: lease_id.clone(),
             producer_id: producer.id,
@@ -244,6 +245,11 @@ impl Engine {
             principal: session_name,
             access_key_id: Some(creds.access_key_id.clone()),
             role_arn: Some(role_arn.clone()),
+            account_id: creds
+                .assumed_role_arn
+                .as_deref()
+                .and_then(account_of)
+                .map(str::to_owned),
             state: LeaseState::Active,
             owner: self.instance_id().to_string(),
             created_at: now,
@@ -325,8 +331,25 @@ fn account_of(arn: &str) -> Option<&str> {
     arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
+/// `secs` as a chrono duration, saturating at the largest one rather than
+/// panicking; add it with `checked_add_signed` (see [`expiry`]).
 pub(crate) fn seconds(secs: u64) -> chrono::Duration {
-    chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
+    i64::try_from(secs)
+        .ok()
+        .and_then(chrono::Duration::try_seconds)
+        .unwrap_or(chrono::Duration::MAX)
+}
+
+/// `now` + a dynamic secret's TTL, or a 400 naming `user-ttl` when that is
+/// past any representable time (TTLs are capped when set, but stored
+/// settings may predate the cap).
+fn expiry(now: DateTime<Utc>, ttl_secs: u64) -> Result<DateTime<Utc>, ValidationError> {
+    now.checked_add_signed(seconds(ttl_secs)).ok_or_else(|| {
+        ValidationError::new(
+            "user-ttl",
+            format!("{ttl_secs} seconds is too long: the expiry would be out of range"),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -354,6 +377,18 @@ mod tests {
             Some("arn:aws:iam::1:role/r")
         );
         assert_eq!(parse_args(&["ttl=5".into()]).unwrap_err().field, "args");
+    }
+
+    #[test]
+    fn huge_ttls_saturate_instead_of_panicking() {
+        assert_eq!(seconds(60), chrono::Duration::minutes(1));
+        assert_eq!(seconds(u64::MAX), chrono::Duration::MAX);
+        assert_eq!(seconds(i64::MAX as u64), chrono::Duration::MAX);
+        let now = Utc::now();
+        assert_eq!(expiry(now, 60).unwrap(), now + chrono::Duration::minutes(1));
+        for huge in [u64::MAX, i64::MAX as u64, i64::MAX as u64 / 1000] {
+            assert_eq!(expiry(now, huge).unwrap_err().field, "user-ttl");
+        }
     }
 
     #[test]

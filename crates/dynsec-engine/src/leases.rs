@@ -5,6 +5,7 @@
 use crate::issue::seconds;
 use crate::{Engine, EngineError};
 use chrono::Utc;
+use dynsec_core::ttl::MAX_TTL_SECS;
 use dynsec_core::{AccessMode, ItemPath, Lease, LeaseState, ValidationError};
 use dynsec_store::ProducerRecord;
 use rand::Rng;
@@ -37,6 +38,13 @@ impl Engine {
                 ),
             )
             .into());
+        }
+        if lease.state == LeaseState::Pending {
+            // Its issuance is still running (or about to be rolled back);
+            // tearing the user down now would race CreateUser and the rest.
+            return Err(EngineError::Conflict(format!(
+                "credential {lease_id} is still being issued; try again in a moment"
+            )));
         }
         let lease = self.revoke_now(lease).await;
         match lease.state {
@@ -83,6 +91,17 @@ impl Engine {
         if new_ttl_minutes == 0 {
             return Err(ValidationError::new("new-ttl-min", "must be greater than zero").into());
         }
+        // The same cap as any TTL: keeps now + N minutes a valid timestamp.
+        if new_ttl_minutes > MAX_TTL_SECS / 60 {
+            return Err(ValidationError::new(
+                "new-ttl-min",
+                format!(
+                    "must be at most 366 days ({} minutes); got {new_ttl_minutes}",
+                    MAX_TTL_SECS / 60
+                ),
+            )
+            .into());
+        }
         let producer = self.producer_record(name).await?;
         let mut lease = self.lease_of(&producer, lease_id).await?;
         if lease.mode == AccessMode::AssumedRole {
@@ -98,9 +117,30 @@ impl Engine {
                 lease.state
             )));
         }
-        lease.expires_at = Utc::now() + seconds(new_ttl_minutes.saturating_mul(60));
+        lease.expires_at = Utc::now()
+            .checked_add_signed(seconds(new_ttl_minutes.saturating_mul(60)))
+            .ok_or_else(|| ValidationError::new("new-ttl-min", "is too large"))?;
         self.store().update_lease(&lease).await?;
         self.wake_reaper();
+        // Keep the user's expiry tag true, so the orphan sweep of a gateway
+        // that lost this lease (a restored backup) doesn't cut it short.
+        // Best effort: the lease itself is what the reaper acts on.
+        let expiry = vec![(
+            crate::issue::EXPIRES_AT_TAG.to_string(),
+            lease
+                .expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )];
+        let tagged = match self.aws_for(&producer, REVOKE_MAX_ATTEMPTS).await {
+            Ok(aws) => aws
+                .tag_user(&lease.principal, &expiry)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        if let Err(error) = tagged {
+            warn!(lease = %lease.id, %error, "cannot update the user's expiry tag");
+        }
         Ok(lease)
     }
 
@@ -136,16 +176,10 @@ impl Engine {
         lease.next_attempt_at = Some(Utc::now() + chrono::Duration::seconds(REVOKING_CLAIM_SECS));
         self.record(&lease).await;
         let outcome = match self.store().producer_by_id(lease.producer_id).await {
-            Ok(Some(producer)) => match self.aws_for(&producer, REVOKE_MAX_ATTEMPTS).await {
-                Ok(aws) => aws
-                    .teardown_user(&lease.principal)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(err) => Err(err.to_string()),
-            },
+            Ok(Some(producer)) => self.teardown_in_its_account(&producer, &lease).await,
             Ok(None) => Err(format!(
-                "dynamic secret {} no longer exists",
-                lease.producer_id
+                "dynamic secret '{}' no longer exists",
+                lease.producer_name
             )),
             Err(err) => Err(err.to_string()),
         };
@@ -173,10 +207,77 @@ impl Engine {
         lease
     }
 
+    /// Tears the lease's IAM user down through its dynamic secret's current
+    /// connection — but only if that connection still reaches the account the
+    /// user was created in: elsewhere, a missing user would look revoked while
+    /// the real one keeps working.
+    async fn teardown_in_its_account(
+        &self,
+        producer: &ProducerRecord,
+        lease: &Lease,
+    ) -> Result<(), String> {
+        let conn = self
+            .producer_connection(producer)
+            .await
+            .map_err(|e| e.to_string())?;
+        let aws = dynsec_aws::AwsAdmin::new(&conn, REVOKE_MAX_ATTEMPTS);
+        if let Some(expected) = &lease.account_id {
+            let actual = self
+                .account_reached(&conn, &aws)
+                .await
+                .map_err(|e| e.to_string())?;
+            if &actual != expected {
+                return Err(format!(
+                    "the AWS connection of '{}' now reaches account {actual}, but this credential was issued in \
+                     account {expected}; point the connection back at account {expected} to revoke it",
+                    producer.name
+                ));
+            }
+        }
+        aws.teardown_user(&lease.principal)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The account a connection's admin credentials act in, asked of STS once
+    /// per credentials and endpoint for the life of the process.
+    async fn account_reached(
+        &self,
+        conn: &dynsec_core::AwsConnection,
+        aws: &dynsec_aws::AwsAdmin,
+    ) -> Result<String, dynsec_aws::AwsError> {
+        let key = format!(
+            "{}|{:?}|{:?}",
+            conn.access_key_id, conn.iam_endpoint, conn.sts_endpoint
+        );
+        let cached = self
+            .inner
+            .admin_accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(account) = cached {
+            return Ok(account);
+        }
+        let account = aws.account_id().await?;
+        self.inner
+            .admin_accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, account.clone());
+        Ok(account)
+    }
+
     async fn record(&self, lease: &Lease) {
         if let Err(err) = self.store().update_lease(lease).await {
             // The previous state stays in the store and is retried from there.
             warn!(lease = %lease.id, error = %err, "cannot record lease state");
+            // The lease is still due in the store; the reaper must back off
+            // instead of picking it up again at once.
+            self.inner
+                .lease_record_failed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
 

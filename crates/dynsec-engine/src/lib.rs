@@ -20,6 +20,10 @@ mod password;
 mod producers;
 mod reaper;
 mod targets;
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;
 
 pub use access::{AuthMethodInput, AuthMethodView, NewAuthMethod, RoleView};
 pub use auth::{Caller, IssuedToken, NewAdminKey};
@@ -34,6 +38,7 @@ pub use producers::{ProducerInput, ProducerTargetInput, ProducerView};
 pub use reaper::Reaper;
 pub use targets::{TargetDetails, TargetInput, TargetView};
 
+use dynsec_core::ProducerSettings;
 use dynsec_crypto::Sealer;
 use dynsec_store::Store;
 use std::sync::Arc;
@@ -98,6 +103,12 @@ struct Inner {
     auth_failures: auth::FailureLimiter,
     /// Master-key custody, customer fragments, the rotation lock.
     keys: keys::KeyState,
+    /// Set when a lease's new state could not be written (`leases.rs::record`);
+    /// the reaper takes it and pauses, so the store gets time to recover.
+    lease_record_failed: std::sync::atomic::AtomicBool,
+    /// AWS account of each admin connection seen, keyed by credentials and
+    /// endpoints (see `leases.rs::account_reached`).
+    admin_accounts: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Engine {
@@ -112,7 +123,9 @@ impl Engine {
                 instance_id,
                 reaper_wake: Notify::new(),
                 auth_failures: auth::FailureLimiter::default(),
+                admin_accounts: Default::default(),
                 keys: keys::KeyState::default(),
+                lease_record_failed: Default::default(),
             }),
         }
     }
@@ -127,5 +140,16 @@ impl Engine {
 
     pub fn instance_id(&self) -> &str {
         &self.inner.instance_id
+    }
+
+    /// The IAM path a dynamic secret creates users under: its own, or the
+    /// gateway's when it sets none. Issuance and the orphan sweep must agree
+    /// on it, or the sweep would look for leftovers in the wrong place.
+    fn iam_path_of<'a>(&'a self, settings: &'a ProducerSettings) -> &'a str {
+        if settings.iam_path.is_empty() {
+            &self.config().iam_path
+        } else {
+            &settings.iam_path
+        }
     }
 }

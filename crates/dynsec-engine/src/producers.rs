@@ -46,6 +46,7 @@ impl Engine {
         mut input: ProducerInput,
     ) -> Result<ProducerView, EngineError> {
         input.settings.validate()?;
+        self.refuse_protection_key_name(&input.name).await?;
         input.settings.protection_key = self
             .protection_key_field(
                 "producer-encryption-key-name",
@@ -69,6 +70,22 @@ impl Engine {
             .await?;
         record.id = self.store().insert_producer(&record).await?;
         self.producer_view(record).await
+    }
+
+    /// Items share one namespace in Akeyless: a dynamic secret must not
+    /// shadow a protection key (`create_protection_key` checks the converse).
+    async fn refuse_protection_key_name(&self, name: &ItemPath) -> Result<(), EngineError> {
+        if self
+            .store()
+            .protection_key_by_name(name.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(EngineError::Conflict(format!(
+                "a protection key named '{name}' already exists"
+            )));
+        }
+        Ok(())
     }
 
     /// Replaces every settable field of `name` (Akeyless clients always send

@@ -9,6 +9,7 @@ use crate::{Engine, EngineError};
 use chrono::Utc;
 use futures::StreamExt;
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tracing::warn;
 
@@ -29,26 +30,46 @@ impl Reaper {
     pub async fn run(engine: Engine, shutdown: impl Future<Output = ()> + Send) {
         tokio::pin!(shutdown);
         loop {
-            let pause = match engine.reap_due().await {
-                Ok(true) => continue,
-                Ok(false) => engine.time_to_next_due().await,
-                Err(err) => {
-                    warn!(error = %err, "reaper pass failed");
-                    Ok(STORE_ERROR_PAUSE)
-                }
-            };
-            // A floor keeps a lease whose state can't be recorded from spinning the loop.
-            let pause = pause.unwrap_or(STORE_ERROR_PAUSE).max(MIN_SLEEP);
+            let (pause, store_trouble) = engine.reap_pass().await;
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = tokio::time::sleep(pause) => {}
-                _ = engine.inner.reaper_wake.notified() => {}
+                // After a store error the wake-up most likely comes from the
+                // lease that could not be recorded; it must not cut the pause short.
+                _ = engine.inner.reaper_wake.notified(), if !store_trouble => {}
             }
         }
     }
 }
 
 impl Engine {
+    /// One reaper pass: revokes what is due and says how long to wait before
+    /// the next one, and whether that wait follows a store error.
+    async fn reap_pass(&self) -> (Duration, bool) {
+        let pause = match self.reap_due().await {
+            // More may be due: go again soon, but through the caller's
+            // `select!`, so a shutdown is still noticed during a long backlog.
+            Ok(true) => Ok(MIN_SLEEP),
+            Ok(false) => self.time_to_next_due().await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = &pause {
+            warn!(error = %err, "reaper pass failed");
+        }
+        // A lease whose new state could not be written is still due in the
+        // store: going again at once would only hit AWS and the store again.
+        let record_failed = self
+            .inner
+            .lease_record_failed
+            .swap(false, Ordering::Relaxed);
+        match pause {
+            Ok(pause) if !record_failed => (pause.max(MIN_SLEEP), false),
+            // Exactly the pause, not the time to the next due lease: wake-ups
+            // are ignored meanwhile, and a new lease may be due sooner.
+            _ => (STORE_ERROR_PAUSE, true),
+        }
+    }
+
     /// Revokes every lease due now, a bounded number at a time. Returns true
     /// when the batch was full (more may be due).
     async fn reap_due(&self) -> Result<bool, EngineError> {
@@ -70,5 +91,76 @@ impl Engine {
                 .min(MAX_SLEEP),
             None => MAX_SLEEP,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::test_support::{engine_over, lease, memory_engine, temp_dir};
+    use crate::EngineConfig;
+    use dynsec_core::LeaseState;
+    use dynsec_store::{SqliteStore, Store};
+    use std::sync::Arc;
+
+    /// `n` active leases of a dynamic secret that doesn't exist, all due:
+    /// every revocation fails (without any AWS call) and is retried later.
+    async fn due_leases(store: &dyn Store, n: u32) {
+        let past = Utc::now() - chrono::Duration::minutes(1);
+        for i in 0..n {
+            store
+                .insert_lease(&lease(&format!("l{i}"), 999, LeaseState::Active, past))
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_batch_goes_through_the_pause_too() {
+        let (engine, store) = memory_engine().await;
+        due_leases(store.as_ref(), BATCH + 10).await;
+        assert_eq!(engine.reap_pass().await, (MIN_SLEEP, false));
+        // The rest of the backlog, then the failed ones' retry times.
+        let (pause, trouble) = engine.reap_pass().await;
+        assert!(pause > MIN_SLEEP && !trouble, "{pause:?}");
+    }
+
+    #[tokio::test]
+    async fn unrecordable_lease_states_pause_the_reaper_and_shutdown_still_stops_it() {
+        let dir = temp_dir("reaper");
+        let db = dir.join("dynsec.db");
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).await.unwrap());
+        let engine = engine_over(store.clone(), EngineConfig::default()).await;
+        due_leases(store.as_ref(), BATCH).await;
+        // Every lease update now fails, as on a full or failing disk: the
+        // leases stay due however often they are revoked.
+        let admin = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse_lease_updates BEFORE UPDATE ON leases \
+             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+        )
+        .execute(&admin)
+        .await
+        .unwrap();
+
+        assert_eq!(engine.reap_pass().await, (STORE_ERROR_PAUSE, true));
+        assert_eq!(
+            store.due_leases(Utc::now(), BATCH + 1).await.unwrap().len(),
+            BATCH as usize
+        );
+        // A full batch of leases that stay due forever used to spin the loop
+        // without ever looking at the shutdown signal.
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            Reaper::run(engine.clone(), async {}),
+        )
+        .await
+        .expect("the reaper stops on shutdown despite a backlog");
+        admin.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

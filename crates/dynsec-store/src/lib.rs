@@ -98,8 +98,4 @@ pub trait Store: AccessStore + KeyStore + Send + Sync + 'static {
     async fn instance_heartbeat(&self, id: &str) -> Result<Option<DateTime<Utc>>>;
     /// Forgets instance `id` (graceful shutdown).
     async fn remove_instance(&self, id: &str) -> Result<()>;
-
-    // --- Metadata --------------------------------------------------------------
-    async fn meta(&self, key: &str) -> Result<Option<String>>;
-    async fn set_meta(&self, key: &str, value: &str) -> Result<()>;
 }

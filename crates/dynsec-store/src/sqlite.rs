@@ -147,6 +147,7 @@ fn lease_from(row: &SqliteRow) -> Result<Lease> {
         principal: row.try_get("principal")?,
         access_key_id: row.try_get("access_key_id")?,
         role_arn: row.try_get("role_arn")?,
+        account_id: row.try_get("account_id")?,
         state: LeaseState::parse(&state)
             .ok_or_else(|| StoreError::Corrupt("leases.state".into()))?,
         owner: row.try_get("owner")?,
@@ -427,8 +428,8 @@ impl Store for SqliteStore {
     async fn insert_lease(&self, l: &Lease) -> Result<()> {
         sqlx::query(
             "INSERT INTO leases (id, producer_id, producer_name, mode, principal, access_key_id, \
-             role_arn, state, owner, created_at, expires_at, attempts, last_error, next_attempt_at, due_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             role_arn, state, owner, created_at, expires_at, attempts, last_error, next_attempt_at, due_at, \
+             account_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&l.id)
         .bind(l.producer_id)
@@ -445,6 +446,7 @@ impl Store for SqliteStore {
         .bind(&l.last_error)
         .bind(l.next_attempt_at.map(millis))
         .bind(due_at(l))
+        .bind(&l.account_id)
         .execute(&self.pool)
         .await
         .map_err(conflict("lease"))?;
@@ -455,7 +457,7 @@ impl Store for SqliteStore {
         sqlx::query(
             "UPDATE leases SET producer_name = ?, principal = ?, access_key_id = ?, role_arn = ?, \
              state = ?, owner = ?, expires_at = ?, attempts = ?, last_error = ?, \
-             next_attempt_at = ?, due_at = ? WHERE id = ?",
+             next_attempt_at = ?, due_at = ?, account_id = ? WHERE id = ?",
         )
         .bind(&l.producer_name)
         .bind(&l.principal)
@@ -468,6 +470,7 @@ impl Store for SqliteStore {
         .bind(&l.last_error)
         .bind(l.next_attempt_at.map(millis))
         .bind(due_at(l))
+        .bind(&l.account_id)
         .bind(&l.id)
         .execute(&self.pool)
         .await?;
@@ -549,22 +552,6 @@ impl Store for SqliteStore {
     async fn remove_instance(&self, id: &str) -> Result<()> {
         sqlx::query("DELETE FROM instances WHERE id = ?")
             .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-            .bind(key)
-            .bind(value)
             .execute(&self.pool)
             .await?;
         Ok(())

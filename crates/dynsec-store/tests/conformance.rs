@@ -55,6 +55,7 @@ fn lease(id: &str, producer_id: i64, state: LeaseState, expires: i64) -> Lease {
         principal: format!("tmp.p.{id}"),
         access_key_id: None,
         role_arn: None,
+        account_id: Some("123456789012".into()),
         state,
         owner: "node-a.1".into(),
         created_at: at(0),
@@ -235,7 +236,7 @@ async fn conformance(store: &dyn Store) {
         .unwrap()
         .is_empty());
 
-    // Instances and metadata.
+    // Instances.
     store.heartbeat("node-a.1", at(1)).await.unwrap();
     store.heartbeat("node-a.1", at(2)).await.unwrap();
     assert_eq!(
@@ -244,9 +245,6 @@ async fn conformance(store: &dyn Store) {
     );
     store.remove_instance("node-a.1").await.unwrap();
     assert_eq!(store.instance_heartbeat("node-a.1").await.unwrap(), None);
-    store.set_meta("k", "v1").await.unwrap();
-    store.set_meta("k", "v2").await.unwrap();
-    assert_eq!(store.meta("k").await.unwrap().as_deref(), Some("v2"));
 
     // Roles, rules, associations.
     let role = RoleRecord {

@@ -52,7 +52,7 @@ pub struct GatewayArgs {
     /// IAM path under which temporary users are created.
     #[arg(long, default_value = "/dynsec/", env = "DYNSEC_IAM_PATH")]
     iam_path: String,
-    /// Lifetime of auth tokens, in minutes.
+    /// Lifetime of auth tokens, in minutes (at most 527040, i.e. 366 days).
     #[arg(long, default_value_t = 60, env = "DYNSEC_TOKEN_TTL_MINUTES")]
     token_ttl_minutes: u64,
     /// Seconds between scans of IAM for expired users no lease claims.
@@ -62,6 +62,11 @@ pub struct GatewayArgs {
     /// client for bound-IP checks, rate limits and audit. Empty: never trusted.
     #[arg(long, env = "DYNSEC_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxies: Vec<String>,
+    /// Value of the `dynsec:managed-by` tag on the IAM users this gateway
+    /// creates; the orphan sweep touches only users carrying it. Give each
+    /// installation sharing an AWS account (and IAM path) its own.
+    #[arg(long, default_value = "dynsec", env = "DYNSEC_MANAGED_BY")]
+    managed_by: String,
     /// How many leases the reaper revokes concurrently.
     #[arg(long, default_value_t = 8, env = "DYNSEC_REAPER_CONCURRENCY")]
     reaper_concurrency: usize,
@@ -129,6 +134,10 @@ async fn run(args: GatewayArgs) -> Result<()> {
         .map(|c| dynsec_core::access::Cidr::parse("--trusted-proxies", c))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Flags are checked before anything is created on disk.
+    dynsec_core::spec::validate_iam_path(&args.iam_path)
+        .map_err(|e| anyhow::anyhow!("invalid --iam-path '{}': {}", args.iam_path, e.reason))?;
+    let token_ttl = token_ttl(args.token_ttl_minutes)?;
     create_private_dir(&data_dir)?;
     let _lock = lock_data_dir(&data_dir)?;
     let node_id = load_node_id(&data_dir)?;
@@ -146,16 +155,18 @@ async fn run(args: GatewayArgs) -> Result<()> {
             .await
             .with_context(|| format!("cannot open the database {}", db_path.display()))?,
     );
-    if !args.iam_path.starts_with('/') || !args.iam_path.ends_with('/') {
-        bail!(
-            "--iam-path must start and end with '/' (got '{}')",
-            args.iam_path
-        );
+    let tag_ok = |c: char| c.is_alphanumeric() || " _.:/=+-@".contains(c);
+    if args.managed_by.is_empty()
+        || args.managed_by.len() > 256
+        || !args.managed_by.chars().all(tag_ok)
+    {
+        bail!("--managed-by must be 1-256 characters of letters, digits, spaces and _.:/=+-@ (an IAM tag value)");
     }
     let config = EngineConfig {
-        token_ttl: Duration::from_secs(args.token_ttl_minutes.max(1) * 60),
+        token_ttl,
         iam_path: args.iam_path,
         node_id,
+        managed_by: args.managed_by,
         orphan_sweep_interval: Duration::from_secs(args.orphan_sweep_secs.max(1)),
         reaper_concurrency: args.reaper_concurrency.max(1),
         ..EngineConfig::default()
@@ -239,6 +250,16 @@ fn load_tls(
             let config = tls::server_config(certs, key).context("invalid --tls-cert/--tls-key")?;
             Ok(Some(config))
         }
+    }
+}
+
+/// `--token-ttl-minutes` as a duration (0 counts as 1), at most 366 days: a
+/// token's expiry is now + this, which must stay a valid timestamp.
+fn token_ttl(minutes: u64) -> Result<Duration> {
+    let max_minutes = dynsec_core::ttl::MAX_TTL_SECS / 60;
+    match minutes.max(1).checked_mul(60) {
+        Some(secs) if minutes <= max_minutes => Ok(Duration::from_secs(secs)),
+        _ => bail!("--token-ttl-minutes must be at most {max_minutes} (366 days); got {minutes}"),
     }
 }
 
@@ -355,5 +376,24 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_ttl_is_checked_and_capped() {
+        assert_eq!(token_ttl(60).unwrap(), Duration::from_secs(3600));
+        assert_eq!(token_ttl(0).unwrap(), Duration::from_secs(60));
+        assert_eq!(
+            token_ttl(366 * 24 * 60).unwrap(),
+            Duration::from_secs(366 * 86_400)
+        );
+        for bad in [366 * 24 * 60 + 1, u64::MAX / 60 + 1, u64::MAX] {
+            let err = token_ttl(bad).unwrap_err().to_string();
+            assert!(err.contains("--token-ttl-minutes"), "{err}");
+        }
     }
 }

@@ -33,8 +33,7 @@ pub fn load_keyring(
     key_file: Option<&Path>,
     database_exists: bool,
 ) -> Result<(Keyring, Arc<dyn MasterKeyCustody>)> {
-    if let Ok(text) = std::env::var("DYNSEC_MASTER_KEY") {
-        let text = Zeroizing::new(text);
+    if let Some(text) = operator_key(std::env::var("DYNSEC_MASTER_KEY").ok()) {
         let ring = Keyring::from_text(&text).context("DYNSEC_MASTER_KEY is invalid")?;
         return Ok((ring, Arc::new(OperatorKey("DYNSEC_MASTER_KEY".into()))));
     }
@@ -69,6 +68,14 @@ pub fn load_keyring(
     write_new_private_file(&path, ring.to_text().as_bytes())?;
     info!(path = %path.display(), "generated a new master key");
     Ok((ring, custody))
+}
+
+/// The value of `DYNSEC_MASTER_KEY`, where an empty (or blank) one counts as
+/// unset, as for `DYNSEC_ADMIN_ACCESS_ID`: `DYNSEC_MASTER_KEY=` in an env file
+/// must not stop the key file from being used.
+fn operator_key(value: Option<String>) -> Option<Zeroizing<String>> {
+    let value = Zeroizing::new(value?);
+    (!value.trim().is_empty()).then_some(value)
 }
 
 /// A key file the gateway owns and may rewrite (rotation).
@@ -312,6 +319,16 @@ mod tests {
         }
         assert!(!dir.join("master.key.tmp").exists());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn empty_master_key_variable_counts_as_unset() {
+        assert!(operator_key(None).is_none());
+        assert!(operator_key(Some(String::new())).is_none());
+        assert!(operator_key(Some(" \n".into())).is_none());
+        let key = MasterKey::generate();
+        let text = key.to_text().as_str().to_string();
+        assert_eq!(operator_key(Some(text.clone())).unwrap().as_str(), text);
     }
 
     #[test]

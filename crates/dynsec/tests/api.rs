@@ -527,6 +527,22 @@ async fn lease_ttl_can_be_changed() {
         chrono::DateTime::parse_from_rfc3339(leases[0]["expiration"].as_str().unwrap()).unwrap();
     let minutes = (expiry.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes();
     assert!((118..=120).contains(&minutes), "expires in {minutes} min");
+    // The user's expiry tag follows, so an orphan sweep won't cut it short.
+    let tags = world
+        .moto
+        .admin_iam(&world.admin)
+        .list_user_tags()
+        .user_name(value["user_name"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let tagged = tags
+        .tags()
+        .iter()
+        .find(|t| t.key() == "dynsec:expires-at")
+        .map(|t| t.value().to_string())
+        .unwrap();
+    assert_eq!(tagged, leases[0]["expiration"].as_str().unwrap());
     let (status, answer) = world
         .gw()
         .call(

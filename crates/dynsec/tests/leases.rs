@@ -305,6 +305,113 @@ async fn the_orphan_sweep_removes_expired_unclaimed_users_and_nothing_else() {
     let _ = TARGET;
 }
 
+#[tokio::test]
+async fn a_connection_moved_to_another_account_cannot_fake_a_revocation() {
+    let world = World::start().await;
+    world.iam_user_secret("/moved/x", json!({})).await;
+    let value = world
+        .gw()
+        .ok("get-dynamic-secret-value", json!({"name": "/moved/x"}))
+        .await;
+    let user = value["user_name"].as_str().unwrap().to_string();
+
+    // Session credentials acting in another account (moto's AssumeRole puts
+    // them in the role's account; the role itself needn't exist with auth off).
+    world.moto.set_auth(false).await;
+    let other = world
+        .moto
+        .sts(
+            &world.admin.access_key_id,
+            &world.admin.secret_access_key,
+            None,
+        )
+        .assume_role()
+        .role_arn("arn:aws:iam::222222222222:role/elsewhere")
+        .role_session_name("moved")
+        .send()
+        .await
+        .unwrap();
+    world.moto.set_auth(true).await;
+    let creds = other.credentials().unwrap();
+    let point_target_at = |key: &str, secret: &str, token: Option<&str>| {
+        json!({
+            "name": TARGET,
+            "access-key-id": key,
+            "access-key": secret,
+            "session-token": token.unwrap_or_default(),
+            "region": "us-east-1",
+            "iam-endpoint": world.moto.endpoint,
+            "sts-endpoint": world.moto.endpoint,
+        })
+    };
+    world
+        .gw()
+        .ok(
+            "update-aws-target",
+            point_target_at(
+                creds.access_key_id(),
+                creds.secret_access_key(),
+                Some(creds.session_token()),
+            ),
+        )
+        .await;
+
+    // In account 222222222222 the user "doesn't exist" — that must not count.
+    let (status, body) = world
+        .gw()
+        .call(
+            "gateway-revoke-producer-tmp-creds",
+            json!({"name": "/moved/x", "tmp-creds-id": value["id"]}),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("issued in account 123456789012"),
+        "{body}"
+    );
+    assert!(
+        world.temp_users().await.contains(&user),
+        "the real user is untouched"
+    );
+    let leases = world
+        .gw()
+        .ok(
+            "gateway-get-producer-tmp-creds",
+            json!({"name": "/moved/x"}),
+        )
+        .await;
+    assert_eq!(leases[0]["state"], "failed");
+
+    // Pointed back at the right account, the retry completes.
+    world
+        .gw()
+        .ok(
+            "update-aws-target",
+            point_target_at(
+                &world.admin.access_key_id,
+                &world.admin.secret_access_key,
+                None,
+            ),
+        )
+        .await;
+    eventually(
+        Duration::from_secs(30),
+        "the retried revocation",
+        || async { world.temp_users().await.is_empty() },
+    )
+    .await;
+    let rejected = world
+        .sts_as(&value)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status_of(&rejected), Some(403));
+}
+
 /// The microburst fault-injection proxy in front of moto.
 struct Microburst {
     endpoint: String,

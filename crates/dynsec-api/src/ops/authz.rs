@@ -123,6 +123,10 @@ fn needs(op: Op, body: &Value) -> Result<Needs, ApiError> {
         ])),
         // The association names its role only once looked up.
         Op::DeleteAssoc => Ok(Needs::InHandler),
+        // Protection keys are items, as in Akeyless: item rules govern creating
+        // them (and describe-item / delete-item / list-items cover them too).
+        Op::CreateDfcKey => one(Item, Create),
+        Op::RotateMasterKey => Ok(Needs::AdminOnly),
         #[allow(unreachable_patterns)]
         _ => Ok(Needs::AdminOnly),
     }

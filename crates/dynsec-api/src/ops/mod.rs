@@ -15,7 +15,7 @@ use crate::wire::{parse, TokenField};
 use crate::{ApiError, RequestContext};
 use axum::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
-use dynsec_engine::Engine;
+use dynsec_engine::{Caller, Engine};
 use serde_json::Value;
 
 /// Every operation the gateway serves.
@@ -118,24 +118,32 @@ pub async fn handle(
     op: Op,
     body: &Value,
 ) -> Result<(StatusCode, Value), ApiError> {
-    if op == Op::Auth {
-        return auth::auth(engine, ctx, body).await.map(ok);
-    }
-    let token: TokenField = parse(body)?;
-    let caller = engine.caller(token.get(), ctx.client_ip()).await?;
-    ctx.caller = Some(caller.clone());
-    // Invariant: every request is authorized before it touches anything.
-    authz::check(&caller, op, body)?;
+    let caller = if op == Op::Auth {
+        // `auth` is how a caller gets a token, so it alone runs without one,
+        // as nobody: no rules, not the admin, so allowed nothing else.
+        Caller {
+            access_id: String::new(),
+            is_admin: false,
+            rules: Vec::new(),
+        }
+    } else {
+        let token: TokenField = parse(body)?;
+        let caller = engine.caller(token.get(), ctx.client_ip()).await?;
+        ctx.caller = Some(caller.clone());
+        // Invariant: every request is authorized before it touches anything.
+        authz::check(&caller, op, body)?;
+        caller
+    };
     let caller = &caller;
     let created = |v: Value| (StatusCode::CREATED, v);
-    match op {
+    let result = match op {
         Op::Auth => auth::auth(engine, ctx, body).await.map(ok),
         Op::CreateTarget => targets::create(engine, body).await.map(ok),
         Op::UpdateTarget => targets::update(engine, body).await.map(ok),
-        Op::GetTarget => targets::get(engine, body).await.map(ok),
-        Op::GetTargetDetails => targets::details(engine, body).await.map(ok),
+        Op::GetTarget => targets::get(engine, caller, body).await.map(ok),
+        Op::GetTargetDetails => targets::details(engine, caller, body).await.map(ok),
         Op::ListTargets => targets::list(engine, caller, body).await.map(ok),
-        Op::DeleteTarget => targets::delete(engine, body).await.map(ok),
+        Op::DeleteTarget => targets::delete(engine, caller, body).await.map(ok),
         Op::CreateProducerLegacy => producers::create(engine, body, "producer_details")
             .await
             .map(created),
@@ -179,6 +187,25 @@ pub async fn handle(
         Op::DeleteRoleRule => access::delete_role_rule(engine, body).await.map(ok),
         Op::AssocRoleAm => access::assoc_role_am(engine, body).await.map(ok),
         Op::DeleteAssoc => access::delete_assoc(engine, caller, body).await.map(ok),
+    };
+    hide_aws_refusal_details(result, caller)
+}
+
+/// AWS's refusal of the gateway's own credentials names the admin principal
+/// and its account: only the admin sees that text; others learn what to do.
+fn hide_aws_refusal_details(
+    result: Result<(StatusCode, Value), ApiError>,
+    caller: &Caller,
+) -> Result<(StatusCode, Value), ApiError> {
+    match result {
+        Err(err) if err.status == StatusCode::BAD_GATEWAY && !caller.is_admin => {
+            tracing::warn!(error = %err.message, "AWS refused the gateway's credentials");
+            Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "AWS refused the gateway's credentials for this dynamic secret; an administrator can see why in the gateway's log",
+            ))
+        }
+        other => other,
     }
 }
 

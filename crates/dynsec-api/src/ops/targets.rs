@@ -94,20 +94,20 @@ pub async fn update(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     Ok(json!({ "target_id": view.id }))
 }
 
-pub async fn get(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn get(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
     let view = engine.get_target(&name_field("name", &req.name)?).await?;
-    Ok(target_json(&view))
+    Ok(target_json(&view, caller))
 }
 
-pub async fn details(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn details(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
     let details = engine
         .get_target_details(&name_field("name", &req.name)?)
         .await?;
     let conn = &details.connection;
     Ok(json!({
-        "target": target_json(&details.target),
+        "target": target_json(&details.target, caller),
         "value": {
             "aws_target_details": {
                 "aws_access_key_id": conn.access_key_id,
@@ -133,22 +133,27 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
     let visible = targets
         .iter()
         .filter(|t| caller.can(RuleType::Target, &t.name, Capability::List));
-    Ok(json!({ "targets": visible.map(target_json).collect::<Vec<_>>() }))
+    Ok(json!({ "targets": visible.map(|t| target_json(t, caller)).collect::<Vec<_>>() }))
 }
 
-pub async fn delete(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn delete(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
-    engine
-        .delete_target(
-            &name_field("name", &req.name)?,
-            req.force_deletion.unwrap_or(false),
-        )
-        .await?;
+    let name = name_field("name", &req.name)?;
+    let force = req.force_deletion.unwrap_or(false);
+    if force {
+        // Forcing deletes the dynamic secrets using the target too: the caller
+        // must be allowed to delete each of them.
+        for (_, secret) in engine.get_target(&name).await?.dynamic_secrets {
+            caller.require(RuleType::Item, &secret, Capability::Delete)?;
+        }
+    }
+    engine.delete_target(&name, force).await?;
     Ok(json!({}))
 }
 
 /// The Akeyless `Target` object (never the secret).
-fn target_json(t: &TargetView) -> Value {
+/// The dynamic secrets using it are listed only as far as `caller` may list them.
+fn target_json(t: &TargetView, caller: &Caller) -> Value {
     json!({
         "target_name": t.name,
         "target_id": t.id,
@@ -159,7 +164,7 @@ fn target_json(t: &TargetView) -> Value {
         "modification_date": rfc3339(t.modified_at),
         "delete_protection": t.delete_protection,
         "target_details": format!("access_key_id={} region={}", t.access_key_id, t.region),
-        "target_items_assoc": t.dynamic_secrets.iter().map(|(id, name)| json!({
+        "target_items_assoc": t.dynamic_secrets.iter().filter(|(_, name)| caller.can(RuleType::Item, name, Capability::List)).map(|(id, name)| json!({
             "item_id": id,
             "item_name": name,
             "item_type": "DYNAMIC_SECRET",
