@@ -76,7 +76,8 @@ pub struct Lease {
     /// another account.
     pub account_id: Option<String>,
     pub state: LeaseState,
-    /// The gateway instance that wrote a `Pending` intent.
+    /// The gateway instance working on the lease: the writer of a `Pending`
+    /// intent, or the revoker of a `Revoking` one.
     pub owner: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,

@@ -83,22 +83,29 @@ async fn sweep_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
 }
 
 impl Engine {
-    /// Turns pending intents of dead gateway processes into due revocations
-    /// (the reaper then tears down whatever they created). A process is dead
-    /// when it is an earlier process of this node, or silent for too long.
+    /// Turns work left by dead gateway processes into due revocations: their
+    /// pending intents (the reaper then tears down whatever they created),
+    /// and the revocations they had claimed (released at once, not when the
+    /// claim would have lapsed). A process is dead when it is an earlier
+    /// process of this node, or silent for too long.
     pub async fn recover_intents(&self) -> Result<usize, EngineError> {
         let mut recovered = 0;
         for mut lease in self
             .store()
-            .pending_leases_not_owned_by(self.instance_id())
+            .claimed_leases_not_owned_by(self.instance_id())
             .await?
         {
             if !self.is_dead(&lease.owner).await? {
                 continue;
             }
-            info!(lease = %lease.id, user = %lease.principal, owner = %lease.owner, "rolling back intent of a stopped gateway");
-            lease.state = LeaseState::Revoking;
-            lease.last_error = Some("issuance interrupted: its gateway stopped".into());
+            if lease.state == LeaseState::Pending {
+                info!(lease = %lease.id, user = %lease.principal, owner = %lease.owner, "rolling back intent of a stopped gateway");
+                lease.state = LeaseState::Revoking;
+                lease.last_error = Some("issuance interrupted: its gateway stopped".into());
+            } else {
+                info!(lease = %lease.id, user = %lease.principal, owner = %lease.owner, "resuming a revocation a stopped gateway had claimed");
+            }
+            lease.owner = self.instance_id().to_string();
             lease.next_attempt_at = Some(Utc::now());
             self.store().update_lease(&lease).await?;
             recovered += 1;

@@ -171,8 +171,10 @@ impl Engine {
             return lease;
         }
         lease.state = LeaseState::Revoking;
+        lease.owner = self.instance_id().to_string();
         // Claims the work for a while: a concurrent reaper pass won't pick the
-        // lease up, and if this process dies mid-teardown it is retried then.
+        // lease up, and if this process dies mid-teardown the housekeeper of
+        // the next one releases the claim (or it lapses).
         lease.next_attempt_at = Some(Utc::now() + chrono::Duration::seconds(REVOKING_CLAIM_SECS));
         self.record(&lease).await;
         let outcome = match self.store().producer_by_id(lease.producer_id).await {

@@ -148,3 +148,32 @@ async fn role_rules_are_deleted_by_the_path_they_were_set_with() {
         .rules
         .is_empty());
 }
+
+#[tokio::test]
+async fn a_revocation_claimed_by_a_dead_process_is_released_at_once() {
+    let (engine, store) = memory_engine().await;
+    let producer = engine
+        .create_producer(inline_producer("/ds/a"))
+        .await
+        .unwrap();
+    // An earlier process of this node claimed a revocation for a minute, then died.
+    let mut claimed = lease("r1", producer.id, LeaseState::Revoking, Utc::now());
+    claimed.next_attempt_at = Some(Utc::now() + chrono::Duration::seconds(60));
+    store.insert_lease(&claimed).await.unwrap();
+    let mut intent = lease("p1", producer.id, LeaseState::Pending, Utc::now());
+    intent.owner = "node.dead".into();
+    store.insert_lease(&intent).await.unwrap();
+
+    assert_eq!(engine.recover_intents().await.unwrap(), 2);
+    for id in ["r1", "p1"] {
+        let recovered = store.lease(id).await.unwrap().unwrap();
+        assert_eq!(recovered.state, LeaseState::Revoking, "{id}");
+        assert_eq!(recovered.owner, engine.instance_id(), "{id}");
+        assert!(
+            recovered.next_attempt_at.unwrap() <= Utc::now(),
+            "{id} is due now"
+        );
+    }
+    // Our own claims are ours to finish: nothing more to recover.
+    assert_eq!(engine.recover_intents().await.unwrap(), 0);
+}

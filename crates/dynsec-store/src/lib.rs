@@ -88,8 +88,9 @@ pub trait Store: AccessStore + KeyStore + Send + Sync + 'static {
     async fn due_leases(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Lease>>;
     /// The earliest due time of any lease, for the reaper to sleep until.
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>>;
-    /// Pending intents written by gateway instances other than `owner`.
-    async fn pending_leases_not_owned_by(&self, owner: &str) -> Result<Vec<Lease>>;
+    /// Leases claimed by gateway instances other than `owner`: pending
+    /// intents, and revocations in progress.
+    async fn claimed_leases_not_owned_by(&self, owner: &str) -> Result<Vec<Lease>>;
 
     // --- Gateway instances -----------------------------------------------------
     /// Records that instance `id` is alive at `at`.

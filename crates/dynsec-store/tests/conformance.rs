@@ -228,10 +228,10 @@ async fn conformance(store: &dyn Store) {
     assert_eq!(store.leases_of_producer(pid, false).await.unwrap().len(), 2);
     assert_eq!(store.leases_of_producer(pid, true).await.unwrap().len(), 3);
 
-    let others = store.pending_leases_not_owned_by("node-b.1").await.unwrap();
+    let others = store.claimed_leases_not_owned_by("node-b.1").await.unwrap();
     assert_eq!(others.len(), 1);
     assert!(store
-        .pending_leases_not_owned_by("node-a.1")
+        .claimed_leases_not_owned_by("node-a.1")
         .await
         .unwrap()
         .is_empty());
