@@ -323,6 +323,10 @@ impl Engine {
             }
         };
         self.inner.sealer.set_keyring(done.clone());
+        // Old wrappings may sit in the WAL until a checkpoint; flush them out.
+        if let Err(err) = self.store().compact().await {
+            warn!(error = %err, "cannot checkpoint the database after the rotation");
+        }
         Ok(RotationReport {
             key_id: done.current().id(),
             retired: ring.previous().iter().map(MasterKey::id).collect(),

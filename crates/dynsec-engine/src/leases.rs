@@ -120,7 +120,16 @@ impl Engine {
         lease.expires_at = Utc::now()
             .checked_add_signed(seconds(new_ttl_minutes.saturating_mul(60)))
             .ok_or_else(|| ValidationError::new("new-ttl-min", "is too large"))?;
-        self.store().update_lease(&lease).await?;
+        // Only while still active: a revocation may have started meanwhile.
+        if !self
+            .store()
+            .update_lease_if(&lease, LeaseState::Active)
+            .await?
+        {
+            return Err(EngineError::Conflict(format!(
+                "lease {lease_id} is being revoked and cannot be extended"
+            )));
+        }
         self.wake_reaper();
         // Keep the user's expiry tag true, so the orphan sweep of a gateway
         // that lost this lease (a restored backup) doesn't cut it short.

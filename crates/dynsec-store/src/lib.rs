@@ -22,7 +22,7 @@ pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use dynsec_core::Lease;
+use dynsec_core::{Lease, LeaseState};
 
 /// Store failures. `Conflict` is the only one callers are expected to branch on.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +76,9 @@ pub trait Store: AccessStore + KeyStore + Send + Sync + 'static {
     async fn insert_lease(&self, lease: &Lease) -> Result<()>;
     /// Replaces every mutable field of the lease with `lease.id`.
     async fn update_lease(&self, lease: &Lease) -> Result<()>;
+    /// Like `update_lease`, but only while the stored lease is still in state
+    /// `expected`; returns whether it was written.
+    async fn update_lease_if(&self, lease: &Lease, expected: LeaseState) -> Result<bool>;
     async fn lease(&self, id: &str) -> Result<Option<Lease>>;
     /// A dynamic secret's leases, newest first; revoked ones only if asked.
     async fn leases_of_producer(
@@ -91,6 +94,10 @@ pub trait Store: AccessStore + KeyStore + Send + Sync + 'static {
     /// Leases claimed by gateway instances other than `owner`: pending
     /// intents, and revocations in progress.
     async fn claimed_leases_not_owned_by(&self, owner: &str) -> Result<Vec<Lease>>;
+
+    /// Moves committed data out of the write-ahead log and truncates it, so
+    /// superseded ciphertext doesn't linger there (after a key rotation).
+    async fn compact(&self) -> Result<()>;
 
     // --- Gateway instances -----------------------------------------------------
     /// Records that instance `id` is alive at `at`.

@@ -29,6 +29,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a lease intent must be on disk before CreateUser is sent.
             .synchronous(SqliteSynchronous::Full)
+            // Freed pages are zeroed, so superseded ciphertext (e.g. wrapped
+            // by a retired master key) doesn't linger in the file.
+            .pragma("secure_delete", "ON")
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         Self::connect(options, 4).await
@@ -157,6 +160,41 @@ fn lease_from(row: &SqliteRow) -> Result<Lease> {
         last_error: row.try_get("last_error")?,
         next_attempt_at: opt_time(row, "next_attempt_at")?,
     })
+}
+
+impl SqliteStore {
+    /// Writes every mutable field of `l`; with `expected`, only if the stored
+    /// lease is still in that state. Returns the rows written.
+    async fn write_lease(&self, l: &Lease, expected: Option<LeaseState>) -> Result<u64> {
+        let condition = if expected.is_some() {
+            " AND state = ?"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE leases SET producer_name = ?, principal = ?, access_key_id = ?, role_arn = ?, \
+             state = ?, owner = ?, expires_at = ?, attempts = ?, last_error = ?, \
+             next_attempt_at = ?, due_at = ?, account_id = ? WHERE id = ?{condition}"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(&l.producer_name)
+            .bind(&l.principal)
+            .bind(&l.access_key_id)
+            .bind(&l.role_arn)
+            .bind(l.state.as_str())
+            .bind(&l.owner)
+            .bind(millis(l.expires_at))
+            .bind(i64::from(l.attempts))
+            .bind(&l.last_error)
+            .bind(l.next_attempt_at.map(millis))
+            .bind(due_at(l))
+            .bind(&l.account_id)
+            .bind(&l.id);
+        if let Some(state) = expected {
+            query = query.bind(state.as_str());
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected())
+    }
 }
 
 /// When the reaper must next look at a lease (see the `due_at` column).
@@ -454,27 +492,11 @@ impl Store for SqliteStore {
     }
 
     async fn update_lease(&self, l: &Lease) -> Result<()> {
-        sqlx::query(
-            "UPDATE leases SET producer_name = ?, principal = ?, access_key_id = ?, role_arn = ?, \
-             state = ?, owner = ?, expires_at = ?, attempts = ?, last_error = ?, \
-             next_attempt_at = ?, due_at = ?, account_id = ? WHERE id = ?",
-        )
-        .bind(&l.producer_name)
-        .bind(&l.principal)
-        .bind(&l.access_key_id)
-        .bind(&l.role_arn)
-        .bind(l.state.as_str())
-        .bind(&l.owner)
-        .bind(millis(l.expires_at))
-        .bind(i64::from(l.attempts))
-        .bind(&l.last_error)
-        .bind(l.next_attempt_at.map(millis))
-        .bind(due_at(l))
-        .bind(&l.account_id)
-        .bind(&l.id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.write_lease(l, None).await.map(drop)
+    }
+
+    async fn update_lease_if(&self, l: &Lease, expected: LeaseState) -> Result<bool> {
+        Ok(self.write_lease(l, Some(expected)).await? == 1)
     }
 
     async fn lease(&self, id: &str) -> Result<Option<Lease>> {
@@ -529,6 +551,13 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(lease_from).collect()
+    }
+
+    async fn compact(&self) -> Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn heartbeat(&self, id: &str, at: DateTime<Utc>) -> Result<()> {

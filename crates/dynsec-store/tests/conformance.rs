@@ -216,6 +216,19 @@ async fn conformance(store: &dyn Store) {
     failed.next_attempt_at = Some(at(200));
     store.update_lease(&failed).await.unwrap();
     assert_eq!(store.lease("l2").await.unwrap(), Some(failed.clone()));
+    // Conditional writes see the stored state, not the caller's copy.
+    let mut stale = failed.clone();
+    stale.state = LeaseState::Active;
+    assert!(!store
+        .update_lease_if(&stale, LeaseState::Active)
+        .await
+        .unwrap());
+    assert_eq!(store.lease("l2").await.unwrap(), Some(failed.clone()));
+    assert!(store
+        .update_lease_if(&failed, LeaseState::Failed)
+        .await
+        .unwrap());
+    store.compact().await.unwrap();
     assert_eq!(
         store.next_due().await.unwrap(),
         Some(at(100)),
