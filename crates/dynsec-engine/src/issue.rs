@@ -100,6 +100,18 @@ impl Engine {
         };
         // Invariant 1: the intent is durable before CreateUser is sent.
         self.store().insert_lease(&lease).await?;
+        // A delete may have won the race since the dynamic secret was read
+        // (deletion refuses while an intent exists, so it happened before
+        // ours): close the intent without touching AWS.
+        if self.store().producer_by_id(producer.id).await?.is_none() {
+            lease.state = LeaseState::Revoked;
+            lease.last_error = Some("dynamic secret deleted before issuance".into());
+            self.store().update_lease(&lease).await?;
+            return Err(EngineError::not_found(format!(
+                "dynamic secret '{}' not found",
+                producer.name
+            )));
+        }
 
         let tags = vec![
             (

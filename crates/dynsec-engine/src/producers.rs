@@ -178,7 +178,11 @@ impl Engine {
                 outstanding.join(", ")
             )));
         }
-        self.store().delete_producer(record.id).await?;
+        if !self.store().delete_producer(record.id).await? {
+            return Err(EngineError::Conflict(format!(
+                "dynamic secret '{name}' is issuing a credential right now; try again shortly"
+            )));
+        }
         Ok(record.id)
     }
 

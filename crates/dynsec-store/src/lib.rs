@@ -70,7 +70,10 @@ pub trait Store: AccessStore + KeyStore + Send + Sync + 'static {
     async fn producer_by_id(&self, id: i64) -> Result<Option<ProducerRecord>>;
     async fn list_producers(&self) -> Result<Vec<ProducerRecord>>;
     async fn producers_using_target(&self, target_id: i64) -> Result<Vec<ProducerRecord>>;
-    async fn delete_producer(&self, id: i64) -> Result<()>;
+    /// Deletes the dynamic secret unless one of its IAM-user leases is still
+    /// live (an issuance may have written its intent meanwhile); returns
+    /// whether it did.
+    async fn delete_producer(&self, id: i64) -> Result<bool>;
 
     // --- Leases --------------------------------------------------------------
     async fn insert_lease(&self, lease: &Lease) -> Result<()>;

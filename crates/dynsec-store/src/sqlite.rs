@@ -455,12 +455,17 @@ impl Store for SqliteStore {
         rows.iter().map(producer_from).collect()
     }
 
-    async fn delete_producer(&self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM producers WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn delete_producer(&self, id: i64) -> Result<bool> {
+        // One statement, so no intent can slip in between check and delete.
+        let done = sqlx::query(
+            "DELETE FROM producers WHERE id = ? AND NOT EXISTS (SELECT 1 FROM leases \
+             WHERE producer_id = ? AND mode = 'iam_user' AND state != 'revoked')",
+        )
+        .bind(id)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn insert_lease(&self, l: &Lease) -> Result<()> {

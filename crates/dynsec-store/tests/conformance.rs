@@ -328,7 +328,16 @@ async fn conformance(store: &dyn Store) {
     assert!(store.role_by_name("/ops").await.unwrap().is_none());
 
     // Deletes.
-    store.delete_producer(inline.id).await.unwrap();
+    assert!(
+        !store.delete_producer(with_target.id).await.unwrap(),
+        "a live iam_user lease (l1) keeps its dynamic secret"
+    );
+    assert!(store
+        .producer_by_id(with_target.id)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store.delete_producer(inline.id).await.unwrap());
     assert!(store.producer_by_id(inline.id).await.unwrap().is_none());
 }
 
