@@ -11,6 +11,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+/// An issuance of this process still pending after this long has outlived
+/// every AWS retry and timeout; its intent is rolled back (and the issuance,
+/// should it ever finish, finds it taken over and hands nothing out).
+const ABANDONED_INTENT_AFTER_SECS: i64 = 600;
 /// An instance silent for this many heartbeat intervals is taken for dead.
 const STALE_HEARTBEATS: u32 = 3;
 /// At most this many users are torn down per sweep (rate limit on AWS calls).
@@ -90,12 +94,15 @@ impl Engine {
     /// process of this node, or silent for too long.
     pub async fn recover_intents(&self) -> Result<usize, EngineError> {
         let mut recovered = 0;
-        for mut lease in self
-            .store()
-            .claimed_leases_not_owned_by(self.instance_id())
-            .await?
-        {
-            if !self.is_dead(&lease.owner).await? {
+        let abandoned_before = Utc::now() - chrono::Duration::seconds(ABANDONED_INTENT_AFTER_SECS);
+        for mut lease in self.store().claimed_leases().await? {
+            let ours = lease.owner == self.instance_id();
+            // Our own issuances finish (or roll back) by themselves — unless
+            // one stalled past any retry budget (e.g. the store failed while
+            // it ended): its intent is taken over like a dead process's.
+            let abandoned =
+                ours && lease.state == LeaseState::Pending && lease.created_at < abandoned_before;
+            if (ours && !abandoned) || (!ours && !self.is_dead(&lease.owner).await?) {
                 continue;
             }
             if lease.state == LeaseState::Pending {

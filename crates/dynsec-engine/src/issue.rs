@@ -152,12 +152,27 @@ impl Engine {
         lease.state = LeaseState::Active;
         lease.access_key_id = created.access_key_id.clone();
         lease.account_id = account_of(&created.user_arn).map(str::to_owned);
-        if let Err(err) = self.store().update_lease(&lease).await {
-            // We cannot record the credential as handed out, so we must not hand it out.
-            warn!(lease = %lease_id, error = %err, "cannot activate lease; rolling back");
-            self.roll_back(&aws, &mut lease, "lease could not be activated")
-                .await;
-            return Err(err.into());
+        // Only from `pending`: if recovery took the intent over (this issuance
+        // outlived ABANDONED_INTENT_AFTER), its revocation is under way.
+        match self
+            .store()
+            .update_lease_if(&lease, LeaseState::Pending)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                warn!(lease = %lease_id, "issuance outlived its intent; not handing the credential out");
+                return Err(EngineError::Unavailable(
+                    "issuance took too long and was rolled back; try again".into(),
+                ));
+            }
+            Err(err) => {
+                // We cannot record the credential as handed out, so we must not hand it out.
+                warn!(lease = %lease_id, error = %err, "cannot activate lease; rolling back");
+                self.roll_back(&aws, &mut lease, "lease could not be activated")
+                    .await;
+                return Err(err.into());
+            }
         }
         self.wake_reaper();
         info!(lease = %lease_id, user = %user_name, dynamic_secret = %producer.name, "issued iam_user credential");

@@ -177,3 +177,36 @@ async fn a_revocation_claimed_by_a_dead_process_is_released_at_once() {
     // Our own claims are ours to finish: nothing more to recover.
     assert_eq!(engine.recover_intents().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn only_a_stalled_own_intent_is_taken_over() {
+    let (engine, store) = memory_engine().await;
+    let producer = engine
+        .create_producer(inline_producer("/ds/a"))
+        .await
+        .unwrap();
+    let mut fresh = lease("fresh", producer.id, LeaseState::Pending, Utc::now());
+    fresh.owner = engine.instance_id().to_string();
+    let mut stalled = fresh.clone();
+    stalled.id = "stalled".into();
+    stalled.created_at = Utc::now() - chrono::Duration::minutes(11);
+    store.insert_lease(&fresh).await.unwrap();
+    store.insert_lease(&stalled).await.unwrap();
+
+    assert_eq!(engine.recover_intents().await.unwrap(), 1);
+    assert_eq!(
+        store.lease("fresh").await.unwrap().unwrap().state,
+        LeaseState::Pending
+    );
+    assert_eq!(
+        store.lease("stalled").await.unwrap().unwrap().state,
+        LeaseState::Revoking
+    );
+    // The stalled issuance, if it ever ends, can no longer activate its lease.
+    let mut late = stalled.clone();
+    late.state = LeaseState::Active;
+    assert!(!store
+        .update_lease_if(&late, LeaseState::Pending)
+        .await
+        .unwrap());
+}

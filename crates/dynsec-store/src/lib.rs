@@ -94,9 +94,9 @@ pub trait Store: AccessStore + KeyStore + Send + Sync + 'static {
     async fn due_leases(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Lease>>;
     /// The earliest due time of any lease, for the reaper to sleep until.
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>>;
-    /// Leases claimed by gateway instances other than `owner`: pending
-    /// intents, and revocations in progress.
-    async fn claimed_leases_not_owned_by(&self, owner: &str) -> Result<Vec<Lease>>;
+    /// Leases some gateway instance is working on: pending intents and
+    /// revocations in progress.
+    async fn claimed_leases(&self) -> Result<Vec<Lease>>;
 
     /// Moves committed data out of the write-ahead log and truncates it, so
     /// superseded ciphertext doesn't linger there (after a key rotation).

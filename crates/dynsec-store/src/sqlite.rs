@@ -548,13 +548,10 @@ impl Store for SqliteStore {
         Ok(ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single()))
     }
 
-    async fn claimed_leases_not_owned_by(&self, owner: &str) -> Result<Vec<Lease>> {
-        let rows = sqlx::query(
-            "SELECT * FROM leases WHERE state IN ('pending', 'revoking') AND owner != ?",
-        )
-        .bind(owner)
-        .fetch_all(&self.pool)
-        .await?;
+    async fn claimed_leases(&self) -> Result<Vec<Lease>> {
+        let rows = sqlx::query("SELECT * FROM leases WHERE state IN ('pending', 'revoking')")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(lease_from).collect()
     }
 
