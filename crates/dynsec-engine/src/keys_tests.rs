@@ -3,8 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::{EngineConfig, ProducerInput, ProducerTargetInput, TargetInput};
-use dynsec_core::{AccessMode, AwsConnection, PasswordPolicy, ProducerSettings, SecretString};
+use crate::test_support::{self, path};
+use crate::{EngineConfig, ProducerInput, TargetInput};
+use dynsec_core::AwsConnection;
 use dynsec_crypto::Sealer;
 use dynsec_store::{SqliteStore, Store};
 use std::sync::Mutex;
@@ -37,19 +38,9 @@ fn engine(store: &Arc<dyn Store>, ring: Keyring) -> Engine {
     )
 }
 
-fn path(name: &str) -> ItemPath {
-    ItemPath::parse("name", name).unwrap()
-}
-
+/// No AWS is reached in these tests; nothing listens on port 9.
 fn connection() -> AwsConnection {
-    AwsConnection {
-        access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
-        secret_access_key: SecretString::new(SECRET),
-        session_token: None,
-        region: "us-east-1".into(),
-        iam_endpoint: None,
-        sts_endpoint: None,
-    }
+    test_support::connection("http://127.0.0.1:9")
 }
 
 fn target(name: &str, key: Option<&str>) -> TargetInput {
@@ -63,30 +54,9 @@ fn target(name: &str, key: Option<&str>) -> TargetInput {
 }
 
 fn inline_producer(name: &str, key: Option<&str>) -> ProducerInput {
-    ProducerInput {
-        name: path(name),
-        target: ProducerTargetInput::Inline(connection()),
-        settings: ProducerSettings {
-            access_mode: AccessMode::IamUser,
-            user_policies: vec![],
-            user_groups: vec![],
-            role_arns: vec![],
-            programmatic_access: true,
-            console_access: false,
-            password: PasswordPolicy::default(),
-            ttl_secs: 3600,
-            ttl_text: String::new(),
-            iam_path: String::new(),
-            external_id: None,
-            session_tags: vec![],
-            transitive_tag_keys: vec![],
-            username_template: None,
-            tags: vec![],
-            description: String::new(),
-            protection_key: key.map(str::to_string),
-        },
-        delete_protection: false,
-    }
+    let mut input = test_support::inline_producer(name);
+    input.settings.protection_key = key.map(str::to_string);
+    input
 }
 
 fn key_input(name: &str, split: Option<u64>, customer: Option<&str>) -> ProtectionKeyInput {
