@@ -13,6 +13,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Waits until the dynamic secret lists no live lease. (A user goes a
+/// moment before its lease is recorded revoked.)
+async fn no_live_lease_remains(world: &World, name: &str) {
+    eventually(Duration::from_secs(10), "no live lease", || async {
+        world
+            .gw()
+            .ok("gateway-get-producer-tmp-creds", json!({"name": name}))
+            .await
+            == json!([])
+    })
+    .await;
+}
+
 /// Polls `check` every 100 ms until it returns true or `limit` passes;
 /// returns how long it took.
 async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
@@ -60,18 +73,7 @@ async fn a_short_ttl_ends_with_the_user_gone_and_its_key_rejected() {
         .await
         .unwrap_err();
     assert_eq!(status_of(&rejected), Some(403));
-    // The user goes a moment before the lease is recorded revoked.
-    eventually(Duration::from_secs(10), "the lease to end", || async {
-        world
-            .gw()
-            .ok(
-                "gateway-get-producer-tmp-creds",
-                json!({"name": "/short/ttl"}),
-            )
-            .await
-            == json!([])
-    })
-    .await;
+    no_live_lease_remains(&world, "/short/ttl").await;
 }
 
 #[tokio::test]
@@ -144,19 +146,8 @@ async fn kill_9_during_issuance_bursts_leaves_no_iam_user_behind() {
     })
     .await;
     eprintln!("all users gone {took:?} after the last restart");
-    // Every lease ends revoked — none stuck pending or failed. (The last
-    // users go a moment before their leases are recorded revoked.)
-    eventually(Duration::from_secs(10), "no live lease", || async {
-        world
-            .gw()
-            .ok(
-                "gateway-get-producer-tmp-creds",
-                json!({"name": "/crash/burst"}),
-            )
-            .await
-            == json!([])
-    })
-    .await;
+    // Every lease ends revoked — none stuck pending or failed.
+    no_live_lease_remains(&world, "/crash/burst").await;
 }
 
 #[tokio::test]
