@@ -50,6 +50,10 @@ impl LeaseState {
     pub fn is_live(self) -> bool {
         !matches!(self, Self::Revoked)
     }
+
+    /// States in which some gateway instance is working on the lease (its
+    /// `owner`): an issuance writing it, or a revocation that claimed it.
+    pub const CLAIMED: [LeaseState; 2] = [Self::Pending, Self::Revoking];
 }
 
 impl fmt::Display for LeaseState {
@@ -84,4 +88,73 @@ pub struct Lease {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl Lease {
+    /// When the reaper must next look at this lease: its expiry while
+    /// active, its next attempt (or the lapse of a revoker's claim) while
+    /// revoking or failed, never while pending (the issuance, or recovery
+    /// from its writer's death, decides) or once revoked. Every store indexes
+    /// leases by this, so it is the one definition of "due".
+    pub fn due_at(&self) -> Option<DateTime<Utc>> {
+        match self.state {
+            LeaseState::Active => Some(self.expires_at),
+            LeaseState::Revoking | LeaseState::Failed => {
+                Some(self.next_attempt_at.unwrap_or(self.created_at))
+            }
+            LeaseState::Pending | LeaseState::Revoked => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn lease(state: LeaseState, next: Option<i64>) -> Lease {
+        let at = |s| Utc.timestamp_opt(s, 0).single().unwrap_or_default();
+        Lease {
+            id: "l".into(),
+            producer_id: 1,
+            producer_name: "/p".into(),
+            mode: AccessMode::IamUser,
+            principal: "tmp.p.l".into(),
+            access_key_id: None,
+            role_arn: None,
+            account_id: None,
+            state,
+            owner: "n.1".into(),
+            created_at: at(10),
+            expires_at: at(100),
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: next.map(at),
+        }
+    }
+
+    #[test]
+    fn due_at_follows_the_state() {
+        let secs = |l: Lease| l.due_at().map(|t| t.timestamp());
+        assert_eq!(secs(lease(LeaseState::Active, Some(50))), Some(100));
+        assert_eq!(secs(lease(LeaseState::Failed, Some(50))), Some(50));
+        assert_eq!(secs(lease(LeaseState::Revoking, Some(70))), Some(70));
+        assert_eq!(secs(lease(LeaseState::Revoking, None)), Some(10));
+        assert_eq!(secs(lease(LeaseState::Pending, Some(50))), None);
+        assert_eq!(secs(lease(LeaseState::Revoked, Some(50))), None);
+    }
+
+    #[test]
+    fn state_names_round_trip() {
+        for state in [
+            LeaseState::Pending,
+            LeaseState::Active,
+            LeaseState::Revoking,
+            LeaseState::Revoked,
+            LeaseState::Failed,
+        ] {
+            assert_eq!(LeaseState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(LeaseState::parse("gone"), None);
+    }
 }

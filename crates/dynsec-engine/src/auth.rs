@@ -9,10 +9,8 @@ use dynsec_core::access::{Cidr, PathRule};
 use dynsec_core::SecretString;
 use dynsec_crypto::{hash_credential, hashes_equal, random_id, random_secret};
 use dynsec_store::{ApiKeyRecord, TokenRecord};
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Name of the API key created on first start.
 const ADMIN_KEY_NAME: &str = "/admin";
@@ -20,11 +18,9 @@ const ADMIN_KEY_NAME: &str = "/admin";
 /// Failed `auth` attempts tolerated within [`FAILURE_WINDOW`] per access id,
 /// and per client address (higher: one address may front many users), before
 /// further attempts are refused.
-const MAX_FAILURES_PER_ID: usize = 10;
-const MAX_FAILURES_PER_ADDRESS: usize = 50;
+const MAX_FAILURES_PER_ID: u64 = 10;
+const MAX_FAILURES_PER_ADDRESS: u64 = 50;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
-/// Bound on remembered keys, so a flood of random ids can't exhaust memory.
-const MAX_TRACKED: usize = 10_000;
 /// Longest access id looked at; longer ones are refused before any lookup or
 /// bookkeeping (real ids are `p-` + 12 characters).
 const MAX_ACCESS_ID_LEN: usize = 64;
@@ -38,68 +34,40 @@ pub struct Caller {
     pub rules: Vec<PathRule>,
 }
 
-/// Counts recent failed authentications per key (`id:<access id>`, `ip:<addr>`).
-#[derive(Debug, Default)]
-pub(crate) struct FailureLimiter {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
-}
-
-impl FailureLimiter {
-    /// Seconds to wait if any of `keys` is over the limit.
-    fn blocked(&self, keys: &[String]) -> Option<u64> {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        keys.iter().find_map(|key| {
-            let times = map.get_mut(key)?;
-            while times
-                .front()
-                .is_some_and(|t| now.duration_since(*t) > FAILURE_WINDOW)
-            {
-                times.pop_front();
-            }
+impl Engine {
+    /// Seconds to wait if any of `keys` is over its limit. The failures are
+    /// counted in the store, so the limits hold across every gateway on it.
+    async fn auth_blocked(&self, keys: &[String]) -> Result<Option<u64>, EngineError> {
+        let now = Utc::now();
+        let window = chrono::Duration::from_std(FAILURE_WINDOW).unwrap_or(chrono::Duration::MAX);
+        for key in keys {
             let limit = if key.starts_with("ip:") {
                 MAX_FAILURES_PER_ADDRESS
             } else {
                 MAX_FAILURES_PER_ID
             };
-            (times.len() >= limit).then(|| {
-                let oldest = times.front().copied().unwrap_or(now);
-                FAILURE_WINDOW
-                    .saturating_sub(now.duration_since(oldest))
-                    .as_secs()
-                    .max(1)
-            })
-        })
-    }
-
-    fn record(&self, keys: &[String]) {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_TRACKED {
-            map.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) <= FAILURE_WINDOW)
-            });
-        }
-        let full = map.len() >= MAX_TRACKED;
-        for key in keys {
-            match map.get_mut(key) {
-                Some(times) => {
-                    times.push_back(now);
-                    // Only the last window matters; older entries would pile up.
-                    while times.len() > MAX_FAILURES_PER_ADDRESS {
-                        times.pop_front();
-                    }
-                }
-                // Under a flood of distinct ids the map stops growing; keys
-                // already tracked (the ones under attack) keep counting.
-                None if full => {}
-                None => {
-                    map.insert(key.clone(), VecDeque::from([now]));
-                }
+            let failures = self.store().auth_failures_since(key, now - window).await?;
+            if failures.count >= limit {
+                let oldest = failures.oldest.unwrap_or(now);
+                let wait = (oldest + window - now).num_seconds().max(1);
+                return Ok(Some(u64::try_from(wait).unwrap_or(1)));
             }
         }
+        Ok(None)
+    }
+
+    async fn record_auth_failure(&self, keys: &[String]) -> Result<(), EngineError> {
+        Ok(self.store().record_auth_failure(keys, Utc::now()).await?)
+    }
+
+    /// Forgets failed authentications older than the window (each
+    /// heartbeat), which bounds what a flood of bad logins can store.
+    pub(crate) async fn purge_auth_failures(&self) -> Result<u64, EngineError> {
+        let window = chrono::Duration::from_std(FAILURE_WINDOW).unwrap_or(chrono::Duration::MAX);
+        Ok(self
+            .store()
+            .purge_auth_failures(Utc::now() - window)
+            .await?)
     }
 }
 
@@ -161,7 +129,8 @@ impl Engine {
                 false,
             ),
         };
-        self.store()
+        let inserted = self
+            .store()
             .insert_api_key(&ApiKeyRecord {
                 access_id: access_id.clone(),
                 name: ADMIN_KEY_NAME.into(),
@@ -174,7 +143,17 @@ impl Engine {
                 jwt_ttl_secs: None,
                 delete_protection: true,
             })
-            .await?;
+            .await;
+        match inserted {
+            Ok(()) => {}
+            // Another gateway starting on the same empty store won the race.
+            Err(dynsec_store::StoreError::Conflict(_))
+                if self.store().api_key_count().await? > 0 =>
+            {
+                return Ok(None)
+            }
+            Err(err) => return Err(err.into()),
+        }
         Ok(Some(NewAdminKey {
             access_id,
             access_key,
@@ -198,7 +177,7 @@ impl Engine {
             return Err(refused());
         }
         let limiter_keys = [format!("id:{access_id}"), format!("ip:{client}")];
-        if let Some(wait) = self.inner.auth_failures.blocked(&limiter_keys) {
+        if let Some(wait) = self.auth_blocked(&limiter_keys).await? {
             return Err(EngineError::RateLimited(format!(
                 "too many failed authentication attempts; retry in {wait} s"
             )));
@@ -211,18 +190,18 @@ impl Engine {
                 key
             }
             _ => {
-                self.inner.auth_failures.record(&limiter_keys);
+                self.record_auth_failure(&limiter_keys).await?;
                 return Err(refused());
             }
         };
         if key.access_expires.is_some_and(|at| at <= Utc::now()) {
-            self.inner.auth_failures.record(&limiter_keys);
+            self.record_auth_failure(&limiter_keys).await?;
             return Err(EngineError::Unauthenticated(
                 "access denied: this access key has expired".into(),
             ));
         }
         if !client_allowed(&key.bound_ips, client) {
-            self.inner.auth_failures.record(&limiter_keys);
+            self.record_auth_failure(&limiter_keys).await?;
             return Err(EngineError::Unauthenticated(format!(
                 "access denied: client address {client} is outside this key's bound IPs"
             )));

@@ -45,6 +45,10 @@ impl From<StoreError> for EngineError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::InUse(what) => Self::Conflict(what),
+            StoreError::Unavailable(what) => {
+                Self::Unavailable(format!("the database is unavailable: {what}"))
+            }
             other => Self::Internal(other.to_string()),
         }
     }

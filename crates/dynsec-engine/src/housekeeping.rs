@@ -1,10 +1,16 @@
 //! Background duties besides expiry: prove this process is alive, roll back
 //! intents of dead processes, and sweep IAM for users no live lease claims.
+//!
+//! With several gateways on one store: a gateway silent for three heartbeat
+//! intervals is dead, and the first live one to notice takes its work over
+//! (one store statement per dead gateway, so exactly one does); each
+//! orphan-sweep pass is a duty held in the store, so one gateway runs it.
 
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
 use dynsec_aws::AwsAdmin;
 use dynsec_core::{AwsConnection, LeaseState};
+use dynsec_store::InstanceRecord;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
@@ -21,6 +27,10 @@ const STALE_HEARTBEATS: u32 = 3;
 const SWEEP_MAX_TEARDOWNS: usize = 100;
 /// The first sweep runs this long after start, once the gateway has settled.
 const FIRST_SWEEP_DELAY: Duration = Duration::from_secs(10);
+/// The store duty whose holder runs the current orphan-sweep pass.
+const SWEEP_DUTY: &str = "orphan-sweep";
+/// How often a sweep in progress renews its duty.
+const SWEEP_RENEW_EVERY: Duration = Duration::from_secs(30);
 
 /// Runs the heartbeat, intent recovery and orphan sweep loops.
 pub struct Housekeeper;
@@ -39,16 +49,7 @@ impl Housekeeper {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = beat.tick() => {
-                    if let Err(err) = engine.store().heartbeat(engine.instance_id(), Utc::now()).await {
-                        warn!(error = %err, "cannot record heartbeat");
-                    }
-                    match engine.recover_intents().await {
-                        Ok(0) => {}
-                        Ok(n) => info!(intents = n, "rolling back intents of stopped gateways"),
-                        Err(err) => warn!(error = %err, "cannot recover intents"),
-                    }
-                }
+                _ = beat.tick() => engine.heartbeat_duties().await,
             }
         }
         // Fails only when the sweeper has already ended, which is fine.
@@ -72,9 +73,9 @@ async fn sweep_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
     let sweeps = async {
         loop {
             sweep.tick().await;
-            match engine.sweep_orphans().await {
-                Ok(0) => {}
-                Ok(n) => info!(users = n, "orphan sweep removed IAM users no lease claims"),
+            match engine.sweep_pass(interval).await {
+                Ok(Some(0)) | Ok(None) => {}
+                Ok(Some(n)) => info!(users = n, "orphan sweep removed IAM users no lease claims"),
                 Err(err) => warn!(error = %err, "orphan sweep failed"),
             }
         }
@@ -87,40 +88,138 @@ async fn sweep_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
 }
 
 impl Engine {
+    /// One heartbeat: record that this instance is alive (and which master
+    /// keys it holds), pick up a master key rotated through another gateway,
+    /// take over dead gateways' work, and forget stale failed logins. Each
+    /// part fails alone, logged, and is tried again at the next beat.
+    async fn heartbeat_duties(&self) {
+        if let Err(err) = self.heartbeat().await {
+            warn!(error = %err, "cannot record heartbeat");
+        }
+        if let Err(err) = self.sync_master_keys().await {
+            warn!(error = %err, "cannot pick up master keys rotated elsewhere");
+        }
+        match self.recover_intents().await {
+            Ok(0) => {}
+            Ok(n) => info!(leases = n, "took over the work of stopped gateways"),
+            Err(err) => warn!(error = %err, "cannot recover intents"),
+        }
+        if let Err(err) = self.retire_key_handovers().await {
+            warn!(error = %err, "cannot retire master-key handovers");
+        }
+        if let Err(err) = self.purge_auth_failures().await {
+            warn!(error = %err, "cannot purge failed authentications");
+        }
+    }
+
+    /// Records that this instance is alive, with the master keys it holds
+    /// durably. The binary calls it once before serving, so no other gateway
+    /// can take this one's first intents for a dead process's.
+    pub async fn heartbeat(&self) -> Result<(), EngineError> {
+        let instance = InstanceRecord {
+            id: self.instance_id().to_string(),
+            heartbeat_at: Utc::now(),
+            master_keys: self.durable_master_keys(),
+        };
+        Ok(self.store().heartbeat(&instance).await?)
+    }
+
     /// Turns work left by dead gateway processes into due revocations: their
     /// pending intents (the reaper then tears down whatever they created),
     /// and the revocations they had claimed (released at once, not when the
     /// claim would have lapsed). A process is dead when it is an earlier
-    /// process of this node, or silent for too long.
+    /// process of this node, or silent for too long. Each take-over is one
+    /// store statement: of several gateways noticing, one gets the leases.
     pub async fn recover_intents(&self) -> Result<usize, EngineError> {
-        let mut recovered = 0;
         let abandoned_before = Utc::now() - chrono::Duration::seconds(ABANDONED_INTENT_AFTER_SECS);
-        for mut lease in self.store().claimed_leases().await? {
-            let ours = lease.owner == self.instance_id();
-            // Our own issuances finish (or roll back) by themselves — unless
-            // one stalled past any retry budget (e.g. the store failed while
-            // it ended): its intent is taken over like a dead process's.
-            let abandoned =
-                ours && lease.state == LeaseState::Pending && lease.created_at < abandoned_before;
-            if (ours && !abandoned) || (!ours && !self.is_dead(&lease.owner).await?) {
-                continue;
+        let claimed = self.store().claimed_leases().await?;
+        let owners: BTreeSet<&str> = claimed
+            .iter()
+            .map(|l| l.owner.as_str())
+            .filter(|owner| *owner != self.instance_id())
+            .collect();
+        let mut taken = Vec::new();
+        for owner in owners {
+            if self.is_dead(owner).await? {
+                taken.extend(
+                    self.store()
+                        .take_over_claims(
+                            owner,
+                            self.instance_id(),
+                            Utc::now(),
+                            "issuance interrupted: its gateway stopped",
+                            None,
+                        )
+                        .await?,
+                );
             }
-            if lease.state == LeaseState::Pending {
-                info!(lease = %lease.id, user = %lease.principal, owner = %lease.owner, "rolling back intent of a stopped gateway");
-                lease.state = LeaseState::Revoking;
-                lease.last_error = Some("issuance interrupted: its gateway stopped".into());
-            } else {
-                info!(lease = %lease.id, user = %lease.principal, owner = %lease.owner, "resuming a revocation a stopped gateway had claimed");
-            }
-            lease.owner = self.instance_id().to_string();
-            lease.next_attempt_at = Some(Utc::now());
-            self.store().update_lease(&lease).await?;
-            recovered += 1;
         }
-        if recovered > 0 {
+        // Our own issuances finish (or roll back) by themselves — unless one
+        // stalled past any retry budget (e.g. the store failed while it
+        // ended): its intent is taken over like a dead process's.
+        let stalled = claimed.iter().any(|l| {
+            l.owner == self.instance_id()
+                && l.state == LeaseState::Pending
+                && l.created_at < abandoned_before
+        });
+        if stalled {
+            taken.extend(
+                self.store()
+                    .take_over_claims(
+                        self.instance_id(),
+                        self.instance_id(),
+                        Utc::now(),
+                        "issuance stalled past every retry; rolled back",
+                        Some(abandoned_before),
+                    )
+                    .await?,
+            );
+        }
+        for lease in &taken {
+            if lease.last_error.as_deref().is_some_and(|e| e.starts_with("issuance")) {
+                info!(lease = %lease.id, user = %lease.principal, "rolling back intent of a stopped gateway");
+            } else {
+                info!(lease = %lease.id, user = %lease.principal, "resuming a revocation a stopped gateway had claimed");
+            }
+        }
+        if !taken.is_empty() {
             self.wake_reaper();
         }
-        Ok(recovered)
+        Ok(taken.len())
+    }
+
+    /// Runs one orphan-sweep pass if this gateway gets the sweep duty (no
+    /// other gateway swept within `interval`); `None` when another has it.
+    async fn sweep_pass(&self, interval: Duration) -> Result<Option<usize>, EngineError> {
+        let hold = |now: DateTime<Utc>| {
+            let until = now + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+            self.store()
+                .try_hold_duty(SWEEP_DUTY, self.instance_id(), now, until)
+        };
+        if !hold(Utc::now()).await? {
+            return Ok(None);
+        }
+        // Renewed while it runs, so a long pass is never run twice at once;
+        // not released after: the next pass is due an interval later.
+        let renewals = async {
+            let mut every = tokio::time::interval(SWEEP_RENEW_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                if let Err(err) = hold(Utc::now()).await {
+                    warn!(error = %err, "cannot renew the orphan-sweep duty");
+                }
+            }
+        };
+        tokio::select! {
+            removed = self.sweep_orphans() => removed.map(Some),
+            () = renewals => Ok(None),
+        }
+    }
+
+    /// How long an instance may stay silent before it counts as dead.
+    pub(crate) fn stale_after(&self) -> Duration {
+        self.config().heartbeat_interval * STALE_HEARTBEATS
     }
 
     async fn is_dead(&self, owner: &str) -> Result<bool, EngineError> {
@@ -129,7 +228,7 @@ impl Engine {
             // Only one process per node (the data dir is locked), and it's us.
             return Ok(true);
         }
-        let stale_after = self.config().heartbeat_interval * STALE_HEARTBEATS;
+        let stale_after = self.stale_after();
         Ok(match self.store().instance_heartbeat(owner).await? {
             None => true,
             Some(at) => (Utc::now() - at)

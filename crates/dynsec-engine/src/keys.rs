@@ -50,6 +50,10 @@ fn new_install_secret() -> zeroize::Zeroizing<Vec<u8>> {
 }
 /// Re-wrap passes before a rotation gives up on records that keep changing.
 const MAX_REWRAP_PASSES: usize = 10;
+/// The store duty held by the gateway rotating the master key, and how long
+/// it holds without release (a gateway dying mid-rotation frees it so).
+const ROTATION_DUTY: &str = "master-key-rotation";
+const ROTATION_DUTY_SECS: i64 = 600;
 
 fn protection_key_aad(uid: &str) -> String {
     format!("protection-key/{uid}")
@@ -111,7 +115,10 @@ pub(crate) struct KeyState {
     custody: RwLock<Option<Arc<dyn MasterKeyCustody>>>,
     fragments: RwLock<CustomerFragments>,
     /// One rotation at a time.
-    rotation: tokio::sync::Mutex<()>,
+    pub(crate) rotation: tokio::sync::Mutex<()>,
+    /// Fingerprints of the keys the custody holds (current first), once a
+    /// keyring has been written to it; until then, the ring as loaded.
+    durable: RwLock<Option<Vec<String>>>,
 }
 
 /// A protection key as callers see it (never its material).
@@ -171,7 +178,7 @@ pub struct RotationReport {
 }
 
 impl Engine {
-    fn keys(&self) -> &KeyState {
+    pub(crate) fn keys(&self) -> &KeyState {
         &self.inner.keys
     }
 
@@ -194,7 +201,7 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner()) = fragments;
     }
 
-    fn custody(&self) -> Option<Arc<dyn MasterKeyCustody>> {
+    pub(crate) fn custody(&self) -> Option<Arc<dyn MasterKeyCustody>> {
         self.keys()
             .custody
             .read()
@@ -211,6 +218,42 @@ impl Engine {
             .cloned()
     }
 
+    /// Writes `ring` to `custody` and remembers it as what this gateway holds
+    /// durably (advertised with each heartbeat).
+    pub(crate) async fn persist_keyring(
+        &self,
+        custody: &Arc<dyn MasterKeyCustody>,
+        ring: &Keyring,
+    ) -> Result<(), EngineError> {
+        persist(custody, ring).await?;
+        *self
+            .keys()
+            .durable
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) =
+            Some(ring.ids().iter().map(KeyId::to_hex).collect());
+        Ok(())
+    }
+
+    /// Fingerprints of the master keys this gateway would still hold after a
+    /// restart, current first.
+    pub(crate) fn durable_master_keys(&self) -> Vec<String> {
+        self.keys()
+            .durable
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| {
+                self.inner
+                    .sealer
+                    .keyring()
+                    .ids()
+                    .iter()
+                    .map(KeyId::to_hex)
+                    .collect()
+            })
+    }
+
     // --- Master key ----------------------------------------------------------
 
     /// Run once at start, before serving: proves the keyring opens this
@@ -219,46 +262,77 @@ impl Engine {
     /// (the keyring still holds previous keys). Returns the installation
     /// secret sealed in the check value, for keys that must survive rotations.
     pub async fn prepare_master_key(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, EngineError> {
+        // Remember the ring as loaded (what a restart would hold again).
+        let loaded = self.durable_master_keys();
+        *self
+            .keys()
+            .durable
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(loaded);
+        // A rotation through another gateway sharing the store, first.
+        Box::pin(self.sync_master_keys()).await?;
         let sealer = &self.inner.sealer;
-        let ring = sealer.keyring();
-        let install_secret = match self.store().master_key_check().await? {
-            Some(check) => {
-                let opened = sealer
-                    .open(CHECK_AAD, &check)
-                    .map_err(|_| wrong_master_key(&ring, sealed_key_id(&check)))?;
-                if opened.as_slice() == LEGACY_CHECK_VALUE || opened.len() < INSTALL_SECRET_LEN {
+        let mut ring = sealer.keyring();
+        let install_secret = loop {
+            match self.store().master_key_check().await? {
+                Some(check) => {
+                    let opened = sealer
+                        .open(CHECK_AAD, &check)
+                        .map_err(|_| wrong_master_key(&ring, sealed_key_id(&check)))?;
+                    if opened.as_slice() != LEGACY_CHECK_VALUE && opened.len() >= INSTALL_SECRET_LEN {
+                        break zeroize::Zeroizing::new(opened.to_vec());
+                    }
+                    // A check from before the installation secret: replace it,
+                    // unless another gateway did so first (then read theirs).
                     let secret = new_install_secret();
-                    self.store()
-                        .set_master_key_check(&sealer.seal(CHECK_AAD, &secret))
-                        .await?;
-                    secret
-                } else {
-                    zeroize::Zeroizing::new(opened.to_vec())
+                    let blob = SealedBlob {
+                        kind: SealedKind::MasterKeyCheck,
+                        row_id: 1,
+                        uid: String::new(),
+                        sealed: check,
+                    };
+                    if self
+                        .store()
+                        .replace_sealed_blob(&blob, &sealer.seal(CHECK_AAD, &secret))
+                        .await?
+                    {
+                        break secret;
+                    }
+                }
+                None => {
+                    // A database from before the check existed: prove the key on
+                    // a record sealed under the master key (any record not
+                    // wrapped by a protection key), if there is one, then record
+                    // the check — unless a gateway starting at the same time
+                    // wrote one first (then that one must open).
+                    let protection = self.protection_key_ids().await?;
+                    for blob in self.store().sealed_blobs().await? {
+                        let id = sealed_key_id(&blob.sealed);
+                        if id.is_some_and(|id| protection.contains(&id.to_hex())) {
+                            continue;
+                        }
+                        if sealer.open(&sealed_aad(&blob), &blob.sealed).is_err() {
+                            return Err(wrong_master_key(&ring, id));
+                        }
+                        break;
+                    }
+                    let secret = new_install_secret();
+                    if self
+                        .store()
+                        .init_master_key_check(&sealer.seal(CHECK_AAD, &secret))
+                        .await?
+                    {
+                        break secret;
+                    }
                 }
             }
-            None => {
-                // A database from before the check existed: prove the key on
-                // a record sealed under the master key (any record not
-                // wrapped by a protection key), if there is one, then record
-                // the check.
-                let protection = self.protection_key_ids().await?;
-                for blob in self.store().sealed_blobs().await? {
-                    let id = sealed_key_id(&blob.sealed);
-                    if id.is_some_and(|id| protection.contains(&id.to_hex())) {
-                        continue;
-                    }
-                    if sealer.open(&sealed_aad(&blob), &blob.sealed).is_err() {
-                        return Err(wrong_master_key(&ring, id));
-                    }
-                    break;
-                }
-                let secret = new_install_secret();
-                self.store()
-                    .set_master_key_check(&sealer.seal(CHECK_AAD, &secret))
-                    .await?;
-                secret
-            }
+            ring = sealer.keyring();
         };
+        if let Some(previous) = ring.previous().first() {
+            // Supplied as "<new> <old>": gateways still holding only the old
+            // key get the new one from the store.
+            self.publish_handover(ring.current(), previous).await?;
+        }
         if !ring.previous().is_empty() {
             info!(current = %ring.current().id(), previous = ?ring.previous().iter().map(MasterKey::id).collect::<Vec<_>>(),
                 "the keyring holds previous master keys: finishing the rotation");
@@ -277,6 +351,35 @@ impl Engine {
     /// key file that opens every record; the next start finishes the job.
     pub async fn rotate_master_key(&self) -> Result<RotationReport, EngineError> {
         let _one = self.keys().rotation.lock().await;
+        // One rotation at a time across every gateway on the store, too.
+        let now = Utc::now();
+        if !self
+            .store()
+            .try_hold_duty(
+                ROTATION_DUTY,
+                self.instance_id(),
+                now,
+                now + chrono::Duration::seconds(ROTATION_DUTY_SECS),
+            )
+            .await?
+        {
+            return Err(EngineError::Conflict(
+                "a master key rotation is in progress through another gateway; try again when it has finished"
+                    .into(),
+            ));
+        }
+        let rotated = self.rotate_master_key_held().await;
+        if let Err(err) = self
+            .store()
+            .release_duty(ROTATION_DUTY, self.instance_id())
+            .await
+        {
+            warn!(error = %err, "cannot release the rotation duty; it lapses by itself");
+        }
+        rotated
+    }
+
+    async fn rotate_master_key_held(&self) -> Result<RotationReport, EngineError> {
         let custody = self.custody().ok_or_else(|| {
             EngineError::Conflict(
                 "this gateway has no master key file it may rewrite; rotate by restarting with the new key"
@@ -291,8 +394,12 @@ impl Engine {
             .sealer
             .keyring()
             .rotated_to(MasterKey::generate());
-        // Both keys are durable before any record is re-wrapped.
-        persist(&custody, &ring).await?;
+        // Both keys are durable before any record is re-wrapped, and other
+        // gateways can get the new key before anything is sealed under it.
+        self.persist_keyring(&custody, &ring).await?;
+        let previous = self.inner.sealer.keyring();
+        self.publish_handover(ring.current(), previous.current())
+            .await?;
         self.inner.sealer.set_keyring(ring.clone());
         info!(new = %ring.current().id(), "master key rotation started");
         let report = self.finish_rotation().await?;
@@ -304,14 +411,14 @@ impl Engine {
     /// Re-wraps everything under the current key, then drops the previous
     /// keys — from the key file first (when the gateway keeps it), then from
     /// memory. Caller holds the rotation lock.
-    async fn finish_rotation(&self) -> Result<RotationReport, EngineError> {
+    pub(crate) async fn finish_rotation(&self) -> Result<RotationReport, EngineError> {
         let rewrapped = self.rewrap_all().await?;
         let ring = self.inner.sealer.keyring();
         let done = ring.without_previous();
         let custody = self.custody();
         let persisted = match custody.as_ref() {
             Some(c) if c.rotation_refusal().is_none() => {
-                persist(c, &done).await?;
+                self.persist_keyring(c, &done).await?;
                 true
             }
             _ => {
@@ -323,9 +430,10 @@ impl Engine {
             }
         };
         self.inner.sealer.set_keyring(done.clone());
-        // Old wrappings may sit in the WAL until a checkpoint; flush them out.
-        if let Err(err) = self.store().compact().await {
-            warn!(error = %err, "cannot checkpoint the database after the rotation");
+        // Old wrappings may linger in the database's files (a WAL, dead row
+        // versions); have the store drop them.
+        if let Err(err) = self.store().scrub_superseded().await {
+            warn!(error = %err, "cannot scrub superseded rows after the rotation");
         }
         Ok(RotationReport {
             key_id: done.current().id(),
@@ -616,7 +724,7 @@ impl Engine {
             .ok_or_else(|| {
                 ValidationError::new(field, format!("protection key '{path}' does not exist"))
             })?;
-        self.derive_protection_key(&record)?;
+        self.derive_protection_key(&record).await?;
         Ok(Some(record.name))
     }
 
@@ -637,12 +745,12 @@ impl Engine {
         let record = self.protection_key_record(name).await?.ok_or_else(|| {
             EngineError::Internal(format!("protection key '{name}' is missing from the store"))
         })?;
-        self.derive_protection_key(&record)
+        self.derive_protection_key(&record).await
     }
 
     /// Opens the store fragments and combines them with the customer
     /// fragment, checking the result against the key's fingerprint.
-    fn derive_protection_key(
+    async fn derive_protection_key(
         &self,
         record: &ProtectionKeyRecord,
     ) -> Result<ProtectionKey, EngineError> {
@@ -655,10 +763,10 @@ impl Engine {
             })?),
             None => None,
         };
-        let material = self
-            .inner
-            .sealer
-            .open(&protection_key_aad(&record.uid), &record.sealed_fragments)
+        let material = Box::pin(
+            self.open_master_sealed(&protection_key_aad(&record.uid), &record.sealed_fragments),
+        )
+        .await
             .map_err(|e| {
                 EngineError::Internal(format!(
                     "cannot decrypt the fragments of protection key '{}': {e}",
@@ -722,7 +830,7 @@ impl Engine {
             Some(name) if !sealer.is_master_wrapped(sealed) => {
                 self.protection_key(name).await?.open(aad, sealed)
             }
-            _ => sealer.open(aad, sealed),
+            _ => Box::pin(self.open_master_sealed(aad, sealed)).await,
         };
         opened
             .map_err(|e| EngineError::Internal(format!("cannot decrypt the secret of {aad}: {e}")))

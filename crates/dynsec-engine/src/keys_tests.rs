@@ -148,7 +148,10 @@ async fn rotation_rewraps_every_record_and_retires_the_old_key() {
     gw.create_target(target("/aws/b", None)).await.unwrap();
     assert_eq!(gw.rotate_master_key().await.unwrap().rewrapped, 5);
 
-    // The old key alone opens nothing any more: refused at start, and no record opens.
+    // Once every live gateway holds the last key, the handovers go: the old
+    // key alone opens nothing any more (refused at start, no record opens).
+    gw.heartbeat().await.unwrap();
+    assert_eq!(gw.retire_key_handovers().await.unwrap(), 2);
     let with_old = engine(&store, Keyring::new(old));
     let err = with_old.prepare_master_key().await.unwrap_err().to_string();
     assert!(err.contains("does not open this database"), "{err}");
@@ -178,13 +181,30 @@ async fn an_interrupted_rotation_is_finished_at_start() {
     for blob in store.sealed_blobs().await.unwrap() {
         assert_eq!(sealed_key_id(&blob.sealed), Some(new.id()));
     }
-    let fresh = engine(&store, Keyring::new(new));
+    let fresh = engine(&store, Keyring::new(new.clone()));
     assert_eq!(
         fresh.prepare_master_key().await.unwrap(),
         install_secret,
         "the installation secret (audit HMAC key source) survives the rotation"
     );
     assert_eq!(details_secret(&fresh, "/aws/a").await.unwrap(), SECRET);
+    // Until every live gateway holds the new key, one still on the old key
+    // gets it from the store (the handover) instead of being locked out...
+    let behind = engine(&store, Keyring::new(old.clone()));
+    let behind_custody = Arc::new(RecordingCustody::default());
+    behind.set_master_key_custody(behind_custody.clone());
+    assert_eq!(behind.prepare_master_key().await.unwrap(), install_secret);
+    assert_eq!(
+        *behind_custody.rings.lock().unwrap(),
+        vec![vec![new.id(), old.id()], vec![new.id()]],
+        "written to its own key file"
+    );
+    assert_eq!(details_secret(&behind, "/aws/a").await.unwrap(), SECRET);
+    // ...and once they all do, the handover goes and the old key opens nothing.
+    for gateway in [&restarted, &behind] {
+        gateway.heartbeat().await.unwrap();
+    }
+    assert_eq!(restarted.retire_key_handovers().await.unwrap(), 1);
     assert!(engine(&store, Keyring::new(old))
         .prepare_master_key()
         .await
@@ -221,8 +241,25 @@ async fn a_database_from_before_the_check_value_is_verified_on_a_record() {
     assert!(store.master_key_check().await.unwrap().is_some());
 }
 
-#[tokio::test]
-async fn split_keys_need_their_customer_fragment() {
+#[test]
+fn split_keys_need_their_customer_fragment() {
+    // A long test body: in a debug build its poll frame alone outgrows the
+    // 2 MiB of a test thread.
+    std::thread::Builder::new()
+        .stack_size(16 << 20)
+        .spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(split_body())
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+async fn split_body() {
     let store = store().await;
     let master = MasterKey::generate();
     let customer = KeyFragment::generate();
@@ -380,3 +417,4 @@ async fn keys_are_listed_as_items_only_when_asked_for() {
         "{err}"
     );
 }
+

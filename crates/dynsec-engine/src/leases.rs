@@ -2,6 +2,7 @@
 //! changing a TTL. A lease becomes `Revoked` only once AWS confirmed the
 //! teardown; failures leave it `Failed` with the error and the next attempt.
 
+use crate::claims::claim_until;
 use crate::issue::seconds;
 use crate::{Engine, EngineError};
 use chrono::Utc;
@@ -14,8 +15,10 @@ use tracing::{info, warn};
 
 /// SDK attempts per AWS call while revoking; the reaper retries beyond that forever.
 const REVOKE_MAX_ATTEMPTS: u32 = 3;
-/// How long a revocation in progress keeps other reaper passes off its lease.
-const REVOKING_CLAIM_SECS: i64 = 60;
+/// How long a revocation on request waits for another gateway's revocation
+/// of the same lease to end before reporting it as still in progress.
+const OTHER_CLAIM_WAIT: Duration = Duration::from_secs(10);
+const OTHER_CLAIM_POLL: Duration = Duration::from_millis(200);
 
 impl Engine {
     /// The live (not yet revoked) leases of a dynamic secret, newest first.
@@ -170,34 +173,71 @@ impl Engine {
         }
     }
 
-    /// Tears a lease down and records the outcome; never returns an error so
-    /// callers can't drop a lease on the floor — the state says what happened.
-    pub(crate) async fn revoke_now(&self, mut lease: Lease) -> Lease {
+    /// Revokes a lease on request: claims it, then tears it down. When
+    /// another gateway (or this one's reaper) is revoking it already, waits a
+    /// little for that revocation and reports its outcome instead. Never
+    /// returns an error, so callers can't drop a lease on the floor — the
+    /// state says what happened.
+    pub(crate) async fn revoke_now(&self, lease: Lease) -> Lease {
+        let deadline = tokio::time::Instant::now() + OTHER_CLAIM_WAIT;
+        loop {
+            let claimed = self
+                .store()
+                .claim_lease(&lease.id, self.instance_id(), Utc::now(), claim_until())
+                .await;
+            let current = match claimed {
+                Ok(Some(claimed)) => return self.revoke_claimed(claimed).await,
+                Ok(None) => self.store().lease(&lease.id).await,
+                Err(err) => Err(err),
+            };
+            match current {
+                Ok(Some(current))
+                    if current.state == LeaseState::Revoking
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(OTHER_CLAIM_POLL).await;
+                }
+                // Revoked, pending (its issuance decides), or still in
+                // another's hands past the wait: say so.
+                Ok(Some(current)) => return current,
+                Ok(None) => return lease,
+                Err(err) => {
+                    warn!(lease = %lease.id, error = %err, "cannot claim lease for revocation");
+                    let mut failed = lease;
+                    failed.last_error = Some(format!("cannot claim the lease: {err}"));
+                    return failed;
+                }
+            }
+        }
+    }
+
+    /// Tears down a lease this gateway has claimed (see `claims.rs`) and
+    /// records the outcome — only while the claim still holds, so a lease is
+    /// recorded revoked once, by the gateway that did it.
+    pub(crate) async fn revoke_claimed(&self, mut lease: Lease) -> Lease {
         if lease.mode == AccessMode::AssumedRole {
             // Nothing exists in AWS to tear down; the session ends by itself.
             lease.state = LeaseState::Revoked;
-            self.record(&lease).await;
+            lease.next_attempt_at = None;
+            self.record_claimed(&lease).await;
             return lease;
         }
-        lease.state = LeaseState::Revoking;
-        lease.owner = self.instance_id().to_string();
-        // Claims the work for a while: a concurrent reaper pass won't pick the
-        // lease up, and if this process dies mid-teardown the housekeeper of
-        // the next one releases the claim (or it lapses).
-        lease.next_attempt_at = Some(Utc::now() + chrono::Duration::seconds(REVOKING_CLAIM_SECS));
-        self.record(&lease).await;
-        let outcome = match self.store().producer_by_id(lease.producer_id).await {
-            Ok(Some(producer)) => self.teardown_in_its_account(&producer, &lease).await,
-            Ok(None) => Err(format!(
-                "dynamic secret '{}' no longer exists",
-                lease.producer_name
-            )),
-            Err(err) => Err(err.to_string()),
-        };
+        let (outcome, held) = self
+            .with_claim(&lease.id, async {
+                match self.store().producer_by_id(lease.producer_id).await {
+                    Ok(Some(producer)) => self.teardown_in_its_account(&producer, &lease).await,
+                    Ok(None) => Err(format!(
+                        "dynamic secret '{}' no longer exists",
+                        lease.producer_name
+                    )),
+                    Err(err) => Err(err.to_string()),
+                }
+            })
+            .await;
         lease.attempts += 1;
+        let revoked = outcome.is_ok();
         match outcome {
             Ok(()) => {
-                info!(lease = %lease.id, user = %lease.principal, "revoked");
                 lease.state = LeaseState::Revoked;
                 lease.last_error = None;
                 lease.next_attempt_at = None;
@@ -210,8 +250,16 @@ impl Engine {
                 lease.next_attempt_at = Some(Utc::now() + delay);
             }
         }
-        self.record(&lease).await;
-        if lease.state == LeaseState::Failed {
+        if !held || !self.record_claimed(&lease).await {
+            // Another gateway took the lease over; its record stands.
+            return match self.store().lease(&lease.id).await {
+                Ok(Some(current)) => current,
+                _ => lease,
+            };
+        }
+        if revoked {
+            info!(lease = %lease.id, user = %lease.principal, "revoked");
+        } else {
             // The retry may be sooner than whatever the reaper sleeps until.
             self.wake_reaper();
         }
@@ -280,15 +328,28 @@ impl Engine {
         Ok(account)
     }
 
-    async fn record(&self, lease: &Lease) {
-        if let Err(err) = self.store().update_lease(lease).await {
-            // The previous state stays in the store and is retried from there.
-            warn!(lease = %lease.id, error = %err, "cannot record lease state");
-            // The lease is still due in the store; the reaper must back off
-            // instead of picking it up again at once.
-            self.inner
-                .lease_record_failed
-                .store(true, std::sync::atomic::Ordering::Relaxed);
+    /// Writes a claimed lease's outcome while the claim holds; returns
+    /// whether it was written.
+    async fn record_claimed(&self, lease: &Lease) -> bool {
+        match self
+            .store()
+            .update_claimed_lease(lease, self.instance_id())
+            .await
+        {
+            Ok(true) => true,
+            Ok(false) => {
+                warn!(lease = %lease.id, "the lease was taken over during its revocation; not recording this outcome");
+                false
+            }
+            Err(err) => {
+                // The claim stays in the store, lapses, and is retried from there.
+                warn!(lease = %lease.id, error = %err, "cannot record lease state");
+                // The reaper must back off instead of hitting the store again at once.
+                self.inner
+                    .lease_record_failed
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                false
+            }
         }
     }
 

@@ -9,11 +9,13 @@
 
 mod access;
 mod auth;
+mod claims;
 mod connection;
 mod error;
 mod housekeeping;
 mod issue;
 mod items;
+mod key_sync;
 mod keys;
 mod leases;
 mod password;
@@ -99,8 +101,6 @@ struct Inner {
     instance_id: String,
     /// Woken when a lease with an earlier due time appears.
     reaper_wake: Notify,
-    /// Recent failed `auth` attempts, for rate limiting.
-    auth_failures: auth::FailureLimiter,
     /// Master-key custody, customer fragments, the rotation lock.
     keys: keys::KeyState,
     /// Set when a lease's new state could not be written (`leases.rs::record`);
@@ -122,7 +122,6 @@ impl Engine {
                 config,
                 instance_id,
                 reaper_wake: Notify::new(),
-                auth_failures: auth::FailureLimiter::default(),
                 admin_accounts: Default::default(),
                 keys: keys::KeyState::default(),
                 lease_record_failed: Default::default(),

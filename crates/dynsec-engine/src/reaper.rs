@@ -4,16 +4,21 @@
 //! due, then sleeps until the next due time (no polling interval) or until
 //! woken because a sooner lease appeared. Intents of dead processes are turned
 //! into due revocations by the housekeeper, and then reaped here.
+//!
+//! Due leases are claimed (one store statement) only as they can be started,
+//! at most `reaper_concurrency` at a time: gateways sharing a store split the
+//! work between them, and no claim waits in a local queue while it lapses.
 
+use crate::claims::claim_until;
 use crate::{Engine, EngineError};
 use chrono::Utc;
-use futures::StreamExt;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tracing::warn;
 
-/// How many due leases one pass loads at most.
+/// How many due leases one pass revokes at most before going round the
+/// loop (where a shutdown is noticed).
 const BATCH: u32 = 256;
 /// Longest sleep even with nothing due, as a guard against clock jumps.
 const MAX_SLEEP: Duration = Duration::from_secs(300);
@@ -70,17 +75,49 @@ impl Engine {
         }
     }
 
-    /// Revokes every lease due now, a bounded number at a time. Returns true
-    /// when the batch was full (more may be due).
+    /// Revokes the leases due now, at most `reaper_concurrency` at once and
+    /// [`BATCH`] in all, claiming each just before starting it. Returns true
+    /// when it stopped at the batch limit (more may be due).
     async fn reap_due(&self) -> Result<bool, EngineError> {
-        let due = self.store().due_leases(Utc::now(), BATCH).await?;
-        let full = due.len() == BATCH as usize;
-        futures::stream::iter(due)
-            .for_each_concurrent(self.config().reaper_concurrency, |lease| async move {
-                self.revoke_now(lease).await;
-            })
-            .await;
-        Ok(full)
+        let concurrency = self.config().reaper_concurrency.max(1);
+        // Tasks, not futures polled here: each makes progress (and releases
+        // its store connection) while this loop waits for the next claim.
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut started: u32 = 0;
+        let mut drained = false;
+        let mut failure = None;
+        loop {
+            let room = concurrency.saturating_sub(in_flight.len());
+            let budget = BATCH.saturating_sub(started);
+            if !drained && failure.is_none() && room > 0 && budget > 0 {
+                let want = budget.min(u32::try_from(room).unwrap_or(u32::MAX));
+                match self
+                    .store()
+                    .claim_due_leases(Utc::now(), want, self.instance_id(), claim_until())
+                    .await
+                {
+                    Ok(claimed) => {
+                        drained = claimed.len() < want as usize;
+                        started += u32::try_from(claimed.len()).unwrap_or(u32::MAX);
+                        for lease in claimed {
+                            let engine = self.clone();
+                            in_flight.spawn(async move { engine.revoke_claimed(lease).await });
+                        }
+                    }
+                    // Let what was started finish, then report.
+                    Err(err) => failure = Some(err),
+                }
+            }
+            match in_flight.join_next().await {
+                None => break,
+                Some(Ok(_)) => {}
+                Some(Err(err)) => warn!(error = %err, "a revocation task failed"),
+            }
+        }
+        match failure {
+            Some(err) => Err(err.into()),
+            None => Ok(!drained && started >= BATCH),
+        }
     }
 
     async fn time_to_next_due(&self) -> Result<Duration, EngineError> {
@@ -148,6 +185,7 @@ mod tests {
         .unwrap();
 
         assert_eq!(engine.reap_pass().await, (STORE_ERROR_PAUSE, true));
+        // Not even a claim could be written: every lease is still due.
         assert_eq!(
             store.due_leases(Utc::now(), BATCH + 1).await.unwrap().len(),
             BATCH as usize

@@ -59,6 +59,19 @@ pub struct SealedBlob {
     pub sealed: Vec<u8>,
 }
 
+/// A new master key on its way to every gateway: sealed under the key it
+/// replaces (which every gateway holding that one can open), kept until every
+/// live gateway holds the new key itself. Never part of [`KeyStore::sealed_blobs`]:
+/// re-wrapping it under the new key would defeat its purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyHandover {
+    /// Fingerprint of the new key.
+    pub key_id: String,
+    /// The new key, sealed under the previous one (its fingerprint is in the envelope).
+    pub sealed_key: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     // --- Protection keys -------------------------------------------------------
@@ -67,13 +80,23 @@ pub trait KeyStore: Send + Sync {
     async fn protection_key_by_name(&self, name: &str) -> Result<Option<ProtectionKeyRecord>>;
     /// All protection keys, by name.
     async fn list_protection_keys(&self) -> Result<Vec<ProtectionKeyRecord>>;
-    /// Fails while a target or dynamic secret still names the key.
+    /// Fails with `InUse` while a target or dynamic secret still names the
+    /// key (a foreign key, so no check-then-delete race).
     async fn delete_protection_key(&self, id: i64) -> Result<()>;
 
     // --- Master key ------------------------------------------------------------
     /// The check value sealed under the master key, once written.
     async fn master_key_check(&self) -> Result<Option<Vec<u8>>>;
     async fn set_master_key_check(&self, sealed: &[u8]) -> Result<()>;
+    /// Writes the check value unless one exists (gateways starting together
+    /// on an empty database agree on the first); returns whether it wrote.
+    async fn init_master_key_check(&self, sealed: &[u8]) -> Result<bool>;
+
+    // --- Master-key handovers --------------------------------------------------
+    /// Publishes a handover (replacing one for the same key).
+    async fn put_key_handover(&self, handover: &KeyHandover) -> Result<()>;
+    async fn key_handovers(&self) -> Result<Vec<KeyHandover>>;
+    async fn delete_key_handover(&self, key_id: &str) -> Result<()>;
 
     /// Every blob sealed with the master keyring's envelope format: target
     /// secrets, inline connection secrets, protection-key fragments, the

@@ -1,22 +1,35 @@
 //! Persistence for dynsec behind one async [`Store`] trait.
 //!
-//! The engine sees only the trait; the binary picks the implementation. SQLite
-//! ([`SqliteStore`]) is the embedded default. The trait speaks in domain records
-//! and keeps SQL dialect details inside each implementation, so a PostgreSQL store
-//! can be added beside it with its own migrations and no engine change.
+//! The engine sees only the trait; the binary picks the implementation:
+//! [`SqliteStore`], the embedded default (one gateway, one file), or
+//! [`PostgresStore`], shared by any number of gateways. The trait speaks in
+//! domain records; each implementation keeps its SQL dialect (and its own
+//! migrations, `migrations/sqlite/` and `migrations/postgres/`) to itself.
+//! Domain rules (when a lease is due, the lease state names) come from
+//! `dynsec-core`, so both stores apply the same ones. Operations that
+//! several gateways may attempt at once (claiming due leases, taking over a
+//! dead gateway's work, holding a duty) are single statements.
 //!
 //! The store only ever receives ciphertext for secret material (sealed blobs) and
-//! hashes for credentials.
+//! hashes for credentials. The contract every implementation meets is in
+//! [`conformance`] (feature `conformance`), run against both.
 
 mod access;
+mod cluster;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod error;
 mod keys;
+mod postgres;
 mod records;
+mod rows;
 mod sqlite;
-mod sqlite_access;
-mod sqlite_keys;
 
 pub use access::{AccessStore, AssocRecord, RoleRecord};
-pub use keys::{KeyStore, ProtectionKeyRecord, SealedBlob, SealedKind};
+pub use cluster::{ClusterStore, FailureCount, InstanceRecord};
+pub use error::{Result, StoreError};
+pub use keys::{KeyHandover, KeyStore, ProtectionKeyRecord, SealedBlob, SealedKind};
+pub use postgres::PostgresStore;
 pub use records::{ApiKeyRecord, ConnectionColumns, ProducerRecord, TargetRecord, TokenRecord};
 pub use sqlite::SqliteStore;
 
@@ -24,26 +37,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use dynsec_core::{Lease, LeaseState};
 
-/// Store failures. `Conflict` is the only one callers are expected to branch on.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A unique name is already taken.
-    #[error("{0} already exists")]
-    Conflict(String),
-    /// A stored row could not be decoded (corruption or a bug), with the column.
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("database migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
-}
-
-pub type Result<T> = std::result::Result<T, StoreError>;
-
 /// Everything dynsec persists.
 #[async_trait]
-pub trait Store: AccessStore + KeyStore + Send + Sync + 'static {
+pub trait Store: AccessStore + KeyStore + ClusterStore + Send + Sync + 'static {
     // --- API keys and tokens -------------------------------------------------
     async fn api_key_count(&self) -> Result<u64>;
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
@@ -98,15 +94,50 @@ pub trait Store: AccessStore + KeyStore + Send + Sync + 'static {
     /// revocations in progress.
     async fn claimed_leases(&self) -> Result<Vec<Lease>>;
 
-    /// Moves committed data out of the write-ahead log and truncates it, so
-    /// superseded ciphertext doesn't linger there (after a key rotation).
-    async fn compact(&self) -> Result<()>;
+    /// Claims up to `limit` leases due at `now` (soonest first) for
+    /// `claimant`, in one statement: each becomes `revoking`, owned by
+    /// `claimant`, with its next attempt (the claim's lapse) at
+    /// `claim_until`. Gateways claiming at once never get the same lease.
+    async fn claim_due_leases(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        claimant: &str,
+        claim_until: DateTime<Utc>,
+    ) -> Result<Vec<Lease>>;
+    /// Claims lease `id` like [`Store::claim_due_leases`], due or not, unless
+    /// it is pending, revoked, or claimed by a revoker (this one included)
+    /// whose claim has not lapsed at `now`. Returns the claimed lease.
+    async fn claim_lease(
+        &self,
+        id: &str,
+        claimant: &str,
+        now: DateTime<Utc>,
+        claim_until: DateTime<Utc>,
+    ) -> Result<Option<Lease>>;
+    /// Extends `claimant`'s claim on lease `id` to `until`; false when the
+    /// lease is no longer revoking under that claim.
+    async fn renew_claim(&self, id: &str, claimant: &str, until: DateTime<Utc>) -> Result<bool>;
+    /// Like `update_lease`, but only while the lease is still `revoking`
+    /// under `claimant`'s claim; returns whether it was written.
+    async fn update_claimed_lease(&self, lease: &Lease, claimant: &str) -> Result<bool>;
+    /// Takes over, in one statement, what instance `owner` was working on:
+    /// its pending intents (only those created before `intents_before`, when
+    /// given; then its revocations are left alone) become revocations due at
+    /// `now` with `reason` as last error, and its claimed revocations become
+    /// due at `now`; all now belong to `claimant`. Returns them.
+    async fn take_over_claims(
+        &self,
+        owner: &str,
+        claimant: &str,
+        now: DateTime<Utc>,
+        reason: &str,
+        intents_before: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Lease>>;
 
-    // --- Gateway instances -----------------------------------------------------
-    /// Records that instance `id` is alive at `at`.
-    async fn heartbeat(&self, id: &str, at: DateTime<Utc>) -> Result<()>;
-    /// When instance `id` last reported, if ever.
-    async fn instance_heartbeat(&self, id: &str) -> Result<Option<DateTime<Utc>>>;
-    /// Forgets instance `id` (graceful shutdown).
-    async fn remove_instance(&self, id: &str) -> Result<()>;
+    /// Removes superseded versions of rows (e.g. ciphertext wrapped by a
+    /// retired master key) from the database's files, as far as the backend
+    /// allows: SQLite checkpoints and truncates its write-ahead log (freed
+    /// pages are zeroed), PostgreSQL vacuums the tables holding sealed blobs.
+    async fn scrub_superseded(&self) -> Result<()>;
 }

@@ -16,8 +16,10 @@
 //! ```
 
 mod gateway;
+mod postgres;
 
 pub use gateway::{Gateway, TempDir, ADMIN_ACCESS_ID, ADMIN_ACCESS_KEY};
+pub use postgres::PgDatabase;
 
 use dynsec_core::{AwsConnection, SecretString};
 use std::fmt;

@@ -7,7 +7,7 @@ use clap::Parser;
 use dynsec_core::SecretString;
 use dynsec_crypto::{MacKey, Sealer};
 use dynsec_engine::{Engine, EngineConfig, Housekeeper, Reaper};
-use dynsec_store::{SqliteStore, Store};
+use dynsec_store::{KeyStore, PostgresStore, SqliteStore, Store};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -80,6 +80,87 @@ pub struct GatewayArgs {
     /// `<data-dir>/audit.log`.
     #[arg(long, env = "DYNSEC_AUDIT_LOG")]
     audit_log: Option<PathBuf>,
+    /// The store: `postgres://user[:password]@host[:port]/database` for a
+    /// PostgreSQL database that several gateways share (a cluster), or
+    /// `sqlite://<file>`. Default: the SQLite file `<data-dir>/dynsec.db`.
+    #[arg(long, env = "DYNSEC_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Seconds between this gateway's heartbeats. Gateways sharing a database
+    /// take one silent for three intervals for dead and finish its work.
+    #[arg(long, default_value_t = 5, env = "DYNSEC_HEARTBEAT_SECS")]
+    heartbeat_secs: u64,
+}
+
+/// Where the gateway keeps its records, from `--database-url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Database {
+    /// The embedded SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (may hold a password: never shown).
+    Postgres(String),
+}
+
+impl Database {
+    /// Reads `--database-url`; no URL means the data dir's SQLite file. Any
+    /// scheme but `postgres`/`postgresql`/`sqlite` is refused by name, and so
+    /// is a URL without one: a typo must not silently mean "a new, empty
+    /// SQLite file".
+    fn from_url(url: Option<&str>, data_dir: &Path) -> Result<Database> {
+        let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+            return Ok(Database::Sqlite(data_dir.join(DATABASE_FILE)));
+        };
+        let Some((scheme, rest)) = url.split_once("://") else {
+            bail!(
+                "--database-url must start with postgres:// or sqlite:// (got a value without a scheme)"
+            );
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => Ok(Database::Postgres(url.to_string())),
+            "sqlite" => {
+                let path = rest.split('?').next().unwrap_or_default();
+                if path.is_empty() {
+                    Ok(Database::Sqlite(data_dir.join(DATABASE_FILE)))
+                } else {
+                    Ok(Database::Sqlite(PathBuf::from(path)))
+                }
+            }
+            other => bail!(
+                "--database-url scheme '{other}' is not supported: use postgres://… (a shared PostgreSQL database) or sqlite://… (an embedded file)"
+            ),
+        }
+    }
+
+    /// How the database is named in messages: without a password.
+    fn describe(&self) -> String {
+        match self {
+            Database::Sqlite(path) => path.display().to_string(),
+            Database::Postgres(url) => redact_password(url),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db?password=…` → `postgres://user:***@host/db?…`:
+/// the password goes, and so do query parameters (which may carry one).
+fn redact_password(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((url, _)) => (url, "?…"),
+        None => (url, ""),
+    };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return format!("{url}{query}");
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    format!("{scheme}://{authority}{path}{query}")
 }
 
 pub async fn main(args: &[String]) -> ExitCode {
@@ -141,20 +222,35 @@ async fn run(args: GatewayArgs) -> Result<()> {
     create_private_dir(&data_dir)?;
     let _lock = lock_data_dir(&data_dir)?;
     let node_id = load_node_id(&data_dir)?;
-    let db_path = data_dir.join(DATABASE_FILE);
-    let (keyring, key_custody) =
-        crate::keyfile::load_keyring(&data_dir, args.master_key_file.as_deref(), db_path.exists())?;
+    let database = Database::from_url(args.database_url.as_deref(), &data_dir)?;
+    let (store, database_exists): (Arc<dyn Store>, bool) = match &database {
+        Database::Sqlite(path) => {
+            let existed = path.exists();
+            let store = SqliteStore::open(path)
+                .await
+                .with_context(|| format!("cannot open the database {}", database.describe()))?;
+            (Arc::new(store), existed)
+        }
+        Database::Postgres(url) => {
+            let store = PostgresStore::connect(url)
+                .await
+                .with_context(|| format!("cannot open the database {}", database.describe()))?;
+            // Shared: records may exist already, sealed by other gateways.
+            let existed = store.master_key_check().await?.is_some();
+            (Arc::new(store), existed)
+        }
+    };
+    let (keyring, key_custody) = crate::keyfile::load_keyring(
+        &data_dir,
+        args.master_key_file.as_deref(),
+        database_exists,
+    )?;
     let customer_fragments =
         crate::keyfile::load_customer_fragments(args.customer_fragments.as_deref())?;
     let audit_path = args
         .audit_log
         .unwrap_or_else(|| data_dir.join(AUDIT_LOG_FILE));
 
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&db_path)
-            .await
-            .with_context(|| format!("cannot open the database {}", db_path.display()))?,
-    );
     let tag_ok = |c: char| c.is_alphanumeric() || " _.:/=+-@".contains(c);
     if args.managed_by.is_empty()
         || args.managed_by.len() > 256
@@ -169,6 +265,7 @@ async fn run(args: GatewayArgs) -> Result<()> {
         managed_by: args.managed_by,
         orphan_sweep_interval: Duration::from_secs(args.orphan_sweep_secs.max(1)),
         reaper_concurrency: args.reaper_concurrency.max(1),
+        heartbeat_interval: Duration::from_secs(args.heartbeat_secs.clamp(1, 3600)),
         ..EngineConfig::default()
     };
     let engine = Engine::new(store, Sealer::with_keyring(keyring), config);
@@ -198,6 +295,12 @@ async fn run(args: GatewayArgs) -> Result<()> {
         }
     }
 
+    // Alive before serving: no gateway sharing the store may take this one's
+    // first intents for a dead process's.
+    engine
+        .heartbeat()
+        .await
+        .context("cannot record this gateway's heartbeat")?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -214,7 +317,7 @@ async fn run(args: GatewayArgs) -> Result<()> {
         warn!("listening on a non-loopback address without TLS: tokens and secrets cross the network in clear text");
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
-    info!(data_dir = %data_dir.display(), audit_log = %audit_path.display(), instance = engine.instance_id(), "dynsec gateway listening on {scheme}://{local}");
+    info!(data_dir = %data_dir.display(), database = %database.describe(), audit_log = %audit_path.display(), instance = engine.instance_id(), "dynsec gateway listening on {scheme}://{local}");
     let router = dynsec_api::router(engine, audit, trusted_proxies);
     let shutdown = async move {
         shutdown_signal().await;
@@ -382,6 +485,50 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_urls_pick_a_store_or_are_refused_by_scheme() {
+        let dir = Path::new("/data");
+        let pick = |url: Option<&str>| Database::from_url(url, dir);
+        assert_eq!(
+            pick(None).unwrap(),
+            Database::Sqlite(dir.join(DATABASE_FILE))
+        );
+        assert_eq!(
+            pick(Some(" ")).unwrap(),
+            Database::Sqlite(dir.join(DATABASE_FILE))
+        );
+        assert_eq!(
+            pick(Some("sqlite:///var/lib/dynsec.db")).unwrap(),
+            Database::Sqlite(PathBuf::from("/var/lib/dynsec.db"))
+        );
+        for pg in [
+            "postgres://dynsec@db:5432/dynsec",
+            "postgresql://dynsec:pw@db/dynsec?sslmode=require",
+        ] {
+            assert_eq!(pick(Some(pg)).unwrap(), Database::Postgres(pg.into()));
+        }
+        let err = pick(Some("mysql://db/dynsec")).unwrap_err().to_string();
+        assert!(err.contains("scheme 'mysql' is not supported"), "{err}");
+        let err = pick(Some("/var/lib/dynsec.db")).unwrap_err().to_string();
+        assert!(err.contains("without a scheme"), "{err}");
+    }
+
+    #[test]
+    fn database_passwords_never_reach_messages() {
+        assert_eq!(
+            redact_password("postgres://dynsec:s3cret@db:5432/dynsec"),
+            "postgres://dynsec:***@db:5432/dynsec"
+        );
+        assert_eq!(
+            redact_password("postgres://db/dynsec?password=s3cret"),
+            "postgres://db/dynsec?…"
+        );
+        assert_eq!(
+            redact_password("postgres://dynsec@db/dynsec"),
+            "postgres://dynsec@db/dynsec"
+        );
+    }
 
     #[test]
     fn token_ttl_is_checked_and_capped() {

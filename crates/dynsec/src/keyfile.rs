@@ -60,7 +60,9 @@ pub fn load_keyring(
     }
     if database_exists {
         bail!(
-            "{} is missing but the database exists: restore the key file (secrets cannot be read without it)",
+            "{} is missing but the database exists: restore the key file (secrets cannot be read without it), \
+             or — for a database other gateways share — give this gateway their master key \
+             (DYNSEC_MASTER_KEY, --master-key-file, or a copy of their master.key)",
             path.display()
         );
     }

@@ -1,15 +1,22 @@
 //! The embedded default store: SQLite in WAL mode through sqlx, migrations
 //! embedded in the binary and applied on open.
 
-use crate::records::{ApiKeyRecord, ConnectionColumns, ProducerRecord, TargetRecord, TokenRecord};
-use crate::{Result, Store, StoreError};
-use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
-use dynsec_core::{AccessMode, Lease, LeaseState};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+mod access;
+mod cluster;
+mod keys;
+
+use crate::error::conflict;
+use crate::records::{ApiKeyRecord, ProducerRecord, TargetRecord, TokenRecord};
+use crate::rows::{
+    claimed_states, decode, decode_one, due_millis, from_millis, join_list, millis, settings_json,
+    signed, ApiKeyRow, LeaseRow, ProducerRow, TargetRow, TokenRow, PRODUCER_COLUMNS,
 };
-use sqlx::{Row, SqlitePool};
+use crate::{Result, Store};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use dynsec_core::{AccessMode, Lease, LeaseState};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -54,123 +61,10 @@ impl SqliteStore {
     }
 }
 
-pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-pub(crate) fn time(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>> {
-    let ms: i64 = row.try_get(column)?;
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .ok_or_else(|| StoreError::Corrupt(column.to_string()))
-}
-
-pub(crate) fn opt_time(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>> {
-    let ms: Option<i64> = row.try_get(column)?;
-    ms.map(|ms| {
-        Utc.timestamp_millis_opt(ms)
-            .single()
-            .ok_or_else(|| StoreError::Corrupt(column.to_string()))
-    })
-    .transpose()
-}
-
-/// Maps a unique-constraint violation to `Conflict(what)`.
-pub(crate) fn conflict(what: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
-    move |err| match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(what.to_string())
-        }
-        _ => StoreError::Database(err),
-    }
-}
-
-fn target_from(row: &SqliteRow) -> Result<TargetRecord> {
-    Ok(TargetRecord {
-        id: row.try_get("id")?,
-        uid: row.try_get("uid")?,
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        connection: ConnectionColumns {
-            access_key_id: row.try_get("access_key_id")?,
-            region: row.try_get("region")?,
-            iam_endpoint: row.try_get("iam_endpoint")?,
-            sts_endpoint: row.try_get("sts_endpoint")?,
-            sealed_secret: row.try_get("sealed_secret")?,
-        },
-        protection_key: row.try_get("protection_key")?,
-        delete_protection: row.try_get("delete_protection")?,
-        created_at: time(row, "created_at")?,
-        modified_at: time(row, "modified_at")?,
-    })
-}
-
-fn producer_from(row: &SqliteRow) -> Result<ProducerRecord> {
-    let settings_json: String = row.try_get("settings_json")?;
-    let settings = serde_json::from_str(&settings_json)
-        .map_err(|e| StoreError::Corrupt(format!("producers.settings_json: {e}")))?;
-    let inline_key: Option<String> = row.try_get("inline_access_key_id")?;
-    let inline_connection = match inline_key {
-        None => None,
-        Some(access_key_id) => Some(ConnectionColumns {
-            access_key_id,
-            region: row
-                .try_get::<Option<String>, _>("inline_region")?
-                .unwrap_or_default(),
-            iam_endpoint: row.try_get("inline_iam_endpoint")?,
-            sts_endpoint: row.try_get("inline_sts_endpoint")?,
-            sealed_secret: row
-                .try_get::<Option<Vec<u8>>, _>("inline_sealed_secret")?
-                .ok_or_else(|| StoreError::Corrupt("producers.inline_sealed_secret".into()))?,
-        }),
-    };
-    Ok(ProducerRecord {
-        id: row.try_get("id")?,
-        uid: row.try_get("uid")?,
-        name: row.try_get("name")?,
-        target_id: row.try_get("target_id")?,
-        inline_connection,
-        settings,
-        delete_protection: row.try_get("delete_protection")?,
-        created_at: time(row, "created_at")?,
-        modified_at: time(row, "modified_at")?,
-    })
-}
-
-fn lease_from(row: &SqliteRow) -> Result<Lease> {
-    let state: String = row.try_get("state")?;
-    let mode: String = row.try_get("mode")?;
-    let attempts: i64 = row.try_get("attempts")?;
-    Ok(Lease {
-        id: row.try_get("id")?,
-        producer_id: row.try_get("producer_id")?,
-        producer_name: row.try_get("producer_name")?,
-        mode: AccessMode::parse("mode", &mode)
-            .map_err(|_| StoreError::Corrupt("leases.mode".into()))?,
-        principal: row.try_get("principal")?,
-        access_key_id: row.try_get("access_key_id")?,
-        role_arn: row.try_get("role_arn")?,
-        account_id: row.try_get("account_id")?,
-        state: LeaseState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt("leases.state".into()))?,
-        owner: row.try_get("owner")?,
-        created_at: time(row, "created_at")?,
-        expires_at: time(row, "expires_at")?,
-        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-        last_error: row.try_get("last_error")?,
-        next_attempt_at: opt_time(row, "next_attempt_at")?,
-    })
-}
-
 impl SqliteStore {
-    /// Writes every mutable field of `l`; with `expected`, only if the stored
-    /// lease is still in that state. Returns the rows written.
-    async fn write_lease(&self, l: &Lease, expected: Option<LeaseState>) -> Result<u64> {
-        let condition = if expected.is_some() {
-            " AND state = ?"
-        } else {
-            ""
-        };
+    /// Writes every mutable field of `l`, under `condition` (extra `AND`
+    /// clauses, their values in `binds`). Returns the rows written.
+    async fn write_lease(&self, l: &Lease, condition: &str, binds: &[&str]) -> Result<u64> {
         let sql = format!(
             "UPDATE leases SET producer_name = ?, principal = ?, access_key_id = ?, role_arn = ?, \
              state = ?, owner = ?, expires_at = ?, attempts = ?, last_error = ?, \
@@ -187,30 +81,15 @@ impl SqliteStore {
             .bind(i64::from(l.attempts))
             .bind(&l.last_error)
             .bind(l.next_attempt_at.map(millis))
-            .bind(due_at(l))
+            .bind(due_millis(l))
             .bind(&l.account_id)
             .bind(&l.id);
-        if let Some(state) = expected {
-            query = query.bind(state.as_str());
+        for value in binds {
+            query = query.bind(*value);
         }
         Ok(query.execute(&self.pool).await?.rows_affected())
     }
 }
-
-/// When the reaper must next look at a lease (see the `due_at` column).
-fn due_at(lease: &Lease) -> Option<i64> {
-    match lease.state {
-        LeaseState::Active => Some(millis(lease.expires_at)),
-        LeaseState::Revoking | LeaseState::Failed => {
-            Some(millis(lease.next_attempt_at.unwrap_or(lease.created_at)))
-        }
-        LeaseState::Pending | LeaseState::Revoked => None,
-    }
-}
-
-const PRODUCER_COLUMNS: &str = "id, uid, name, target_id, settings_json, inline_access_key_id, \
-     inline_region, inline_iam_endpoint, inline_sts_endpoint, inline_sealed_secret, \
-     delete_protection, created_at, modified_at";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -224,7 +103,8 @@ impl Store for SqliteStore {
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO api_keys (access_id, name, key_hash, is_admin, created_at, description, \
-             access_expires, bound_ips, jwt_ttl_secs, delete_protection) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             access_expires, bound_ips, jwt_ttl_secs, delete_protection) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&key.access_id)
         .bind(&key.name)
@@ -233,8 +113,8 @@ impl Store for SqliteStore {
         .bind(millis(key.created_at))
         .bind(&key.description)
         .bind(key.access_expires.map(millis))
-        .bind(key.bound_ips.join(","))
-        .bind(key.jwt_ttl_secs.map(|s| i64::try_from(s).unwrap_or(i64::MAX)))
+        .bind(join_list(&key.bound_ips))
+        .bind(key.jwt_ttl_secs.map(signed))
         .bind(key.delete_protection)
         .execute(&self.pool)
         .await
@@ -243,13 +123,11 @@ impl Store for SqliteStore {
     }
 
     async fn api_key(&self, access_id: &str) -> Result<Option<ApiKeyRecord>> {
-        let row = sqlx::query("SELECT * FROM api_keys WHERE access_id = ?")
+        let row: Option<ApiKeyRow> = sqlx::query_as("SELECT * FROM api_keys WHERE access_id = ?")
             .bind(access_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref()
-            .map(crate::sqlite_access::api_key_from)
-            .transpose()
+        decode_one(row)
     }
 
     async fn insert_token(&self, token: &TokenRecord) -> Result<()> {
@@ -263,18 +141,11 @@ impl Store for SqliteStore {
     }
 
     async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
-        let row = sqlx::query("SELECT * FROM tokens WHERE token_hash = ?")
+        let row: Option<TokenRow> = sqlx::query_as("SELECT * FROM tokens WHERE token_hash = ?")
             .bind(token_hash)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|row| {
-            Ok(TokenRecord {
-                token_hash: row.try_get("token_hash")?,
-                access_id: row.try_get("access_id")?,
-                expires_at: time(&row, "expires_at")?,
-            })
-        })
-        .transpose()
+        decode_one(row)
     }
 
     async fn purge_tokens(&self, now: DateTime<Utc>) -> Result<u64> {
@@ -286,10 +157,10 @@ impl Store for SqliteStore {
     }
 
     async fn insert_target(&self, t: &TargetRecord) -> Result<i64> {
-        let done = sqlx::query(
+        let id = sqlx::query_scalar(
             "INSERT INTO targets (uid, name, description, access_key_id, region, iam_endpoint, \
              sts_endpoint, sealed_secret, protection_key, delete_protection, created_at, modified_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&t.uid)
         .bind(&t.name)
@@ -303,10 +174,10 @@ impl Store for SqliteStore {
         .bind(t.delete_protection)
         .bind(millis(t.created_at))
         .bind(millis(t.modified_at))
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await
         .map_err(conflict(&format!("target '{}'", t.name)))?;
-        Ok(done.last_insert_rowid())
+        Ok(id)
     }
 
     async fn update_target(&self, t: &TargetRecord) -> Result<()> {
@@ -333,26 +204,26 @@ impl Store for SqliteStore {
     }
 
     async fn target_by_name(&self, name: &str) -> Result<Option<TargetRecord>> {
-        let row = sqlx::query("SELECT * FROM targets WHERE name = ?")
+        let row: Option<TargetRow> = sqlx::query_as("SELECT * FROM targets WHERE name = ?")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(target_from).transpose()
+        decode_one(row)
     }
 
     async fn target_by_id(&self, id: i64) -> Result<Option<TargetRecord>> {
-        let row = sqlx::query("SELECT * FROM targets WHERE id = ?")
+        let row: Option<TargetRow> = sqlx::query_as("SELECT * FROM targets WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(target_from).transpose()
+        decode_one(row)
     }
 
     async fn list_targets(&self) -> Result<Vec<TargetRecord>> {
-        let rows = sqlx::query("SELECT * FROM targets ORDER BY name")
+        let rows: Vec<TargetRow> = sqlx::query_as("SELECT * FROM targets ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(target_from).collect()
+        decode(rows)
     }
 
     async fn delete_target(&self, id: i64) -> Result<()> {
@@ -364,18 +235,18 @@ impl Store for SqliteStore {
     }
 
     async fn insert_producer(&self, p: &ProducerRecord) -> Result<i64> {
-        let settings = serde_json::to_string(&p.settings)
-            .map_err(|e| StoreError::Corrupt(format!("settings: {e}")))?;
         let inline = p.inline_connection.as_ref();
-        let done = sqlx::query(
-            "INSERT INTO producers (uid, name, target_id, settings_json, inline_access_key_id, \
-             inline_region, inline_iam_endpoint, inline_sts_endpoint, inline_sealed_secret, \
-             delete_protection, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        let id = sqlx::query_scalar(
+            "INSERT INTO producers (uid, name, target_id, settings_json, protection_key, \
+             inline_access_key_id, inline_region, inline_iam_endpoint, inline_sts_endpoint, \
+             inline_sealed_secret, delete_protection, created_at, modified_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&p.uid)
         .bind(&p.name)
         .bind(p.target_id)
-        .bind(settings)
+        .bind(settings_json(&p.settings)?)
+        .bind(&p.settings.protection_key)
         .bind(inline.map(|c| &c.access_key_id))
         .bind(inline.map(|c| &c.region))
         .bind(inline.and_then(|c| c.iam_endpoint.as_ref()))
@@ -384,24 +255,24 @@ impl Store for SqliteStore {
         .bind(p.delete_protection)
         .bind(millis(p.created_at))
         .bind(millis(p.modified_at))
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await
         .map_err(conflict(&format!("dynamic secret '{}'", p.name)))?;
-        Ok(done.last_insert_rowid())
+        Ok(id)
     }
 
     async fn update_producer(&self, p: &ProducerRecord) -> Result<()> {
-        let settings = serde_json::to_string(&p.settings)
-            .map_err(|e| StoreError::Corrupt(format!("settings: {e}")))?;
         let inline = p.inline_connection.as_ref();
         sqlx::query(
-            "UPDATE producers SET name = ?, target_id = ?, settings_json = ?, inline_access_key_id = ?, \
-             inline_region = ?, inline_iam_endpoint = ?, inline_sts_endpoint = ?, \
-             inline_sealed_secret = ?, delete_protection = ?, modified_at = ? WHERE id = ?",
+            "UPDATE producers SET name = ?, target_id = ?, settings_json = ?, protection_key = ?, \
+             inline_access_key_id = ?, inline_region = ?, inline_iam_endpoint = ?, \
+             inline_sts_endpoint = ?, inline_sealed_secret = ?, delete_protection = ?, \
+             modified_at = ? WHERE id = ?",
         )
         .bind(&p.name)
         .bind(p.target_id)
-        .bind(settings)
+        .bind(settings_json(&p.settings)?)
+        .bind(&p.settings.protection_key)
         .bind(inline.map(|c| &c.access_key_id))
         .bind(inline.map(|c| &c.region))
         .bind(inline.and_then(|c| c.iam_endpoint.as_ref()))
@@ -417,52 +288,54 @@ impl Store for SqliteStore {
     }
 
     async fn producer_by_name(&self, name: &str) -> Result<Option<ProducerRecord>> {
-        let row = sqlx::query(&format!(
+        let row: Option<ProducerRow> = sqlx::query_as(&format!(
             "SELECT {PRODUCER_COLUMNS} FROM producers WHERE name = ?"
         ))
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(producer_from).transpose()
+        decode_one(row)
     }
 
     async fn producer_by_id(&self, id: i64) -> Result<Option<ProducerRecord>> {
-        let row = sqlx::query(&format!(
+        let row: Option<ProducerRow> = sqlx::query_as(&format!(
             "SELECT {PRODUCER_COLUMNS} FROM producers WHERE id = ?"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(producer_from).transpose()
+        decode_one(row)
     }
 
     async fn list_producers(&self) -> Result<Vec<ProducerRecord>> {
-        let rows = sqlx::query(&format!(
+        let rows: Vec<ProducerRow> = sqlx::query_as(&format!(
             "SELECT {PRODUCER_COLUMNS} FROM producers ORDER BY name"
         ))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(producer_from).collect()
+        decode(rows)
     }
 
     async fn producers_using_target(&self, target_id: i64) -> Result<Vec<ProducerRecord>> {
-        let rows = sqlx::query(&format!(
+        let rows: Vec<ProducerRow> = sqlx::query_as(&format!(
             "SELECT {PRODUCER_COLUMNS} FROM producers WHERE target_id = ? ORDER BY name"
         ))
         .bind(target_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(producer_from).collect()
+        decode(rows)
     }
 
     async fn delete_producer(&self, id: i64) -> Result<bool> {
         // One statement, so no intent can slip in between check and delete.
         let done = sqlx::query(
             "DELETE FROM producers WHERE id = ? AND NOT EXISTS (SELECT 1 FROM leases \
-             WHERE producer_id = ? AND mode = 'iam_user' AND state != 'revoked')",
+             WHERE producer_id = ? AND mode = ? AND state != ?)",
         )
         .bind(id)
         .bind(id)
+        .bind(AccessMode::IamUser.as_str())
+        .bind(LeaseState::Revoked.as_str())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -471,8 +344,9 @@ impl Store for SqliteStore {
     async fn insert_lease(&self, l: &Lease) -> Result<()> {
         sqlx::query(
             "INSERT INTO leases (id, producer_id, producer_name, mode, principal, access_key_id, \
-             role_arn, state, owner, created_at, expires_at, attempts, last_error, next_attempt_at, due_at, \
-             account_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             role_arn, state, owner, created_at, expires_at, attempts, last_error, \
+             next_attempt_at, due_at, account_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&l.id)
         .bind(l.producer_id)
@@ -488,7 +362,7 @@ impl Store for SqliteStore {
         .bind(i64::from(l.attempts))
         .bind(&l.last_error)
         .bind(l.next_attempt_at.map(millis))
-        .bind(due_at(l))
+        .bind(due_millis(l))
         .bind(&l.account_id)
         .execute(&self.pool)
         .await
@@ -497,19 +371,22 @@ impl Store for SqliteStore {
     }
 
     async fn update_lease(&self, l: &Lease) -> Result<()> {
-        self.write_lease(l, None).await.map(drop)
+        self.write_lease(l, "", &[]).await.map(drop)
     }
 
     async fn update_lease_if(&self, l: &Lease, expected: LeaseState) -> Result<bool> {
-        Ok(self.write_lease(l, Some(expected)).await? == 1)
+        Ok(self
+            .write_lease(l, " AND state = ?", &[expected.as_str()])
+            .await?
+            == 1)
     }
 
     async fn lease(&self, id: &str) -> Result<Option<Lease>> {
-        let row = sqlx::query("SELECT * FROM leases WHERE id = ?")
+        let row: Option<LeaseRow> = sqlx::query_as("SELECT * FROM leases WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(lease_from).transpose()
+        decode_one(row)
     }
 
     async fn leases_of_producer(
@@ -517,27 +394,31 @@ impl Store for SqliteStore {
         producer_id: i64,
         include_revoked: bool,
     ) -> Result<Vec<Lease>> {
-        let sql = if include_revoked {
-            "SELECT * FROM leases WHERE producer_id = ? ORDER BY created_at DESC"
+        // With include_revoked, the state filter matches no state name.
+        let excluded = if include_revoked {
+            ""
         } else {
-            "SELECT * FROM leases WHERE producer_id = ? AND state != 'revoked' ORDER BY created_at DESC"
+            LeaseState::Revoked.as_str()
         };
-        let rows = sqlx::query(sql)
-            .bind(producer_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(lease_from).collect()
+        let rows: Vec<LeaseRow> = sqlx::query_as(
+            "SELECT * FROM leases WHERE producer_id = ? AND state != ? ORDER BY created_at DESC",
+        )
+        .bind(producer_id)
+        .bind(excluded)
+        .fetch_all(&self.pool)
+        .await?;
+        decode(rows)
     }
 
     async fn due_leases(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Lease>> {
-        let rows = sqlx::query(
+        let rows: Vec<LeaseRow> = sqlx::query_as(
             "SELECT * FROM leases WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?",
         )
         .bind(millis(now))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(lease_from).collect()
+        decode(rows)
     }
 
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
@@ -545,46 +426,134 @@ impl Store for SqliteStore {
             sqlx::query_scalar("SELECT MIN(due_at) FROM leases WHERE due_at IS NOT NULL")
                 .fetch_one(&self.pool)
                 .await?;
-        Ok(ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single()))
+        ms.map(|ms| from_millis(ms, "leases.due_at")).transpose()
     }
 
     async fn claimed_leases(&self) -> Result<Vec<Lease>> {
-        let rows = sqlx::query("SELECT * FROM leases WHERE state IN ('pending', 'revoking')")
+        let [pending, revoking] = claimed_states();
+        let rows: Vec<LeaseRow> = sqlx::query_as("SELECT * FROM leases WHERE state IN (?, ?)")
+            .bind(pending)
+            .bind(revoking)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(lease_from).collect()
+        decode(rows)
     }
 
-    async fn compact(&self) -> Result<()> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn heartbeat(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO instances (id, heartbeat_at) VALUES (?, ?) \
-             ON CONFLICT(id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+    async fn claim_due_leases(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        claimant: &str,
+        claim_until: DateTime<Utc>,
+    ) -> Result<Vec<Lease>> {
+        // SQLite has one writer at a time: the statement is the claim.
+        let rows: Vec<LeaseRow> = sqlx::query_as(
+            "UPDATE leases SET state = ?, owner = ?, next_attempt_at = ?, due_at = ? \
+             WHERE id IN (SELECT id FROM leases WHERE due_at IS NOT NULL AND due_at <= ? \
+                          ORDER BY due_at LIMIT ?) \
+             RETURNING *",
         )
+        .bind(LeaseState::Revoking.as_str())
+        .bind(claimant)
+        .bind(millis(claim_until))
+        .bind(millis(claim_until))
+        .bind(millis(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        decode(rows)
+    }
+
+    async fn claim_lease(
+        &self,
+        id: &str,
+        claimant: &str,
+        now: DateTime<Utc>,
+        claim_until: DateTime<Utc>,
+    ) -> Result<Option<Lease>> {
+        let row: Option<LeaseRow> = sqlx::query_as(
+            "UPDATE leases SET state = ?, owner = ?, next_attempt_at = ?, due_at = ? \
+             WHERE id = ? AND (state IN (?, ?) OR (state = ? AND due_at <= ?)) \
+             RETURNING *",
+        )
+        .bind(LeaseState::Revoking.as_str())
+        .bind(claimant)
+        .bind(millis(claim_until))
+        .bind(millis(claim_until))
         .bind(id)
-        .bind(millis(at))
+        .bind(LeaseState::Active.as_str())
+        .bind(LeaseState::Failed.as_str())
+        .bind(LeaseState::Revoking.as_str())
+        .bind(millis(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        decode_one(row)
+    }
+
+    async fn renew_claim(&self, id: &str, claimant: &str, until: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE leases SET next_attempt_at = ?, due_at = ? \
+             WHERE id = ? AND state = ? AND owner = ?",
+        )
+        .bind(millis(until))
+        .bind(millis(until))
+        .bind(id)
+        .bind(LeaseState::Revoking.as_str())
+        .bind(claimant)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    async fn instance_heartbeat(&self, id: &str) -> Result<Option<DateTime<Utc>>> {
-        let ms: Option<i64> = sqlx::query_scalar("SELECT heartbeat_at FROM instances WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single()))
+    async fn update_claimed_lease(&self, l: &Lease, claimant: &str) -> Result<bool> {
+        Ok(self
+            .write_lease(
+                l,
+                " AND state = ? AND owner = ?",
+                &[LeaseState::Revoking.as_str(), claimant],
+            )
+            .await?
+            == 1)
     }
 
-    async fn remove_instance(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM instances WHERE id = ?")
-            .bind(id)
+    async fn take_over_claims(
+        &self,
+        owner: &str,
+        claimant: &str,
+        now: DateTime<Utc>,
+        reason: &str,
+        intents_before: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Lease>> {
+        let [pending, revoking] = claimed_states();
+        // Only intents when a creation bound is given; else everything claimed.
+        let (revocations, created_before) = match intents_before {
+            Some(before) => ("", millis(before)),
+            None => (revoking, i64::MAX),
+        };
+        let rows: Vec<LeaseRow> = sqlx::query_as(
+            "UPDATE leases SET \
+               last_error = CASE WHEN state = ? THEN ? ELSE last_error END, \
+               state = ?, owner = ?, next_attempt_at = ?, due_at = ? \
+             WHERE owner = ? AND ((state = ? AND created_at < ?) OR state = ?) \
+             RETURNING *",
+        )
+        .bind(pending)
+        .bind(reason)
+        .bind(revoking)
+        .bind(claimant)
+        .bind(millis(now))
+        .bind(millis(now))
+        .bind(owner)
+        .bind(pending)
+        .bind(created_before)
+        .bind(revocations)
+        .fetch_all(&self.pool)
+        .await?;
+        decode(rows)
+    }
+
+    async fn scrub_superseded(&self) -> Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
             .await?;
         Ok(())

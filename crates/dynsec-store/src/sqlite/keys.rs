@@ -1,30 +1,10 @@
 //! [`KeyStore`] for SQLite.
 
-use crate::keys::{KeyStore, ProtectionKeyRecord, SealedBlob, SealedKind};
-use crate::sqlite::{conflict, millis, time};
+use crate::error::{conflict, in_use};
+use crate::keys::{KeyHandover, KeyStore, ProtectionKeyRecord, SealedBlob, SealedKind};
+use crate::rows::{decode, decode_one, millis, KeyHandoverRow, ProtectionKeyRow, SealedRow};
 use crate::{Result, SqliteStore, StoreError};
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
-
-fn protection_key_from(row: &SqliteRow) -> Result<ProtectionKeyRecord> {
-    let split: i64 = row.try_get("split_level")?;
-    Ok(ProtectionKeyRecord {
-        id: row.try_get("id")?,
-        uid: row.try_get("uid")?,
-        name: row.try_get("name")?,
-        alg: row.try_get("alg")?,
-        split_level: u8::try_from(split)
-            .map_err(|_| StoreError::Corrupt("protection_keys.split_level".into()))?,
-        customer_fragment_id: row.try_get("customer_fragment_id")?,
-        key_id: row.try_get("key_id")?,
-        sealed_fragments: row.try_get("sealed_fragments")?,
-        description: row.try_get("description")?,
-        delete_protection: row.try_get("delete_protection")?,
-        created_at: time(row, "created_at")?,
-        modified_at: time(row, "modified_at")?,
-    })
-}
 
 /// (kind, query listing `row_id, uid, sealed`, update taking `new, row_id, old`).
 const SEALED_COLUMNS: &[(SealedKind, &str, &str)] = &[
@@ -54,10 +34,10 @@ const SEALED_COLUMNS: &[(SealedKind, &str, &str)] = &[
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn insert_protection_key(&self, k: &ProtectionKeyRecord) -> Result<i64> {
-        let done = sqlx::query(
+        let id = sqlx::query_scalar(
             "INSERT INTO protection_keys (uid, name, alg, split_level, customer_fragment_id, \
              key_id, sealed_fragments, description, delete_protection, created_at, modified_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&k.uid)
         .bind(&k.name)
@@ -70,32 +50,35 @@ impl KeyStore for SqliteStore {
         .bind(k.delete_protection)
         .bind(millis(k.created_at))
         .bind(millis(k.modified_at))
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await
         .map_err(conflict(&format!("protection key '{}'", k.name)))?;
-        Ok(done.last_insert_rowid())
+        Ok(id)
     }
 
     async fn protection_key_by_name(&self, name: &str) -> Result<Option<ProtectionKeyRecord>> {
-        let row = sqlx::query("SELECT * FROM protection_keys WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(protection_key_from).transpose()
+        let row: Option<ProtectionKeyRow> =
+            sqlx::query_as("SELECT * FROM protection_keys WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        decode_one(row)
     }
 
     async fn list_protection_keys(&self) -> Result<Vec<ProtectionKeyRecord>> {
-        let rows = sqlx::query("SELECT * FROM protection_keys ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(protection_key_from).collect()
+        let rows: Vec<ProtectionKeyRow> =
+            sqlx::query_as("SELECT * FROM protection_keys ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        decode(rows)
     }
 
     async fn delete_protection_key(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM protection_keys WHERE id = ?")
             .bind(id)
             .execute(&self.pool)
-            .await?;
+            .await
+            .map_err(in_use("the protection key is in use"))?;
         Ok(())
     }
 
@@ -118,17 +101,56 @@ impl KeyStore for SqliteStore {
         Ok(())
     }
 
+    async fn init_master_key_check(&self, sealed: &[u8]) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO master_key_check (id, sealed) VALUES (1, ?) ON CONFLICT(id) DO NOTHING",
+        )
+        .bind(sealed)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn put_key_handover(&self, h: &KeyHandover) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO master_key_handovers (key_id, sealed_key, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT(key_id) DO UPDATE SET sealed_key = excluded.sealed_key, \
+             created_at = excluded.created_at",
+        )
+        .bind(&h.key_id)
+        .bind(&h.sealed_key)
+        .bind(millis(h.created_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn key_handovers(&self) -> Result<Vec<KeyHandover>> {
+        let rows: Vec<KeyHandoverRow> =
+            sqlx::query_as("SELECT * FROM master_key_handovers ORDER BY created_at")
+                .fetch_all(&self.pool)
+                .await?;
+        decode(rows)
+    }
+
+    async fn delete_key_handover(&self, key_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM master_key_handovers WHERE key_id = ?")
+            .bind(key_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn sealed_blobs(&self) -> Result<Vec<SealedBlob>> {
         let mut blobs = Vec::new();
         for (kind, select, _) in SEALED_COLUMNS {
-            for row in sqlx::query(select).fetch_all(&self.pool).await? {
-                blobs.push(SealedBlob {
-                    kind: *kind,
-                    row_id: row.try_get("row_id")?,
-                    uid: row.try_get("uid")?,
-                    sealed: row.try_get("sealed")?,
-                });
-            }
+            let rows: Vec<SealedRow> = sqlx::query_as(select).fetch_all(&self.pool).await?;
+            blobs.extend(rows.into_iter().map(|r| SealedBlob {
+                kind: *kind,
+                row_id: r.row_id,
+                uid: r.uid,
+                sealed: r.sealed,
+            }));
         }
         Ok(blobs)
     }

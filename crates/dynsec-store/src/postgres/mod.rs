@@ -1,0 +1,567 @@
+//! The shared store: PostgreSQL through sqlx, for any number of gateways.
+//! Migrations (`migrations/postgres/`) are embedded and applied on connect
+//! under sqlx's advisory lock, so gateways starting together migrate once.
+//! Claims use `FOR UPDATE SKIP LOCKED` and conditional updates, so gateways
+//! never work on one lease at once.
+
+mod access;
+mod cluster;
+mod keys;
+
+use crate::error::conflict;
+use crate::records::{ApiKeyRecord, ProducerRecord, TargetRecord, TokenRecord};
+use crate::rows::{
+    claimed_states, decode, decode_one, due_millis, from_millis, join_list, millis, settings_json,
+    signed, ApiKeyRow, LeaseRow, ProducerRow, TargetRow, TokenRow, PRODUCER_COLUMNS,
+};
+use crate::{Result, Store, StoreError};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use dynsec_core::{AccessMode, Lease, LeaseState};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Connections per gateway: request handlers, the reaper's concurrent
+/// revocations, heartbeats and the sweep share them.
+const POOL_SIZE: u32 = 16;
+/// How long a statement waits for a free connection before failing.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// PostgreSQL-backed [`Store`].
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    pub(crate) pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/database`,
+    /// libpq-style parameters allowed) and applies migrations. Errors never
+    /// repeat the URL (it may hold a password).
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?
+            .application_name("dynsec");
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        // Takes pg_advisory_lock on a key derived from the database name for
+        // the whole run: a second gateway waits, then finds nothing to do.
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Closes every connection (tests dropping their database).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl PostgresStore {
+    /// Writes every mutable field of `l`, under `condition` (extra `AND`
+    /// clauses from `$14` on, their values in `binds`). Returns the rows written.
+    async fn write_lease(&self, l: &Lease, condition: &str, binds: &[&str]) -> Result<u64> {
+        let sql = format!(
+            "UPDATE leases SET producer_name = $1, principal = $2, access_key_id = $3, role_arn = $4, \
+             state = $5, owner = $6, expires_at = $7, attempts = $8, last_error = $9, \
+             next_attempt_at = $10, due_at = $11, account_id = $12 WHERE id = $13{condition}"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(&l.producer_name)
+            .bind(&l.principal)
+            .bind(&l.access_key_id)
+            .bind(&l.role_arn)
+            .bind(l.state.as_str())
+            .bind(&l.owner)
+            .bind(millis(l.expires_at))
+            .bind(i64::from(l.attempts))
+            .bind(&l.last_error)
+            .bind(l.next_attempt_at.map(millis))
+            .bind(due_millis(l))
+            .bind(&l.account_id)
+            .bind(&l.id);
+        for value in binds {
+            query = query.bind(*value);
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected())
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn api_key_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (access_id, name, key_hash, is_admin, created_at, description, \
+             access_expires, bound_ips, jwt_ttl_secs, delete_protection) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&key.access_id)
+        .bind(&key.name)
+        .bind(&key.key_hash)
+        .bind(key.is_admin)
+        .bind(millis(key.created_at))
+        .bind(&key.description)
+        .bind(key.access_expires.map(millis))
+        .bind(join_list(&key.bound_ips))
+        .bind(key.jwt_ttl_secs.map(signed))
+        .bind(key.delete_protection)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict(&format!("auth method '{}'", key.name)))?;
+        Ok(())
+    }
+
+    async fn api_key(&self, access_id: &str) -> Result<Option<ApiKeyRecord>> {
+        let row: Option<ApiKeyRow> = sqlx::query_as("SELECT * FROM api_keys WHERE access_id = $1")
+            .bind(access_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_one(row)
+    }
+
+    async fn insert_token(&self, token: &TokenRecord) -> Result<()> {
+        sqlx::query("INSERT INTO tokens (token_hash, access_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(&token.token_hash)
+            .bind(&token.access_id)
+            .bind(millis(token.expires_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
+        let row: Option<TokenRow> = sqlx::query_as("SELECT * FROM tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_one(row)
+    }
+
+    async fn purge_tokens(&self, now: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM tokens WHERE expires_at < $1")
+            .bind(millis(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_target(&self, t: &TargetRecord) -> Result<i64> {
+        let id = sqlx::query_scalar(
+            "INSERT INTO targets (uid, name, description, access_key_id, region, iam_endpoint, \
+             sts_endpoint, sealed_secret, protection_key, delete_protection, created_at, modified_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        )
+        .bind(&t.uid)
+        .bind(&t.name)
+        .bind(&t.description)
+        .bind(&t.connection.access_key_id)
+        .bind(&t.connection.region)
+        .bind(&t.connection.iam_endpoint)
+        .bind(&t.connection.sts_endpoint)
+        .bind(&t.connection.sealed_secret)
+        .bind(&t.protection_key)
+        .bind(t.delete_protection)
+        .bind(millis(t.created_at))
+        .bind(millis(t.modified_at))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(conflict(&format!("target '{}'", t.name)))?;
+        Ok(id)
+    }
+
+    async fn update_target(&self, t: &TargetRecord) -> Result<()> {
+        sqlx::query(
+            "UPDATE targets SET name = $1, description = $2, access_key_id = $3, region = $4, \
+             iam_endpoint = $5, sts_endpoint = $6, sealed_secret = $7, protection_key = $8, \
+             delete_protection = $9, modified_at = $10 WHERE id = $11",
+        )
+        .bind(&t.name)
+        .bind(&t.description)
+        .bind(&t.connection.access_key_id)
+        .bind(&t.connection.region)
+        .bind(&t.connection.iam_endpoint)
+        .bind(&t.connection.sts_endpoint)
+        .bind(&t.connection.sealed_secret)
+        .bind(&t.protection_key)
+        .bind(t.delete_protection)
+        .bind(millis(t.modified_at))
+        .bind(t.id)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict(&format!("target '{}'", t.name)))?;
+        Ok(())
+    }
+
+    async fn target_by_name(&self, name: &str) -> Result<Option<TargetRecord>> {
+        let row: Option<TargetRow> = sqlx::query_as("SELECT * FROM targets WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_one(row)
+    }
+
+    async fn target_by_id(&self, id: i64) -> Result<Option<TargetRecord>> {
+        let row: Option<TargetRow> = sqlx::query_as("SELECT * FROM targets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_one(row)
+    }
+
+    async fn list_targets(&self) -> Result<Vec<TargetRecord>> {
+        let rows: Vec<TargetRow> = sqlx::query_as("SELECT * FROM targets ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        decode(rows)
+    }
+
+    async fn delete_target(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM targets WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_producer(&self, p: &ProducerRecord) -> Result<i64> {
+        let inline = p.inline_connection.as_ref();
+        let id = sqlx::query_scalar(
+            "INSERT INTO producers (uid, name, target_id, settings_json, protection_key, \
+             inline_access_key_id, inline_region, inline_iam_endpoint, inline_sts_endpoint, \
+             inline_sealed_secret, delete_protection, created_at, modified_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+        )
+        .bind(&p.uid)
+        .bind(&p.name)
+        .bind(p.target_id)
+        .bind(settings_json(&p.settings)?)
+        .bind(&p.settings.protection_key)
+        .bind(inline.map(|c| &c.access_key_id))
+        .bind(inline.map(|c| &c.region))
+        .bind(inline.and_then(|c| c.iam_endpoint.as_ref()))
+        .bind(inline.and_then(|c| c.sts_endpoint.as_ref()))
+        .bind(inline.map(|c| &c.sealed_secret))
+        .bind(p.delete_protection)
+        .bind(millis(p.created_at))
+        .bind(millis(p.modified_at))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(conflict(&format!("dynamic secret '{}'", p.name)))?;
+        Ok(id)
+    }
+
+    async fn update_producer(&self, p: &ProducerRecord) -> Result<()> {
+        let inline = p.inline_connection.as_ref();
+        sqlx::query(
+            "UPDATE producers SET name = $1, target_id = $2, settings_json = $3, protection_key = $4, \
+             inline_access_key_id = $5, inline_region = $6, inline_iam_endpoint = $7, \
+             inline_sts_endpoint = $8, inline_sealed_secret = $9, delete_protection = $10, \
+             modified_at = $11 WHERE id = $12",
+        )
+        .bind(&p.name)
+        .bind(p.target_id)
+        .bind(settings_json(&p.settings)?)
+        .bind(&p.settings.protection_key)
+        .bind(inline.map(|c| &c.access_key_id))
+        .bind(inline.map(|c| &c.region))
+        .bind(inline.and_then(|c| c.iam_endpoint.as_ref()))
+        .bind(inline.and_then(|c| c.sts_endpoint.as_ref()))
+        .bind(inline.map(|c| &c.sealed_secret))
+        .bind(p.delete_protection)
+        .bind(millis(p.modified_at))
+        .bind(p.id)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict(&format!("dynamic secret '{}'", p.name)))?;
+        Ok(())
+    }
+
+    async fn producer_by_name(&self, name: &str) -> Result<Option<ProducerRecord>> {
+        let row: Option<ProducerRow> = sqlx::query_as(&format!(
+            "SELECT {PRODUCER_COLUMNS} FROM producers WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        decode_one(row)
+    }
+
+    async fn producer_by_id(&self, id: i64) -> Result<Option<ProducerRecord>> {
+        let row: Option<ProducerRow> = sqlx::query_as(&format!(
+            "SELECT {PRODUCER_COLUMNS} FROM producers WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        decode_one(row)
+    }
+
+    async fn list_producers(&self) -> Result<Vec<ProducerRecord>> {
+        let rows: Vec<ProducerRow> = sqlx::query_as(&format!(
+            "SELECT {PRODUCER_COLUMNS} FROM producers ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        decode(rows)
+    }
+
+    async fn producers_using_target(&self, target_id: i64) -> Result<Vec<ProducerRecord>> {
+        let rows: Vec<ProducerRow> = sqlx::query_as(&format!(
+            "SELECT {PRODUCER_COLUMNS} FROM producers WHERE target_id = $1 ORDER BY name"
+        ))
+        .bind(target_id)
+        .fetch_all(&self.pool)
+        .await?;
+        decode(rows)
+    }
+
+    async fn delete_producer(&self, id: i64) -> Result<bool> {
+        // One statement, so no intent can slip in between check and delete.
+        let done = sqlx::query(
+            "DELETE FROM producers WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM leases \
+             WHERE producer_id = $2 AND mode = $3 AND state != $4)",
+        )
+        .bind(id)
+        .bind(id)
+        .bind(AccessMode::IamUser.as_str())
+        .bind(LeaseState::Revoked.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_lease(&self, l: &Lease) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO leases (id, producer_id, producer_name, mode, principal, access_key_id, \
+             role_arn, state, owner, created_at, expires_at, attempts, last_error, \
+             next_attempt_at, due_at, account_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(&l.id)
+        .bind(l.producer_id)
+        .bind(&l.producer_name)
+        .bind(l.mode.as_str())
+        .bind(&l.principal)
+        .bind(&l.access_key_id)
+        .bind(&l.role_arn)
+        .bind(l.state.as_str())
+        .bind(&l.owner)
+        .bind(millis(l.created_at))
+        .bind(millis(l.expires_at))
+        .bind(i64::from(l.attempts))
+        .bind(&l.last_error)
+        .bind(l.next_attempt_at.map(millis))
+        .bind(due_millis(l))
+        .bind(&l.account_id)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("lease"))?;
+        Ok(())
+    }
+
+    async fn update_lease(&self, l: &Lease) -> Result<()> {
+        self.write_lease(l, "", &[]).await.map(drop)
+    }
+
+    async fn update_lease_if(&self, l: &Lease, expected: LeaseState) -> Result<bool> {
+        Ok(self
+            .write_lease(l, " AND state = $14", &[expected.as_str()])
+            .await?
+            == 1)
+    }
+
+    async fn lease(&self, id: &str) -> Result<Option<Lease>> {
+        let row: Option<LeaseRow> = sqlx::query_as("SELECT * FROM leases WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_one(row)
+    }
+
+    async fn leases_of_producer(
+        &self,
+        producer_id: i64,
+        include_revoked: bool,
+    ) -> Result<Vec<Lease>> {
+        // With include_revoked, the state filter matches no state name.
+        let excluded = if include_revoked {
+            ""
+        } else {
+            LeaseState::Revoked.as_str()
+        };
+        let rows: Vec<LeaseRow> = sqlx::query_as(
+            "SELECT * FROM leases WHERE producer_id = $1 AND state != $2 ORDER BY created_at DESC",
+        )
+        .bind(producer_id)
+        .bind(excluded)
+        .fetch_all(&self.pool)
+        .await?;
+        decode(rows)
+    }
+
+    async fn due_leases(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Lease>> {
+        let rows: Vec<LeaseRow> = sqlx::query_as(
+            "SELECT * FROM leases WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at LIMIT $2",
+        )
+        .bind(millis(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        decode(rows)
+    }
+
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
+        let ms: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(due_at) FROM leases WHERE due_at IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        ms.map(|ms| from_millis(ms, "leases.due_at")).transpose()
+    }
+
+    async fn claimed_leases(&self) -> Result<Vec<Lease>> {
+        let [pending, revoking] = claimed_states();
+        let rows: Vec<LeaseRow> = sqlx::query_as("SELECT * FROM leases WHERE state IN ($1, $2)")
+            .bind(pending)
+            .bind(revoking)
+            .fetch_all(&self.pool)
+            .await?;
+        decode(rows)
+    }
+
+    async fn claim_due_leases(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        claimant: &str,
+        claim_until: DateTime<Utc>,
+    ) -> Result<Vec<Lease>> {
+        // Rows another gateway is claiming right now are skipped, not waited
+        // for; a row claimed meanwhile is re-checked and no longer due.
+        let rows: Vec<LeaseRow> = sqlx::query_as(
+            "UPDATE leases SET state = $1, owner = $2, next_attempt_at = $3, due_at = $4 \
+             WHERE id IN (SELECT id FROM leases WHERE due_at IS NOT NULL AND due_at <= $5 \
+                          ORDER BY due_at LIMIT $6 FOR UPDATE SKIP LOCKED) \
+             RETURNING *",
+        )
+        .bind(LeaseState::Revoking.as_str())
+        .bind(claimant)
+        .bind(millis(claim_until))
+        .bind(millis(claim_until))
+        .bind(millis(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        decode(rows)
+    }
+
+    async fn claim_lease(
+        &self,
+        id: &str,
+        claimant: &str,
+        now: DateTime<Utc>,
+        claim_until: DateTime<Utc>,
+    ) -> Result<Option<Lease>> {
+        let row: Option<LeaseRow> = sqlx::query_as(
+            "UPDATE leases SET state = $1, owner = $2, next_attempt_at = $3, due_at = $4 \
+             WHERE id = $5 AND (state IN ($6, $7) OR (state = $8 AND due_at <= $9)) \
+             RETURNING *",
+        )
+        .bind(LeaseState::Revoking.as_str())
+        .bind(claimant)
+        .bind(millis(claim_until))
+        .bind(millis(claim_until))
+        .bind(id)
+        .bind(LeaseState::Active.as_str())
+        .bind(LeaseState::Failed.as_str())
+        .bind(LeaseState::Revoking.as_str())
+        .bind(millis(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        decode_one(row)
+    }
+
+    async fn renew_claim(&self, id: &str, claimant: &str, until: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE leases SET next_attempt_at = $1, due_at = $2 \
+             WHERE id = $3 AND state = $4 AND owner = $5",
+        )
+        .bind(millis(until))
+        .bind(millis(until))
+        .bind(id)
+        .bind(LeaseState::Revoking.as_str())
+        .bind(claimant)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn update_claimed_lease(&self, l: &Lease, claimant: &str) -> Result<bool> {
+        Ok(self
+            .write_lease(
+                l,
+                " AND state = $14 AND owner = $15",
+                &[LeaseState::Revoking.as_str(), claimant],
+            )
+            .await?
+            == 1)
+    }
+
+    async fn take_over_claims(
+        &self,
+        owner: &str,
+        claimant: &str,
+        now: DateTime<Utc>,
+        reason: &str,
+        intents_before: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Lease>> {
+        let [pending, revoking] = claimed_states();
+        // Only intents when a creation bound is given; else everything claimed.
+        let (revocations, created_before) = match intents_before {
+            Some(before) => ("", millis(before)),
+            None => (revoking, i64::MAX),
+        };
+        let rows: Vec<LeaseRow> = sqlx::query_as(
+            "UPDATE leases SET \
+               last_error = CASE WHEN state = $1 THEN $2 ELSE last_error END, \
+               state = $3, owner = $4, next_attempt_at = $5, due_at = $6 \
+             WHERE owner = $7 AND ((state = $8 AND created_at < $9) OR state = $10) \
+             RETURNING *",
+        )
+        .bind(pending)
+        .bind(reason)
+        .bind(revoking)
+        .bind(claimant)
+        .bind(millis(now))
+        .bind(millis(now))
+        .bind(owner)
+        .bind(pending)
+        .bind(created_before)
+        .bind(revocations)
+        .fetch_all(&self.pool)
+        .await?;
+        decode(rows)
+    }
+
+    async fn scrub_superseded(&self) -> Result<()> {
+        // VACUUM FULL rewrites these (small) tables, so dead row versions
+        // holding superseded ciphertext leave the table files. Write-ahead
+        // log segments and backups follow PostgreSQL's own retention.
+        sqlx::query(
+            "VACUUM FULL targets, producers, protection_keys, master_key_check, \
+             master_key_handovers",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
