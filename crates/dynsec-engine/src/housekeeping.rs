@@ -176,7 +176,11 @@ impl Engine {
             );
         }
         for lease in &taken {
-            if lease.last_error.as_deref().is_some_and(|e| e.starts_with("issuance")) {
+            if lease
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("issuance"))
+            {
                 info!(lease = %lease.id, user = %lease.principal, "rolling back intent of a stopped gateway");
             } else {
                 info!(lease = %lease.id, user = %lease.principal, "resuming a revocation a stopped gateway had claimed");

@@ -279,7 +279,8 @@ impl Engine {
                     let opened = sealer
                         .open(CHECK_AAD, &check)
                         .map_err(|_| wrong_master_key(&ring, sealed_key_id(&check)))?;
-                    if opened.as_slice() != LEGACY_CHECK_VALUE && opened.len() >= INSTALL_SECRET_LEN {
+                    if opened.as_slice() != LEGACY_CHECK_VALUE && opened.len() >= INSTALL_SECRET_LEN
+                    {
                         break zeroize::Zeroizing::new(opened.to_vec());
                     }
                     // A check from before the installation secret: replace it,
@@ -767,12 +768,12 @@ impl Engine {
             self.open_master_sealed(&protection_key_aad(&record.uid), &record.sealed_fragments),
         )
         .await
-            .map_err(|e| {
-                EngineError::Internal(format!(
-                    "cannot decrypt the fragments of protection key '{}': {e}",
-                    record.name
-                ))
-            })?;
+        .map_err(|e| {
+            EngineError::Internal(format!(
+                "cannot decrypt the fragments of protection key '{}': {e}",
+                record.name
+            ))
+        })?;
         if material.is_empty() || material.len() % FRAGMENT_LEN != 0 {
             return Err(EngineError::Internal(format!(
                 "fragments of protection key '{}' are corrupt",

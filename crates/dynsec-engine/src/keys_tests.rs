@@ -417,4 +417,3 @@ async fn keys_are_listed_as_items_only_when_asked_for() {
         "{err}"
     );
 }
-

@@ -222,7 +222,10 @@ pub async fn api_keys_and_tokens(store: &dyn Store) {
 pub async fn targets_round_trip_and_unique_names(store: &dyn Store) {
     let mut t = target("/aws/t", None);
     t.id = store.insert_target(&t).await.unwrap();
-    assert_eq!(store.target_by_name("/aws/t").await.unwrap(), Some(t.clone()));
+    assert_eq!(
+        store.target_by_name("/aws/t").await.unwrap(),
+        Some(t.clone())
+    );
     let duplicate = TargetRecord {
         uid: "u2".into(),
         ..t.clone()
@@ -356,7 +359,10 @@ pub async fn claimed_leases_are_pending_or_revoking(store: &dyn Store) {
         ("f", LeaseState::Failed),
         ("x", LeaseState::Revoked),
     ] {
-        store.insert_lease(&lease(id, pid, state, 100)).await.unwrap();
+        store
+            .insert_lease(&lease(id, pid, state, 100))
+            .await
+            .unwrap();
     }
     let mut claimed = store.claimed_leases().await.unwrap();
     claimed.sort_by(|a, b| a.id.cmp(&b.id));
@@ -375,24 +381,22 @@ pub async fn concurrent_claims_never_share_a_lease(store: &dyn Store) {
     }
     let claims = futures::future::join_all(
         (0..4)
-            .map(|n| {
-                async move {
-                    let me = format!("gw-{n}.1");
-                    let mut mine = Vec::new();
-                    loop {
-                        let got = store
-                            .claim_due_leases(at(100), 5, &me, at(1000))
-                            .await
-                            .unwrap();
-                        if got.is_empty() {
-                            return mine;
-                        }
-                        for l in got {
-                            assert_eq!(l.state, LeaseState::Revoking);
-                            assert_eq!(l.owner, me);
-                            assert_eq!(l.next_attempt_at, Some(at(1000)));
-                            mine.push(l.id);
-                        }
+            .map(|n| async move {
+                let me = format!("gw-{n}.1");
+                let mut mine = Vec::new();
+                loop {
+                    let got = store
+                        .claim_due_leases(at(100), 5, &me, at(1000))
+                        .await
+                        .unwrap();
+                    if got.is_empty() {
+                        return mine;
+                    }
+                    for l in got {
+                        assert_eq!(l.state, LeaseState::Revoking);
+                        assert_eq!(l.owner, me);
+                        assert_eq!(l.next_attempt_at, Some(at(1000)));
+                        mine.push(l.id);
                     }
                 }
             })
@@ -422,22 +426,38 @@ pub async fn a_claim_holds_until_it_lapses_or_is_finished(store: &dyn Store) {
         .await
         .unwrap();
     assert!(
-        store.claim_lease("p", "a.1", at(0), at(60)).await.unwrap().is_none(),
+        store
+            .claim_lease("p", "a.1", at(0), at(60))
+            .await
+            .unwrap()
+            .is_none(),
         "an intent is its issuer's"
     );
     let claimed = store.claim_lease("l", "a.1", at(0), at(60)).await.unwrap();
     assert_eq!(claimed.map(|l| l.owner), Some("a.1".into()), "due or not");
     assert!(
-        store.claim_lease("l", "b.1", at(30), at(90)).await.unwrap().is_none(),
+        store
+            .claim_lease("l", "b.1", at(30), at(90))
+            .await
+            .unwrap()
+            .is_none(),
         "held by a.1 until 60"
     );
     assert!(
-        store.claim_lease("l", "a.1", at(30), at(90)).await.unwrap().is_none(),
+        store
+            .claim_lease("l", "a.1", at(30), at(90))
+            .await
+            .unwrap()
+            .is_none(),
         "not twice by one gateway either"
     );
     assert!(store.renew_claim("l", "a.1", at(120)).await.unwrap());
     assert!(!store.renew_claim("l", "b.1", at(500)).await.unwrap());
-    assert!(store.claim_lease("l", "b.1", at(90), at(150)).await.unwrap().is_none());
+    assert!(store
+        .claim_lease("l", "b.1", at(90), at(150))
+        .await
+        .unwrap()
+        .is_none());
     // Lapsed: another revoker may take it, and the first can no longer finish.
     let mut taken = store
         .claim_lease("l", "b.1", at(120), at(180))
@@ -456,7 +476,11 @@ pub async fn a_claim_holds_until_it_lapses_or_is_finished(store: &dyn Store) {
         "finished once"
     );
     assert_eq!(store.lease("l").await.unwrap(), Some(taken));
-    assert!(store.claim_lease("l", "c.1", at(999), at(1999)).await.unwrap().is_none());
+    assert!(store
+        .claim_lease("l", "c.1", at(999), at(1999))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 pub async fn a_dead_instances_claims_are_taken_over_once(store: &dyn Store) {
@@ -515,7 +539,10 @@ pub async fn instances_report_heartbeats_and_keys(store: &dyn Store) {
         master_keys: keys.iter().map(|k| k.to_string()).collect(),
     };
     store.heartbeat(&beat("a.1", 1, &["k1"])).await.unwrap();
-    store.heartbeat(&beat("a.1", 2, &["k2", "k1"])).await.unwrap();
+    store
+        .heartbeat(&beat("a.1", 2, &["k2", "k1"]))
+        .await
+        .unwrap();
     store.heartbeat(&beat("b.1", 10, &[])).await.unwrap();
     assert_eq!(store.instance_heartbeat("a.1").await.unwrap(), Some(at(2)));
     assert_eq!(
@@ -545,22 +572,40 @@ pub async fn a_duty_has_one_holder_at_a_time(store: &dyn Store) {
     assert_eq!(tries.iter().filter(|held| **held).count(), 1, "{tries:?}");
     let holder = format!("gw-{}.1", tries.iter().position(|h| *h).unwrap());
     assert!(
-        store.try_hold_duty("sweep", &holder, at(30), at(90)).await.unwrap(),
+        store
+            .try_hold_duty("sweep", &holder, at(30), at(90))
+            .await
+            .unwrap(),
         "the holder renews"
     );
-    assert!(!store.try_hold_duty("sweep", "other.1", at(60), at(120)).await.unwrap());
+    assert!(!store
+        .try_hold_duty("sweep", "other.1", at(60), at(120))
+        .await
+        .unwrap());
     assert!(
-        store.try_hold_duty("rotation", "other.1", at(60), at(120)).await.unwrap(),
+        store
+            .try_hold_duty("rotation", "other.1", at(60), at(120))
+            .await
+            .unwrap(),
         "duties are independent"
     );
     assert!(
-        store.try_hold_duty("sweep", "other.1", at(90), at(150)).await.unwrap(),
+        store
+            .try_hold_duty("sweep", "other.1", at(90), at(150))
+            .await
+            .unwrap(),
         "lapsed"
     );
     store.release_duty("sweep", &holder).await.unwrap();
-    assert!(!store.try_hold_duty("sweep", &holder, at(91), at(150)).await.unwrap());
+    assert!(!store
+        .try_hold_duty("sweep", &holder, at(91), at(150))
+        .await
+        .unwrap());
     store.release_duty("sweep", "other.1").await.unwrap();
-    assert!(store.try_hold_duty("sweep", &holder, at(92), at(150)).await.unwrap());
+    assert!(store
+        .try_hold_duty("sweep", &holder, at(92), at(150))
+        .await
+        .unwrap());
 }
 
 pub async fn auth_failures_are_counted_per_key_and_window(store: &dyn Store) {
@@ -574,11 +619,28 @@ pub async fn auth_failures_are_counted_per_key_and_window(store: &dyn Store) {
         .unwrap();
     let id = store.auth_failures_since("id:p-1", at(5)).await.unwrap();
     assert_eq!((id.count, id.oldest), (2, Some(at(10))));
-    let ip = store.auth_failures_since("ip:10.0.0.1", at(0)).await.unwrap();
+    let ip = store
+        .auth_failures_since("ip:10.0.0.1", at(0))
+        .await
+        .unwrap();
     assert_eq!((ip.count, ip.oldest), (4, Some(at(0))));
-    assert_eq!(store.auth_failures_since("id:p-2", at(0)).await.unwrap().count, 0);
+    assert_eq!(
+        store
+            .auth_failures_since("id:p-2", at(0))
+            .await
+            .unwrap()
+            .count,
+        0
+    );
     assert_eq!(store.purge_auth_failures(at(15)).await.unwrap(), 4);
-    assert_eq!(store.auth_failures_since("id:p-1", at(0)).await.unwrap().count, 1);
+    assert_eq!(
+        store
+            .auth_failures_since("id:p-1", at(0))
+            .await
+            .unwrap()
+            .count,
+        1
+    );
 }
 
 pub async fn roles_rules_and_associations(store: &dyn Store) {
@@ -744,9 +806,17 @@ pub async fn master_key_check_and_handovers(store: &dyn Store) {
         vec![handover("k3", 2), handover("k2", 3)]
     );
     store.delete_key_handover("k2").await.unwrap();
-    assert_eq!(store.key_handovers().await.unwrap(), vec![handover("k3", 2)]);
+    assert_eq!(
+        store.key_handovers().await.unwrap(),
+        vec![handover("k3", 2)]
+    );
     assert!(
-        store.sealed_blobs().await.unwrap().iter().all(|b| b.sealed != [2, 5, 5]),
+        store
+            .sealed_blobs()
+            .await
+            .unwrap()
+            .iter()
+            .all(|b| b.sealed != [2, 5, 5]),
         "handovers are never re-wrapped"
     );
 }
@@ -799,7 +869,11 @@ pub async fn sealed_blobs_are_listed_and_swapped_atomically(store: &dyn Store) {
         producer.inline_connection.unwrap().sealed_secret,
         vec![3, 1]
     );
-    let key = store.protection_key_by_name("/keys/k").await.unwrap().unwrap();
+    let key = store
+        .protection_key_by_name("/keys/k")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(key.sealed_fragments, vec![3, 2]);
 }
 
@@ -823,7 +897,13 @@ pub async fn a_protection_key_in_use_cannot_be_deleted(store: &dyn Store) {
     p.settings.protection_key = Some("/keys/k".into());
     p.id = store.insert_producer(&p).await.unwrap();
     assert_eq!(
-        store.producer_by_id(p.id).await.unwrap().unwrap().settings.protection_key,
+        store
+            .producer_by_id(p.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .settings
+            .protection_key,
         Some("/keys/k".into())
     );
     let deleted = store.delete_protection_key(k.id).await;

@@ -184,9 +184,9 @@ impl TryFrom<ProducerRow> for ProducerRecord {
                 region: r.inline_region.unwrap_or_default(),
                 iam_endpoint: r.inline_iam_endpoint,
                 sts_endpoint: r.inline_sts_endpoint,
-                sealed_secret: r.inline_sealed_secret.ok_or_else(|| {
-                    StoreError::Corrupt("producers.inline_sealed_secret".into())
-                })?,
+                sealed_secret: r
+                    .inline_sealed_secret
+                    .ok_or_else(|| StoreError::Corrupt("producers.inline_sealed_secret".into()))?,
             }),
         };
         Ok(Self {

@@ -22,7 +22,9 @@ mod file {
     /// A store in a file, and the directory holding it (removed on drop).
     async fn fresh() -> (Arc<dyn Store>, dynsec_testkit::TempDir) {
         let dir = dynsec_testkit::TempDir::new("dynsec-store");
-        let store = SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite"))
+            .await
+            .unwrap();
         (Arc::new(store), dir)
     }
 
@@ -38,5 +40,9 @@ async fn a_reopened_file_keeps_its_data_and_migrates_once() {
         dynsec_store::conformance::targets_round_trip_and_unique_names(&store).await;
     }
     let store = SqliteStore::open(&path).await.unwrap();
-    assert!(store.target_by_name("/aws/renamed").await.unwrap().is_some());
+    assert!(store
+        .target_by_name("/aws/renamed")
+        .await
+        .unwrap()
+        .is_some());
 }

@@ -165,9 +165,11 @@ impl Gateway {
         answer
     }
 
-    /// SIGKILL: the process dies at once, mid-whatever.
-    pub async fn kill9(mut self) {
+    /// SIGKILL: the process dies at once, mid-whatever. Returns what it
+    /// had logged.
+    pub async fn kill9(mut self) -> String {
         let _ = self.child.kill().await;
+        self.log()
     }
 
     /// SIGTERM, then waits for a graceful exit; returns whether it exited 0.

@@ -240,11 +240,8 @@ async fn run(args: GatewayArgs) -> Result<()> {
             (Arc::new(store), existed)
         }
     };
-    let (keyring, key_custody) = crate::keyfile::load_keyring(
-        &data_dir,
-        args.master_key_file.as_deref(),
-        database_exists,
-    )?;
+    let (keyring, key_custody) =
+        crate::keyfile::load_keyring(&data_dir, args.master_key_file.as_deref(), database_exists)?;
     let customer_fragments =
         crate::keyfile::load_customer_fragments(args.customer_fragments.as_deref())?;
     let audit_path = args

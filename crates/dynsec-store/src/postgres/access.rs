@@ -6,7 +6,7 @@ use crate::rows::{
     capabilities_text, decode, decode_one, millis, ApiKeyRow, AssocRow, RoleRow, RuleRow,
     ASSOC_SELECT,
 };
-use crate::{ApiKeyRecord, Result, PostgresStore};
+use crate::{ApiKeyRecord, PostgresStore, Result};
 use async_trait::async_trait;
 use dynsec_core::access::{PathRule, RuleType};
 
@@ -94,13 +94,14 @@ impl AccessStore for PostgresStore {
         rule_type: RuleType,
         path: &str,
     ) -> Result<bool> {
-        let done =
-            sqlx::query("DELETE FROM role_rules WHERE role_id = $1 AND rule_type = $2 AND path = $3")
-                .bind(role_id)
-                .bind(rule_type.as_str())
-                .bind(path)
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query(
+            "DELETE FROM role_rules WHERE role_id = $1 AND rule_type = $2 AND path = $3",
+        )
+        .bind(role_id)
+        .bind(rule_type.as_str())
+        .bind(path)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -3,7 +3,7 @@
 
 use crate::cluster::{ClusterStore, FailureCount, InstanceRecord};
 use crate::rows::{decode, from_millis, join_list, millis, InstanceRow};
-use crate::{Result, PostgresStore};
+use crate::{PostgresStore, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -24,10 +24,11 @@ impl ClusterStore for PostgresStore {
     }
 
     async fn instance_heartbeat(&self, id: &str) -> Result<Option<DateTime<Utc>>> {
-        let ms: Option<i64> = sqlx::query_scalar("SELECT heartbeat_at FROM instances WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let ms: Option<i64> =
+            sqlx::query_scalar("SELECT heartbeat_at FROM instances WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         ms.map(|ms| from_millis(ms, "instances.heartbeat_at"))
             .transpose()
     }

@@ -3,7 +3,7 @@
 use crate::error::{conflict, in_use};
 use crate::keys::{KeyHandover, KeyStore, ProtectionKeyRecord, SealedBlob, SealedKind};
 use crate::rows::{decode, decode_one, millis, KeyHandoverRow, ProtectionKeyRow, SealedRow};
-use crate::{Result, PostgresStore, StoreError};
+use crate::{PostgresStore, Result, StoreError};
 use async_trait::async_trait;
 
 /// (kind, query listing `row_id, uid, sealed`, update taking `new, row_id, old`).
