@@ -106,7 +106,10 @@ impl Engine {
         if self.store().producer_by_id(producer.id).await?.is_none() {
             lease.state = LeaseState::Revoked;
             lease.last_error = Some("dynamic secret deleted before issuance".into());
-            self.store().update_lease(&lease).await?;
+            // Only from pending: if recovery took it over meanwhile, its record stands.
+            self.store()
+                .update_lease_if(&lease, LeaseState::Pending)
+                .await?;
             return Err(EngineError::not_found(format!(
                 "dynamic secret '{}' not found",
                 producer.name
@@ -207,9 +210,20 @@ impl Engine {
                 lease.next_attempt_at = Some(Utc::now() + self.backoff(lease.attempts));
             }
         }
-        if let Err(err) = self.store().update_lease(lease).await {
-            // The intent stays `Pending`; restart recovery will roll it back.
-            warn!(lease = %lease.id, error = %err, "cannot record rollback");
+        // Only from pending: an intent taken over meanwhile (this issuance
+        // stalled, or another gateway took this one for dead) is the
+        // taker's to finish.
+        match self
+            .store()
+            .update_lease_if(lease, LeaseState::Pending)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                warn!(lease = %lease.id, "the intent was taken over during its rollback")
+            }
+            // The intent stays `Pending`; recovery will roll it back.
+            Err(err) => warn!(lease = %lease.id, error = %err, "cannot record rollback"),
         }
         self.wake_reaper();
     }

@@ -3,6 +3,8 @@
 //! AWS target pointing at moto.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod cluster;
+
 use dynsec_testkit::{AdminKey, Gateway, Moto, TempDir};
 use serde_json::{json, Value};
 use std::path::PathBuf;
