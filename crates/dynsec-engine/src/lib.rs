@@ -12,6 +12,7 @@ mod auth;
 mod connection;
 mod error;
 mod housekeeping;
+mod introspection;
 mod issue;
 mod items;
 mod keys;
@@ -29,6 +30,7 @@ pub use access::{AuthMethodInput, AuthMethodView, NewAuthMethod, RoleView};
 pub use auth::{Caller, IssuedToken, NewAdminKey};
 pub use error::EngineError;
 pub use housekeeping::Housekeeper;
+pub use introspection::TokenStatus;
 pub use issue::IssuedValue;
 pub use items::{ItemListing, ItemView};
 pub use keys::{

@@ -4,6 +4,7 @@
 mod access;
 mod auth;
 mod authz;
+mod introspection;
 mod items;
 mod keys;
 mod leases;
@@ -60,6 +61,10 @@ pub enum Op {
     DeleteRoleRule,
     AssocRoleAm,
     DeleteAssoc,
+    /// `validate-token`: whether the body's token is still good, and until when.
+    ValidateToken,
+    /// `describe-permissions`: the caller's capabilities on a path.
+    DescribePermissions,
 }
 
 impl Op {
@@ -105,6 +110,8 @@ impl Op {
             "delete-role-rule" => Self::DeleteRoleRule,
             "assoc-role-am" => Self::AssocRoleAm,
             "delete-assoc" => Self::DeleteAssoc,
+            "validate-token" => Self::ValidateToken,
+            "describe-permissions" => Self::DescribePermissions,
             _ => return None,
         })
     }
@@ -118,6 +125,12 @@ pub async fn handle(
     op: Op,
     body: &Value,
 ) -> Result<(StatusCode, Value), ApiError> {
+    if op == Op::ValidateToken {
+        // It reports on the token instead of requiring a good one.
+        return introspection::validate_token(engine, ctx, body)
+            .await
+            .map(ok);
+    }
     let caller = if op == Op::Auth {
         // `auth` is how a caller gets a token, so it alone runs without one,
         // as nobody: no rules, not the admin, so allowed nothing else.
@@ -187,6 +200,12 @@ pub async fn handle(
         Op::DeleteRoleRule => access::delete_role_rule(engine, body).await.map(ok),
         Op::AssocRoleAm => access::assoc_role_am(engine, body).await.map(ok),
         Op::DeleteAssoc => access::delete_assoc(engine, caller, body).await.map(ok),
+        Op::DescribePermissions => {
+            introspection::describe_permissions(engine, caller, body).map(ok)
+        }
+        Op::ValidateToken => introspection::validate_token(engine, ctx, body)
+            .await
+            .map(ok),
     };
     hide_aws_refusal_details(result, caller)
 }

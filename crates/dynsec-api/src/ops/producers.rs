@@ -254,6 +254,14 @@ pub(crate) fn details_json(p: &ProducerView) -> Value {
         "tags": s.tags,
         "delete_protection": p.delete_protection,
         "password_length": s.password.length,
+        "password_policy_info": {
+            "password_length": s.password.length,
+            "use_capital_letters": s.password.upper,
+            "use_lower_letters": s.password.lower,
+            "use_numbers": s.password.digits,
+            "use_special_characters": s.password.symbols,
+        },
+        "metadata": s.description,
         "item_targets_assoc": p.target.iter().map(|(id, name)| json!({
             "target_id": id,
             "target_name": name,
