@@ -176,14 +176,15 @@ export class Form {
   }
 
   clearErrors() {
-    for (const { inputs, error, hintId } of this.rendered.values()) {
+    for (const { field, wrapper, inputs, error, hintId } of this.rendered.values()) {
       error.hidden = true;
       error.textContent = '';
-      for (const input of inputs) {
-        input.removeAttribute('aria-invalid');
-        const describedBy = input.type === 'radio' ? null : hintId;
-        if (describedBy) input.setAttribute('aria-describedby', describedBy);
-        else if (input.type !== 'radio') input.removeAttribute('aria-describedby');
+      // Radios carry their option's hint; the group carries the field's.
+      const described = field.kind === 'radio' ? [wrapper] : inputs;
+      for (const input of inputs) input.removeAttribute('aria-invalid');
+      for (const el of described) {
+        if (hintId) el.setAttribute('aria-describedby', hintId);
+        else el.removeAttribute('aria-describedby');
       }
     }
   }
@@ -194,14 +195,9 @@ export class Form {
     if (!entry) return null;
     entry.error.textContent = message;
     entry.error.hidden = false;
-    for (const input of entry.inputs) {
-      input.setAttribute('aria-invalid', 'true');
-      const ids = [entry.hintId, entry.error.id].filter(Boolean);
-      if (input.type !== 'radio') input.setAttribute('aria-describedby', ids.join(' '));
-    }
-    if (field.kind === 'radio') {
-      entry.wrapper.setAttribute('aria-describedby', [entry.hintId, entry.error.id].filter(Boolean).join(' '));
-    }
+    const describedBy = [entry.hintId, entry.error.id].filter(Boolean).join(' ');
+    for (const input of entry.inputs) input.setAttribute('aria-invalid', 'true');
+    for (const el of field.kind === 'radio' ? [entry.wrapper] : entry.inputs) el.setAttribute('aria-describedby', describedBy);
     const target = field.kind === 'radio' ? (entry.inputs.find((i) => i.checked) ?? entry.inputs[0]) : entry.inputs[0];
     return target?.id ?? null;
   }

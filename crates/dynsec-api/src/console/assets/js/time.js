@@ -30,7 +30,7 @@ export function formatRemaining(iso, now = Date.now()) {
 
 /** A `<time>` showing when `iso` is. */
 export function timeElement(iso) {
-  return h('time', { datetime: iso }, formatTime(iso));
+  return h('time', { datetime: iso, title: new Date(iso).toString() }, formatTime(iso));
 }
 
 /**
