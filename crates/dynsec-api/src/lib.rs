@@ -14,6 +14,7 @@ mod wire;
 
 pub use dispatch::RequestContext;
 pub use error::ApiError;
+pub use ops::SERVED_OPERATIONS;
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -40,7 +41,9 @@ pub fn router(
     Router::new()
         .route(
             "/health",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+            get(|| async {
+                Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+            }),
         )
         .fallback(dispatch::dispatch)
         .with_state(AppState {
