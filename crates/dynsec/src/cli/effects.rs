@@ -1,7 +1,7 @@
 //! Saying what revocations and lifetime changes did. The API answers `{}` to both (the
 //! Akeyless shape); the CLI describes the effect instead: which credentials were revoked, and
 //! when a re-timed one now expires (read back from the gateway). An answer the gateway filled
-//! in itself is shown as it is.
+//! in itself (a soft delete's warning, say) is shown as it is.
 
 use serde_json::{json, Map, Value};
 
@@ -42,7 +42,6 @@ pub fn revoked(body: &Map<String, Value>, answer: Value, before: Option<Vec<Valu
         return answer;
     }
     let name = text(body, "name");
-    let soft = body.get("soft-delete") == Some(&Value::Bool(true));
     if body.get("revoke-all") == Some(&Value::Bool(true)) {
         let Some(before) = before else {
             return json!({
@@ -77,20 +76,13 @@ pub fn revoked(body: &Map<String, Value>, answer: Value, before: Option<Vec<Valu
             "message": message,
         });
     }
+    // A gateway that soft-deletes says so in its answer (shown above as it is); an empty
+    // answer means the credential was revoked.
     let id = text(body, "tmp-creds-id");
-    let message = if soft {
-        format!(
-            "Forgot temporary credential {id} of {name} without deleting it in AWS (soft delete): \
-             remove its IAM user yourself if it still exists."
-        )
-    } else {
-        format!("Revoked temporary credential {id} of {name}: its IAM user is deleted.")
-    };
     json!({
         "name": name,
         "revoked": [id],
-        "soft_delete": soft,
-        "message": message,
+        "message": format!("Revoked temporary credential {id} of {name}: its IAM user is deleted."),
     })
 }
 
