@@ -195,6 +195,9 @@ fn env(answer: &Value) -> Result<String> {
                 Value::String(text) => text.clone(),
                 Value::Null => String::new(),
                 Value::Bool(_) | Value::Number(_) => value.to_string(),
+                // Nothing to export (`"creds": {}` of `auth`).
+                Value::Array(items) if items.is_empty() => continue,
+                Value::Object(inner) if inner.is_empty() => continue,
                 _ => bail!(
                     "--format env needs a flat answer, but '{key}' holds a list or an object; \
                      use --format json or --jq-expression"
@@ -290,7 +293,7 @@ mod tests {
              export AWS_SESSION_TOKEN='tok'\n\
              export AWS_CREDENTIAL_EXPIRATION='2030-01-01T00:00:00Z'\n"
         );
-        let other = json!({"token": "t", "expiration": "e", "ok": true});
+        let other = json!({"token": "t", "expiration": "e", "ok": true, "creds": {}});
         assert_eq!(
             render(&other, &opts, Format::Json).unwrap(),
             "export TOKEN='t'\nexport EXPIRATION='e'\nexport OK='true'\n"
