@@ -16,6 +16,7 @@ mod wire;
 
 pub use dispatch::RequestContext;
 pub use error::ApiError;
+pub use ops::SERVED_OPERATIONS;
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -42,7 +43,9 @@ pub fn router(
     Router::new()
         .route(
             "/health",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+            get(|| async {
+                Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+            }),
         )
         // A browser opening the gateway gets the console; `POST /` stays an
         // (unknown) operation like any other path.

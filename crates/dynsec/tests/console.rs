@@ -203,7 +203,7 @@ async fn console_flows_in_headless_chromium_against_moto() {
                 continue;
             };
             let data: Value = serde_json::from_str(checkpoint).unwrap();
-            let name = data["name"].as_str().unwrap().to_string();
+            let name = data["checkpoint"].as_str().unwrap().to_string();
             check(&world, &name, &data).await;
             seen.push(name);
             to_script.write_all(b"ok\n").await.unwrap();
@@ -221,6 +221,7 @@ async fn console_flows_in_headless_chromium_against_moto() {
     assert_eq!(
         seen,
         [
+            "moto-target-edited",
             "iam-user-key-issued",
             "iam-user-key-revoked",
             "all-revoked",
@@ -315,6 +316,15 @@ async fn check(world: &World, name: &str, data: &Value) {
                 "{:?}",
                 me.arn()
             );
+        }
+        "moto-target-edited" => {
+            let target = world
+                .gw()
+                .ok("target-get", json!({"name": text("name")}))
+                .await;
+            assert_eq!(target["comment"], data["description"]);
+            assert_eq!(target["iam_endpoint"], world.moto.endpoint.as_str());
+            assert_eq!(target["sts_endpoint"], world.moto.endpoint.as_str());
         }
         other => panic!("unknown checkpoint {other}"),
     }

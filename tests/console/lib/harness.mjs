@@ -23,11 +23,11 @@ export function closeCheckpoints() {
 }
 
 /**
- * Hands `data` to the Rust test as `@@checkpoint {"name": ..., ...}` and
+ * Hands `data` to the Rust test as `@@checkpoint {"checkpoint": <name>, ...}` and
  * waits for its `ok` (it checks AWS meanwhile; anything else is a failure).
  */
 export async function checkpoint(name, data = {}) {
-  process.stdout.write(`@@checkpoint ${JSON.stringify({ name, ...data })}\n`);
+  process.stdout.write(`@@checkpoint ${JSON.stringify({ ...data, checkpoint: name })}\n`);
   const { value, done } = await stdinLines.next();
   if (done || value.trim() !== 'ok') throw new Error(`checkpoint ${name}: the Rust test answered ${done ? 'nothing' : value}`);
 }

@@ -1,6 +1,8 @@
 // Forms from declarative field tables (see screens/*-fields.js). A field is
 // one entry — label, kind, the API key it is sent as, where it applies — so
-// adding a setting is adding an entry. Every input has a real <label>, radio
+// adding a setting is adding an entry. Kinds: text, password, number,
+// textarea, checkbox, select, radio, and carried (no control: a stored
+// setting sent back unchanged). Every input has a real <label>, radio
 // groups and sections are <fieldset>s with a <legend>, hints and errors are
 // tied to their input with aria-describedby.
 
@@ -48,7 +50,9 @@ export class Form {
     const container = h('div', { class: 'form-fields' });
     const fields = this.fieldsOf(step);
     for (const group of this.groups) {
-      const members = fields.filter((f) => f.group === group.id);
+      // A 'carried' field has no control: it sends back a stored setting
+      // the form doesn't show, since an update replaces every setting.
+      const members = fields.filter((f) => f.group === group.id && f.kind !== 'carried');
       if (members.length === 0) continue;
       const fieldset = h('fieldset', { class: 'group' }, h('legend', {}, group.legend));
       let row = null;
@@ -161,6 +165,7 @@ export class Form {
     for (const field of this.fields) {
       if (!this.applies(field)) continue;
       const value = this.values[field.id];
+      if (field.kind === 'carried' && (value === undefined || value === '')) continue;
       if (field.send) {
         for (const [key, v] of field.send(value, this.values, this.context) ?? []) body[key] = v;
       } else if (field.param !== null) {

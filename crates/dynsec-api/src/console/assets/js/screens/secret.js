@@ -23,9 +23,8 @@ const list = (text) => String(text ?? '').split(',').map((s) => s.trim()).filter
 
 export async function render(route, signal) {
   const name = normalize(route.path);
-  const [details, item, granted] = await Promise.all([
+  const [details, granted] = await Promise.all([
     call('dynamic-secret-get', { name }),
-    call('describe-item', { name }),
     permissionsOn('item', name),
   ]);
   const assumed = details.aws_access_mode === 'assumed_role';
@@ -76,11 +75,11 @@ export async function render(route, signal) {
       getValue, editButton, deleteButton),
     reasons,
     h('h2', {}, 'Settings'),
-    settings(details, item),
+    settings(details),
     leases.element);
 }
 
-function settings(d, item) {
+function settings(d) {
   const assumed = d.aws_access_mode === 'assumed_role';
   const target = d.item_targets_assoc?.[0]?.target_name;
   const yesNo = (b) => (b ? 'Yes' : 'No');
@@ -94,14 +93,14 @@ function settings(d, item) {
     assumed && ['Role ARNs', codeList(d.aws_role_arns)],
     !assumed && ['User Programmatic Access', yesNo(d.aws_user_programmatic_access)],
     !assumed && ['User Console Access', d.aws_user_console_access
-      ? `Yes (password of ${d.password_policy_info?.password_length ?? d.password_length} characters)` : 'No'],
+      ? `Yes (password of ${d.password_length} characters)` : 'No'],
     assumed && d.aws_external_id && ['External ID', h('code', {}, d.aws_external_id)],
     assumed && d.aws_session_tags && ['Session tags', h('code', {}, d.aws_session_tags)],
     assumed && d.aws_transitive_tag_keys && ['Transitive tag keys', h('code', {}, d.aws_transitive_tag_keys)],
     ['User TTL', d.user_ttl],
-    ['Protection key', item.protection_key_name || 'None (the gateway’s master key)'],
+    ['Protection key', d.producer_encryption_key_name || 'None (the gateway’s master key)'],
     ['Delete Protection', d.delete_protection ? 'On' : 'Off'],
-    d.metadata && ['Description', d.metadata],
+    d.description && ['Description', d.description],
     ['Created', d.creation_date ? formatTime(d.creation_date) : '—'],
     ['Modified', d.modification_date ? formatTime(d.modification_date) : '—'],
   ].filter(Boolean);

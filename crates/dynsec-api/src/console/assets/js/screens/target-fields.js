@@ -8,12 +8,12 @@ export const GROUPS = [
 
 const editing = (ctx) => Boolean(ctx.original);
 
-/** { accessKeyId, region } from a Target's `target_details` ("access_key_id=… region=…"). */
+/** { accessKeyId, region } of a Target (from Akeyless's `target_details` text when the flat fields are absent). */
 export function connectionOf(target) {
   const details = String(target.target_details ?? '');
   return {
-    accessKeyId: /access_key_id=(\S*)/.exec(details)?.[1] ?? '',
-    region: /region=(\S*)/.exec(details)?.[1] ?? '',
+    accessKeyId: target.aws_access_key_id ?? /access_key_id=(\S*)/.exec(details)?.[1] ?? '',
+    region: target.aws_region ?? /region=(\S*)/.exec(details)?.[1] ?? '',
   };
 }
 
@@ -60,4 +60,7 @@ export const FIELDS = [
     hint: 'When on, the target cannot be deleted until this is turned off.',
     fromDetails: (t) => Boolean(t.delete_protection),
   },
+  // Not shown, sent back as stored: an update replaces every setting.
+  { id: 'iam-endpoint', kind: 'carried', fromDetails: (t) => t.iam_endpoint ?? '' },
+  { id: 'sts-endpoint', kind: 'carried', fromDetails: (t) => t.sts_endpoint ?? '' },
 ];

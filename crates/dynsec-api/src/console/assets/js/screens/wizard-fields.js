@@ -3,7 +3,7 @@
 // where it applies (`when`), how it is sent (`param` — the API key, by
 // default its `id` — or `send`), which API error fields land on it
 // (`errors`), and how an existing secret fills it (`fromDetails`, given the
-// `dynamic-secret-get` answer and the context). New settings are new entries.
+// `dynamic-secret-get` answer). New settings are new entries.
 
 import { join, leafOf, parentOf } from '../paths.js';
 
@@ -67,6 +67,10 @@ const settings = [
     fromDetails: (d) => parentOf(d.dynamic_secret_name),
   },
   {
+    id: 'description', label: 'Description', kind: 'text', group: 'item',
+    fromDetails: (d) => d.description ?? '',
+  },
+  {
     id: 'delete_protection', label: 'Delete Protection', kind: 'checkbox', group: 'item',
     hint: 'Protects the secret from accidental deletion: it cannot be deleted while this is on.',
     fromDetails: (d) => Boolean(d.delete_protection),
@@ -127,7 +131,7 @@ const settings = [
   {
     id: 'password-length', label: 'Password length', kind: 'number', group: 'password', when: consolePassword,
     min: 8, max: 128, inputmode: 'numeric', initial: '20',
-    fromDetails: (d) => String(d.password_policy_info?.password_length ?? d.password_length ?? 20),
+    fromDetails: (d) => String(d.password_length ?? 20),
   },
   ...[
     ['use-capital-letters', 'Capital letters (A–Z)', 'use_capital_letters'],
@@ -136,7 +140,7 @@ const settings = [
     ['use-special-characters', 'Special characters', 'use_special_characters'],
   ].map(([id, label, detail]) => ({
     id, label, kind: 'checkbox', group: 'password', when: consolePassword, initial: true,
-    fromDetails: (d) => d.password_policy_info?.[detail] !== false,
+    fromDetails: (d) => d[detail] !== false,
   })),
   {
     id: 'aws-external-id', label: 'External ID', kind: 'text', group: 'role', when: assumedRole,
@@ -170,8 +174,13 @@ const settings = [
     id: 'producer-encryption-key-name', label: 'Protection key', kind: 'text', group: 'lifetime',
     hint: 'For zero knowledge, a protection key with a customer fragment seals this secret’s AWS credentials. Empty: the gateway’s master key.',
     list: (ctx) => ctx.keyListId,
-    fromDetails: (d, ctx) => ctx.item?.protection_key_name ?? '',
+    fromDetails: (d) => d.producer_encryption_key_name ?? '',
   },
+  // Not shown, sent back as stored: an update replaces every setting.
+  { id: 'tags', kind: 'carried', fromDetails: (d) => d.tags ?? [] },
+  { id: 'iam-path', kind: 'carried', fromDetails: (d) => d.iam_path ?? '' },
+  { id: 'iam-endpoint', kind: 'carried', fromDetails: (d) => d.iam_endpoint ?? '' },
+  { id: 'sts-endpoint', kind: 'carried', fromDetails: (d) => d.sts_endpoint ?? '' },
 ].map((field) => ({ step: 'settings', ...field }));
 
 const targetProperties = [

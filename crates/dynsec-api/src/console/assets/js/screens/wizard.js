@@ -39,20 +39,19 @@ export const edit = {
   title: (route) => `Edit ${route.path}`,
   async render(route) {
     const name = normalize(route.path);
-    const [details, item, choices] = await Promise.all([
+    const [details, choices] = await Promise.all([
       call('dynamic-secret-get', { name }),
-      call('describe-item', { name }),
       loadChoices(),
     ]);
-    return new Wizard({ mode: 'edit', original: name, details, item, ...choices }).element;
+    return new Wizard({ mode: 'edit', original: name, details, ...choices }).element;
   },
 };
 
 class Wizard {
-  constructor({ mode, location, original, details, item, targets, keys }) {
+  constructor({ mode, location, original, details, targets, keys }) {
     this.mode = mode;
     const keyListId = 'protection-keys';
-    const context = { location, original, item, targets, keyListId };
+    const context = { location, original, targets, keyListId };
     this.form = new Form({
       fields: FIELDS,
       groups: GROUPS,
