@@ -73,6 +73,26 @@ async function newPage({ colorScheme }) {
   return page;
 }
 
+/**
+ * The browser enforces the CSP, not just receives it: HTML and script sinks
+ * throw (Trusted Types 'none'). Probed in a page of its own, since the
+ * refusals are logged. (eval can't be probed from here: DevTools evaluation
+ * is exempt from script-src.)
+ */
+async function assertCspEnforced(context) {
+  const probe = await context.newPage();
+  await probe.goto(`${GATEWAY}/console/`);
+  const outcome = await probe.evaluate(() => {
+    const attempt = (f) => { try { f(); return 'allowed'; } catch (error) { return error.name; } };
+    return {
+      innerHTML: attempt(() => { document.body.innerHTML = '<b>x</b>'; }),
+      scriptText: attempt(() => { document.createElement('script').textContent = 'window.injected = 1'; }),
+    };
+  });
+  assert.deepEqual(outcome, { innerHTML: 'TypeError', scriptText: 'TypeError' });
+  await probe.close();
+}
+
 async function signIn(page, key) {
   await page.getByLabel('Access ID').fill(key.id);
   await page.getByLabel('Access Key').fill(key.key);
@@ -93,6 +113,7 @@ async function signInAndTargets(page) {
   assert.equal(response.headers()['content-security-policy'], CSP);
   await page.getByRole('heading', { name: 'Sign in to dynsec' }).waitFor();
   await assertLabelled(page, 'sign in');
+  await assertCspEnforced(page.context());
   await shot(page, 'sign-in');
 
   page.watch.expect('auth', 401);
