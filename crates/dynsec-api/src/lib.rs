@@ -4,8 +4,10 @@
 //! carries the token; answers are JSON, failures `{"error": "..."}` with a 4xx/5xx
 //! status. This is the only crate that knows HTTP or JSON; it maps
 //! [`dynsec_engine::EngineError`] to statuses and never leaks internal detail.
+//! It also serves the web console (`/console/`), a static client of that API.
 
 pub mod audit;
+mod console;
 mod dispatch;
 mod error;
 mod ops;
@@ -14,6 +16,7 @@ mod wire;
 
 pub use dispatch::RequestContext;
 pub use error::ApiError;
+pub use ops::SERVED_OPERATIONS;
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -31,7 +34,7 @@ pub struct AppState {
     pub trusted_proxies: std::sync::Arc<Vec<dynsec_core::access::Cidr>>,
 }
 
-/// Builds the router serving the API (and `/health`).
+/// Builds the router serving the API, the console and `/health`.
 pub fn router(
     engine: Engine,
     audit: audit::Audit,
@@ -40,8 +43,17 @@ pub fn router(
     Router::new()
         .route(
             "/health",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+            get(|| async {
+                Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+            }),
         )
+        // A browser opening the gateway gets the console; `POST /` stays an
+        // (unknown) operation like any other path.
+        .route(
+            "/",
+            get(console::redirect_to_console).fallback(dispatch::dispatch),
+        )
+        .merge(console::routes())
         .fallback(dispatch::dispatch)
         .with_state(AppState {
             engine,

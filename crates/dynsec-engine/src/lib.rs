@@ -13,6 +13,7 @@ mod claims;
 mod connection;
 mod error;
 mod housekeeping;
+mod introspection;
 mod issue;
 mod items;
 mod key_sync;
@@ -31,6 +32,7 @@ pub use access::{AuthMethodInput, AuthMethodView, NewAuthMethod, RoleView};
 pub use auth::{Caller, IssuedToken, NewAdminKey};
 pub use error::EngineError;
 pub use housekeeping::Housekeeper;
+pub use introspection::TokenStatus;
 pub use issue::IssuedValue;
 pub use items::{ItemListing, ItemView};
 pub use keys::{

@@ -4,11 +4,13 @@
 mod access;
 mod auth;
 mod authz;
+mod introspection;
 mod items;
 mod keys;
 mod leases;
 mod producers;
 mod targets;
+mod unsupported;
 mod values;
 
 use crate::wire::{parse, TokenField};
@@ -60,7 +62,70 @@ pub enum Op {
     DeleteRoleRule,
     AssocRoleAm,
     DeleteAssoc,
+    /// `validate-token`: whether the body's token is still good, and until when.
+    ValidateToken,
+    /// `describe-permissions`: the caller's capabilities on a path.
+    DescribePermissions,
 }
+
+/// Every operation name the gateway serves (both naming generations), for
+/// clients that want to check they cover them (the CLI's table does).
+pub const SERVED_OPERATIONS: &[&str] = &[
+    "auth",
+    "create-aws-target",
+    "target-create-aws",
+    "update-aws-target",
+    "target-update-aws",
+    "get-target",
+    "target-get",
+    "get-target-details",
+    "target-get-details",
+    "list-targets",
+    "target-list",
+    "delete-target",
+    "target-delete",
+    "gateway-create-producer-aws",
+    "dynamic-secret-create-aws",
+    "gateway-update-producer-aws",
+    "dynamic-secret-update-aws",
+    "gateway-get-producer",
+    "dynamic-secret-get",
+    "gateway-list-producers",
+    "dynamic-secret-list",
+    "gateway-delete-producer",
+    "dynamic-secret-delete",
+    "get-dynamic-secret-value",
+    "dynamic-secret-get-value",
+    "gateway-get-producer-tmp-creds",
+    "dynamic-secret-tmp-creds-get",
+    "gateway-revoke-producer-tmp-creds",
+    "dynamic-secret-tmp-creds-delete",
+    "gateway-update-producer-tmp-creds",
+    "dynamic-secret-tmp-creds-update",
+    "list-items",
+    "describe-item",
+    "delete-item",
+    "create-dfc-key",
+    "rotate-master-key",
+    "auth-method-create-api-key",
+    "create-auth-method",
+    "auth-method-get",
+    "get-auth-method",
+    "auth-method-list",
+    "list-auth-methods",
+    "auth-method-delete",
+    "delete-auth-method",
+    "create-role",
+    "get-role",
+    "list-roles",
+    "delete-role",
+    "set-role-rule",
+    "delete-role-rule",
+    "assoc-role-am",
+    "delete-assoc",
+    "validate-token",
+    "describe-permissions",
+];
 
 impl Op {
     pub fn from_name(name: &str) -> Option<Self> {
@@ -105,6 +170,8 @@ impl Op {
             "delete-role-rule" => Self::DeleteRoleRule,
             "assoc-role-am" => Self::AssocRoleAm,
             "delete-assoc" => Self::DeleteAssoc,
+            "validate-token" => Self::ValidateToken,
+            "describe-permissions" => Self::DescribePermissions,
             _ => return None,
         })
     }
@@ -118,6 +185,12 @@ pub async fn handle(
     op: Op,
     body: &Value,
 ) -> Result<(StatusCode, Value), ApiError> {
+    if op == Op::ValidateToken {
+        // It reports on the token instead of requiring a good one.
+        return introspection::validate_token(engine, ctx, body)
+            .await
+            .map(ok);
+    }
     let caller = if op == Op::Auth {
         // `auth` is how a caller gets a token, so it alone runs without one,
         // as nobody: no rules, not the admin, so allowed nothing else.
@@ -134,6 +207,7 @@ pub async fn handle(
         authz::check(&caller, op, body)?;
         caller
     };
+    unsupported::check(op, body)?;
     let caller = &caller;
     let created = |v: Value| (StatusCode::CREATED, v);
     let result = match op {
@@ -187,6 +261,12 @@ pub async fn handle(
         Op::DeleteRoleRule => access::delete_role_rule(engine, body).await.map(ok),
         Op::AssocRoleAm => access::assoc_role_am(engine, body).await.map(ok),
         Op::DeleteAssoc => access::delete_assoc(engine, caller, body).await.map(ok),
+        Op::DescribePermissions => {
+            introspection::describe_permissions(engine, caller, body).map(ok)
+        }
+        Op::ValidateToken => introspection::validate_token(engine, ctx, body)
+            .await
+            .map(ok),
     };
     hide_aws_refusal_details(result, caller)
 }
@@ -225,4 +305,20 @@ pub(crate) fn name_field(
 ) -> Result<dynsec_core::ItemPath, ApiError> {
     let raw = crate::wire::required(field, value)?;
     dynsec_core::ItemPath::parse(field, raw).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_operation_is_served() {
+        for name in SERVED_OPERATIONS {
+            assert!(
+                Op::from_name(name).is_some(),
+                "{name} is listed but not served"
+            );
+        }
+        assert!(Op::from_name("no-such-op").is_none());
+    }
 }
