@@ -68,14 +68,20 @@ async fn main() {
         }
     }
 
-    println!("expiry storm ({STORM} leases, TTL {STORM_TTL_SECS}s, reaper concurrency 8 per gateway):");
+    println!(
+        "expiry storm ({STORM} leases, TTL {STORM_TTL_SECS}s, reaper concurrency 8 per gateway):"
+    );
     for (n, postgres) in [(1, false), (2, true)] {
         let (names, postgres) = setup(n, postgres);
         let s = start(&cluster, &names, postgres).await;
         // Users of earlier runs would be counted; start from an empty IAM.
         revoke_leftovers(&cluster).await;
         cluster
-            .create_target_and_secret(&s.gateways[0], "/bench/storm", &format!("{STORM_TTL_SECS}s"))
+            .create_target_and_secret(
+                &s.gateways[0],
+                "/bench/storm",
+                &format!("{STORM_TTL_SECS}s"),
+            )
             .await;
         let issued_at = Instant::now();
         issue(&s.gateways, "/bench/storm", STORM).await;
@@ -174,7 +180,11 @@ async fn issue(gateways: &[Gateway], name: &str, total: usize) {
                 .is_ok()
             {
                 let response = client.post(&url).json(&body).send().await.unwrap();
-                assert!(response.status().is_success(), "{:?}", response.text().await);
+                assert!(
+                    response.status().is_success(),
+                    "{:?}",
+                    response.text().await
+                );
             }
         }));
     }
@@ -187,7 +197,12 @@ async fn issue(gateways: &[Gateway], name: &str, total: usize) {
 async fn revoke_leftovers(cluster: &Cluster) {
     let iam = cluster.moto.admin_iam(&cluster.admin);
     for user in cluster.temp_users().await {
-        let keys = iam.list_access_keys().user_name(&user).send().await.unwrap();
+        let keys = iam
+            .list_access_keys()
+            .user_name(&user)
+            .send()
+            .await
+            .unwrap();
         for key in keys.access_key_metadata() {
             let _ = iam
                 .delete_access_key()

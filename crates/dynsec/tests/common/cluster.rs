@@ -150,4 +150,3 @@ pub fn random_master_key(seed: u8) -> String {
         .collect();
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
-
