@@ -28,6 +28,16 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 npm ci --prefix tests/console --no-audit --no-fund --loglevel=error
 
+# The store and cluster tests create their own databases on the local
+# PostgreSQL (trust auth, user postgres); start it if it has stopped.
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  pg_isready -h 127.0.0.1 -p 5432
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo nextest run --workspace --no-fail-fast
