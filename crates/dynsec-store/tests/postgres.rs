@@ -48,3 +48,14 @@ async fn an_unreachable_server_is_unavailable_and_the_url_is_not_repeated() {
     );
     assert!(!text.contains("s3cret"), "{text}");
 }
+
+#[tokio::test]
+async fn the_connection_can_be_encrypted() {
+    let db = PgDatabase::create().await;
+    let store = PostgresStore::connect(&format!("{}?sslmode=require", db.url))
+        .await
+        .unwrap();
+    let encrypted: bool = store.connection_is_encrypted().await.unwrap();
+    assert!(encrypted, "sslmode=require gave a plain connection");
+    store.close().await;
+}

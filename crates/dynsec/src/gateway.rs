@@ -249,6 +249,9 @@ async fn run(args: GatewayArgs) -> Result<()> {
             let store = PostgresStore::connect(url)
                 .await
                 .with_context(|| format!("cannot open the database {}", database.describe()))?;
+            if !store.connection_is_encrypted().await.unwrap_or(false) {
+                warn!(database = %database.describe(), "the database connection is not encrypted: add sslmode=require (or verify-full with sslrootcert=<CA file>) to --database-url unless the database is on this host");
+            }
             // Shared: records may exist already, sealed by other gateways.
             let existed = store.master_key_check().await?.is_some();
             (Arc::new(store), existed)

@@ -54,6 +54,17 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
+    /// Whether this gateway's connections to the server are TLS-encrypted
+    /// (`sslmode=require`/`verify-ca`/`verify-full` in the URL, or `prefer`
+    /// with a server offering TLS).
+    pub async fn connection_is_encrypted(&self) -> Result<bool> {
+        let ssl: Option<bool> =
+            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(ssl.unwrap_or(false))
+    }
+
     /// Closes every connection (tests dropping their database).
     pub async fn close(&self) {
         self.pool.close().await;
