@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Needs the local PostgreSQL (127.0.0.1:5432, trust auth) for the store and
+# cluster tests; starts it if it has stopped.
 # Installs what the tests need (moto, the Akeyless Python SDK, pytest into
 # .venv; cargo-nextest, Debian's chromium and the console tests' pinned
 # playwright-core if missing) and runs every test: formatting, clippy, the

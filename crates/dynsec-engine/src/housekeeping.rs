@@ -363,6 +363,37 @@ mod tests {
     use std::sync::Arc;
 
     #[tokio::test]
+    async fn of_two_gateways_on_one_store_one_runs_each_sweep_pass() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let config = |node: &str| EngineConfig {
+            node_id: node.into(),
+            ..EngineConfig::default()
+        };
+        // One master key for both, as a cluster's gateways share it.
+        let ring = dynsec_crypto::Keyring::new(dynsec_crypto::MasterKey::generate());
+        let gateway = |node: &str| {
+            crate::Engine::new(
+                store.clone(),
+                dynsec_crypto::Sealer::with_keyring(ring.clone()),
+                config(node),
+            )
+        };
+        let (a, b) = (gateway("node-a"), gateway("node-b"));
+        a.prepare_master_key().await.unwrap();
+        b.prepare_master_key().await.unwrap();
+        let interval = Duration::from_millis(300);
+        assert_eq!(a.sweep_pass(interval).await.unwrap(), Some(0));
+        assert_eq!(b.sweep_pass(interval).await.unwrap(), None, "A's pass");
+        tokio::time::sleep(interval).await;
+        assert_eq!(
+            b.sweep_pass(interval).await.unwrap(),
+            Some(0),
+            "the next pass, B's"
+        );
+        assert_eq!(a.sweep_pass(interval).await.unwrap(), None);
+    }
+
+    #[tokio::test]
     async fn a_hanging_sweep_neither_delays_heartbeats_nor_shutdown() {
         // An "IAM endpoint" that accepts connections and never answers: a
         // sweep through it hangs until the SDK's timeouts (30 s per attempt).
