@@ -8,18 +8,21 @@
 pub mod audit;
 mod dispatch;
 mod error;
+mod health;
 mod ops;
+pub mod server;
 pub mod tls;
 mod wire;
 
 pub use dispatch::RequestContext;
 pub use error::ApiError;
+pub use server::{serve, ServerLimits};
 
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use dynsec_engine::Engine;
-use std::future::Future;
-use tokio::net::TcpListener;
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -31,18 +34,19 @@ pub struct AppState {
     pub trusted_proxies: std::sync::Arc<Vec<dynsec_core::access::Cidr>>,
 }
 
-/// Builds the router serving the API (and `/health`).
+/// Builds the router serving the API (and `/health`). Every answer, whatever
+/// produced it, carries [`no_store`]'s headers; everything but `GET /health`
+/// goes through `dispatch`, so it is answered in the API's JSON shape and
+/// audited.
 pub fn router(
     engine: Engine,
     audit: audit::Audit,
     trusted_proxies: Vec<dynsec_core::access::Cidr>,
 ) -> Router {
     Router::new()
-        .route(
-            "/health",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-        )
+        .route("/health", get(health::health).fallback(dispatch::dispatch))
         .fallback(dispatch::dispatch)
+        .layer(axum::middleware::map_response(no_store))
         .with_state(AppState {
             engine,
             audit,
@@ -50,17 +54,14 @@ pub fn router(
         })
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight
-/// requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+/// Answers carry secrets: no cache may keep them, and no browser may guess
+/// they are anything but what their content type says.
+async fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }

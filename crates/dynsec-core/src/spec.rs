@@ -560,7 +560,8 @@ mod tests {
     #[test]
     fn connections_refuse_what_the_sdk_cannot_sign() {
         connection().validate(&ConnectionFields::TARGET).unwrap();
-        let cases: Vec<(fn(&mut AwsConnection), &str, &str)> = vec![
+        type Spoil = fn(&mut AwsConnection);
+        let cases: Vec<(Spoil, &str, &str)> = vec![
             (
                 |c| c.access_key_id = "AKIA\nFAKEFAKEFAKE1".into(),
                 "access-key-id",
@@ -644,7 +645,8 @@ mod tests {
     #[test]
     fn free_text_settings_are_capped() {
         let huge = "x".repeat(600_000);
-        let cases: Vec<(fn(&mut ProducerSettings, String), &str)> = vec![
+        type Set = fn(&mut ProducerSettings, String);
+        let cases: Vec<(Set, &str)> = vec![
             (|s, v| s.description = v, "description"),
             (
                 |s, v| s.username_template = Some(v),

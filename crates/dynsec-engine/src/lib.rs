@@ -10,6 +10,7 @@
 mod access;
 mod auth;
 mod connection;
+mod duty;
 mod error;
 mod housekeeping;
 mod issue;
@@ -27,6 +28,7 @@ mod tests;
 
 pub use access::{AuthMethodInput, AuthMethodView, NewAuthMethod, RoleView};
 pub use auth::{Caller, IssuedToken, NewAdminKey};
+pub use duty::{Duty, DutyHealth, Health};
 pub use error::EngineError;
 pub use housekeeping::Housekeeper;
 pub use issue::IssuedValue;
@@ -109,6 +111,8 @@ struct Inner {
     /// AWS account of each admin connection seen, keyed by credentials and
     /// endpoints (see `leases.rs::account_reached`).
     admin_accounts: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// The supervised duties' liveness and the store's writability.
+    health: duty::HealthState,
 }
 
 impl Engine {
@@ -126,6 +130,7 @@ impl Engine {
                 admin_accounts: Default::default(),
                 keys: keys::KeyState::default(),
                 lease_record_failed: Default::default(),
+                health: Default::default(),
             }),
         }
     }
