@@ -171,9 +171,11 @@ async fn run(args: GatewayArgs) -> Result<()> {
         audit_path.clone(),
     ]);
     let _lock = lock_data_dir(&data_dir)?;
+    let db_missing = crate::startup::missing_or_empty(&db_path);
     crate::startup::refuse_forgotten_database(
         &db_path,
-        crate::startup::missing_or_empty(&db_path),
+        db_missing,
+        db_missing,
         &evidence,
         args.allow_new_database,
     )?;
@@ -207,6 +209,7 @@ async fn run(args: GatewayArgs) -> Result<()> {
     crate::startup::refuse_forgotten_database(
         &db_path,
         keys == 0,
+        false,
         &evidence,
         args.allow_new_database,
     )?;

@@ -125,9 +125,13 @@ impl Evidence {
 /// files present but `database` missing, empty (`missing_or_empty`) or
 /// holding no API key, the gateway would start as a new installation and
 /// forget every live lease (whose IAM users then outlive their TTL).
+///
+/// With `allow_new`, the start goes on; `file_missing` then also sets aside
+/// a journal the lost file left (it would be replayed into the new one).
 pub fn refuse_forgotten_database(
     database: &Path,
     missing_or_empty: bool,
+    file_missing: bool,
     evidence: &Evidence,
     allow_new: bool,
 ) -> Result<()> {
@@ -136,6 +140,19 @@ pub fn refuse_forgotten_database(
     }
     if allow_new {
         warn!(database = %database.display(), "starting with a new database over a data dir that was in use (--allow-new-database)");
+        for suffix in ["-wal", "-shm"].into_iter().filter(|_| file_missing) {
+            let mut journal = database.as_os_str().to_owned();
+            journal.push(suffix);
+            let journal = PathBuf::from(journal);
+            if journal.exists() {
+                let mut aside = journal.as_os_str().to_owned();
+                aside.push(format!(".orphaned-{}", chrono_free_stamp()));
+                std::fs::rename(&journal, &aside).map_err(|err| {
+                    anyhow::anyhow!("cannot set aside {}: {err}", journal.display())
+                })?;
+                warn!(journal = %journal.display(), "set aside the journal of the lost database");
+            }
+        }
         return Ok(());
     }
     bail!(
@@ -145,6 +162,14 @@ pub fn refuse_forgotten_database(
         database.display(),
         evidence.names()
     )
+}
+
+/// Seconds since the epoch, for file names.
+fn chrono_free_stamp() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 /// Whether the database file is absent or has no content.
