@@ -204,6 +204,30 @@ impl Audit {
         self.submit(self.record(facts)).await;
     }
 
+    /// Records a request refused before it had a head worth parsing (see
+    /// `head_guard.rs`): only the client, the status and the reason are
+    /// known. Never waits: it runs inside a socket read.
+    pub(crate) fn refused_head(&self, client: IpAddr, status: u16, error: &str) {
+        let record = AuditRecord {
+            time: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            access_id: None,
+            client: client.to_string(),
+            operation: String::new(),
+            path: None,
+            outcome: "error",
+            status,
+            error: Some(clip(error)),
+            lease_id: None,
+            warning: None,
+            token_hmac: None,
+        };
+        if self.tx.try_send(record).is_err() {
+            error!(
+                "the audit log is not keeping up; the record of a refused request head was lost"
+            );
+        }
+    }
+
     async fn submit(&self, record: AuditRecord) {
         let record = match self.tx.try_send(record) {
             Ok(()) => return,

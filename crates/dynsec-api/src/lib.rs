@@ -8,6 +8,7 @@
 pub mod audit;
 mod dispatch;
 mod error;
+mod head_guard;
 mod health;
 mod ops;
 pub mod server;

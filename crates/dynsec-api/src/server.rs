@@ -13,6 +13,8 @@
 //!   is an idle keep-alive connection (hyper's `header_read_timeout` runs
 //!   while a connection waits for a head, so it is the idle timeout too).
 //!   Request bodies have their own deadline (`dispatch.rs`).
+//! - **Request heads** hyper would refuse with an empty answer of its own
+//!   are refused first with a JSON one, and audited (`head_guard.rs`).
 //! - **TLS handshakes** run on the connection's own task, within
 //!   [`HANDSHAKE_TIMEOUT`] and inside its slot.
 //! - **Graceful shutdown**: on `shutdown` the loop stops accepting, idle
@@ -66,6 +68,7 @@ impl Default for ServerLimits {
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    audit: crate::audit::Audit,
     tls: Option<crate::tls::ServerConfig>,
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -119,6 +122,7 @@ pub async fn serve(
             router: router.clone(),
             http: http.clone(),
             watcher: graceful.watcher(),
+            audit: audit.clone(),
             peer,
         };
         let acceptor = acceptor.clone();
@@ -148,6 +152,7 @@ struct Connection {
     router: Router,
     http: http1::Builder,
     watcher: hyper_util::server::graceful::Watcher,
+    audit: crate::audit::Audit,
     peer: SocketAddr,
 }
 
@@ -160,8 +165,16 @@ impl Connection {
             router,
             http,
             watcher,
+            audit,
             peer,
         } = self;
+        // Heads hyper would refuse with an empty answer are refused first,
+        // in the API's shape, and audited.
+        let on_refused: crate::head_guard::OnRefused = Arc::new(move |status, error: &str| {
+            debug!(%peer, status, error, "request head refused");
+            audit.refused_head(peer.ip(), status, error);
+        });
+        let stream = crate::head_guard::HeadGuard::new(stream, on_refused);
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             // What axum's `ConnectInfo` extractor reads.
             request.extensions_mut().insert(ConnectInfo(peer));

@@ -298,13 +298,13 @@ async fn run(args: GatewayArgs) -> Result<()> {
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
     };
     info!(data_dir = %data_dir.display(), audit_log = %audit_path.display(), instance = engine.instance_id(), open_files_limit = ?fd_limit, max_connections = limits.max_connections, "dynsec gateway listening on {scheme}://{local}");
-    let router = dynsec_api::router(engine, audit, trusted_proxies);
+    let router = dynsec_api::router(engine, audit.clone(), trusted_proxies);
     let shutdown = async move {
         shutdown_signal().await;
         info!("shutting down");
         let _ = stop_tx.send(true);
     };
-    let served = dynsec_api::serve(listener, router, tls, limits, shutdown).await;
+    let served = dynsec_api::serve(listener, router, audit, tls, limits, shutdown).await;
     // The router (and with it every request's audit handle) is gone now.
     audit_writer.finish(Duration::from_secs(10)).await;
     served?;
