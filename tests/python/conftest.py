@@ -212,6 +212,12 @@ def _gateway_bin() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def dynsec_bin() -> Path:
+    """The dynsec binary: the gateway, and the CLI."""
+    return _gateway_bin()
+
+
 @contextlib.contextmanager
 def run_gateway(aws_endpoint: str, data_dir: Path, log_path: Path):
     """Start `dynsec gateway` with the preset admin, its AWS calls going to

@@ -35,13 +35,19 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     if health.is_healthy() {
         (
             StatusCode::OK,
-            Json(json!({"status": "ok", "duties": duties, "store": store})),
+            Json(json!({
+                "status": "ok",
+                "version": env!("CARGO_PKG_VERSION"),
+                "duties": duties,
+                "store": store,
+            })),
         )
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({
                 "status": "unhealthy",
+                "version": env!("CARGO_PKG_VERSION"),
                 "error": problems.join("; "),
                 "duties": duties,
                 "store": store,

@@ -17,6 +17,7 @@ mod wire;
 
 pub use dispatch::RequestContext;
 pub use error::ApiError;
+pub use ops::SERVED_OPERATIONS;
 pub use server::{serve, ServerLimits};
 
 use axum::http::{header, HeaderValue};

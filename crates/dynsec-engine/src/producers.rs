@@ -35,6 +35,9 @@ pub struct ProducerView {
     /// The admin access key id it uses (not secret).
     pub admin_access_key_id: String,
     pub region: String,
+    /// Endpoint overrides of an inline connection (`None` with a target).
+    pub iam_endpoint: Option<String>,
+    pub sts_endpoint: Option<String>,
     pub settings: ProducerSettings,
     pub delete_protection: bool,
     pub created_at: DateTime<Utc>,
@@ -243,7 +246,7 @@ impl Engine {
         &self,
         record: ProducerRecord,
     ) -> Result<ProducerView, EngineError> {
-        let (target, admin_access_key_id, region) =
+        let (target, admin_access_key_id, region, endpoints) =
             match (record.target_id, &record.inline_connection) {
                 (Some(id), _) => {
                     let t =
@@ -254,10 +257,16 @@ impl Engine {
                         Some((t.id, t.name)),
                         t.connection.access_key_id,
                         t.connection.region,
+                        (None, None),
                     )
                 }
-                (None, Some(inline)) => (None, inline.access_key_id.clone(), inline.region.clone()),
-                (None, None) => (None, String::new(), String::new()),
+                (None, Some(inline)) => (
+                    None,
+                    inline.access_key_id.clone(),
+                    inline.region.clone(),
+                    (inline.iam_endpoint.clone(), inline.sts_endpoint.clone()),
+                ),
+                (None, None) => (None, String::new(), String::new(), (None, None)),
             };
         Ok(ProducerView {
             id: record.id,
@@ -265,6 +274,8 @@ impl Engine {
             target,
             admin_access_key_id,
             region,
+            iam_endpoint: endpoints.0,
+            sts_endpoint: endpoints.1,
             settings: record.settings,
             delete_protection: record.delete_protection,
             created_at: record.created_at,

@@ -26,6 +26,9 @@ pub struct TargetView {
     pub description: String,
     pub access_key_id: String,
     pub region: String,
+    /// Endpoint overrides of the connection (not secret).
+    pub iam_endpoint: Option<String>,
+    pub sts_endpoint: Option<String>,
     pub protection_key: Option<String>,
     pub delete_protection: bool,
     pub created_at: DateTime<Utc>,
@@ -232,6 +235,8 @@ impl Engine {
             description: record.description,
             access_key_id: record.connection.access_key_id,
             region: record.connection.region,
+            iam_endpoint: record.connection.iam_endpoint,
+            sts_endpoint: record.connection.sts_endpoint,
             protection_key: record.protection_key,
             delete_protection: record.delete_protection,
             created_at: record.created_at,

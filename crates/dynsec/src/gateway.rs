@@ -97,6 +97,20 @@ pub struct GatewayArgs {
     allow_new_database: bool,
 }
 
+/// `dynsec gateway`'s command line, for the CLI's help and shell completions.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    GatewayArgs::command().name("gateway").subcommand(
+        clap::Command::new("create-customer-fragment")
+            .about("print a new customer fragment for --customer-fragments")
+            .arg(
+                clap::Arg::new("description")
+                    .long("description")
+                    .help("description stored with the fragment"),
+            ),
+    )
+}
+
 pub async fn main(args: &[String]) -> ExitCode {
     if args.get(1).map(String::as_str) == Some("create-customer-fragment") {
         return crate::keyfile::create_customer_fragment_main(&args[1..]);

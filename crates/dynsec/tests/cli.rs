@@ -99,7 +99,8 @@ impl Cli {
         cli
     }
 
-    async fn run(&self, args: &[&str]) -> Run {
+    /// The CLI as a child process with this user's home and environment.
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(bin());
         command
             .args(args)
@@ -114,8 +115,28 @@ impl Cli {
         for (key, value) in &self.env {
             command.env(key, value);
         }
+        command
+    }
+
+    async fn run(&self, args: &[&str]) -> Run {
+        self.run_with_stdin(args, None).await
+    }
+
+    /// Runs with `stdin` fed to the child (then closed), or with no stdin at all.
+    async fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut command = self.command(args);
+        if stdin.is_some() {
+            command.stdin(Stdio::piped());
+        }
         let line = args.join(" ");
-        let output = tokio::time::timeout(Duration::from_secs(120), command.output())
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run `dynsec {line}`: {e}"));
+        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            use tokio::io::AsyncWriteExt;
+            pipe.write_all(text.as_bytes()).await.unwrap();
+        }
+        let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
             .await
             .unwrap_or_else(|_| panic!("`dynsec {line}` did not finish within 120 s"))
             .unwrap_or_else(|e| panic!("cannot run `dynsec {line}`: {e}"));
@@ -125,6 +146,23 @@ impl Cli {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
+    }
+
+    /// Runs with stdout a pipe whose reader has already gone (`dynsec ... | head` once head
+    /// exits); returns the exit code and stderr.
+    async fn run_into_closed_pipe(&self, args: &[&str]) -> (Option<i32>, String) {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut command = self.command(args);
+        command.stdout(Stdio::from(writer));
+        let output = tokio::time::timeout(Duration::from_secs(120), command.output())
+            .await
+            .expect("dynsec did not finish within 120 s")
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
     }
 }
 
@@ -371,11 +409,13 @@ async fn environment_works_alone_and_beats_the_profile() {
     let targets = env_only.run(&["list-targets"]).await.json();
     assert!(targets.to_string().contains(TARGET), "{targets}");
 
-    // A profile with a wrong key fails on its own...
+    // A profile with a wrong key (saved unchecked: configure refuses it otherwise) fails on
+    // its own...
     let profiled = Cli::new();
     profiled
         .run(&[
             "configure",
+            "--no-verify",
             "--access-id",
             ADMIN_ACCESS_ID,
             "--access-key",
@@ -400,6 +440,7 @@ async fn environment_works_alone_and_beats_the_profile() {
     moved
         .run(&[
             "configure",
+            "--no-verify",
             "--access-id",
             ADMIN_ACCESS_ID,
             "--access-key",
@@ -570,4 +611,784 @@ async fn failures_exit_non_zero_with_a_readable_message() {
         ])
         .await;
     assert!(run.failure().contains(&dead), "{}", run.describe());
+}
+
+/// `export NAME='value'` lines (as `--format env` prints them) as a map.
+fn exported(stdout: &str) -> std::collections::HashMap<String, String> {
+    stdout
+        .lines()
+        .map(|line| {
+            let rest = line
+                .strip_prefix("export ")
+                .unwrap_or_else(|| panic!("not an export line: {line}"));
+            let (name, quoted) = rest.split_once('=').unwrap();
+            let value = quoted
+                .strip_prefix('\'')
+                .and_then(|v| v.strip_suffix('\''))
+                .unwrap_or_else(|| panic!("not single-quoted: {line}"))
+                .replace(r"'\''", "'");
+            (name.to_string(), value)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn partial_updates_change_only_the_given_flags() {
+    let world = World::start().await;
+    let cli = Cli::configured(world.gw()).await;
+    let name = "/cli-t7/partial";
+    cli.run(&[
+        "gateway-create-producer-aws",
+        "-n",
+        name,
+        "--target-name",
+        TARGET,
+        "--aws-access-mode",
+        "iam_user",
+        "--aws-user-policies",
+        &world.policy_arn,
+        "--aws-user-groups",
+        GROUP_NAME,
+        "--tag",
+        "team:a",
+        "--description",
+        "dev creds",
+    ])
+    .await
+    .json();
+
+    // The issue's example: changing the TTL used to empty the policies and groups.
+    cli.run(&[
+        "gateway-update-producer-aws",
+        "--name",
+        name,
+        "--user-ttl",
+        "30m",
+    ])
+    .await
+    .json();
+    cli.run(&[
+        "dynamic-secret-update-aws",
+        "-n",
+        name,
+        "--delete_protection",
+    ])
+    .await
+    .json();
+    let shown = cli
+        .run(&["gateway-get-producer", "--name", name])
+        .await
+        .json();
+    assert_eq!(shown["user_ttl"], "30m", "{shown}");
+    assert_eq!(
+        shown["aws_user_policies"],
+        world.policy_arn.as_str(),
+        "{shown}"
+    );
+    assert_eq!(shown["aws_user_groups"], GROUP_NAME, "{shown}");
+    assert_eq!(shown["tags"], serde_json::json!(["team:a"]), "{shown}");
+    assert_eq!(shown["description"], "dev creds", "{shown}");
+    assert_eq!(shown["delete_protection"], true, "{shown}");
+    assert_eq!(
+        shown["item_targets_assoc"][0]["target_name"], TARGET,
+        "{shown}"
+    );
+
+    // A target's description changes without its access key (it used to be demanded); its
+    // secret and endpoints stay, so issuing through it still works.
+    cli.run(&[
+        "update-aws-target",
+        "--name",
+        TARGET,
+        "--description",
+        "moto admin",
+    ])
+    .await
+    .json();
+    let target = cli.run(&["get-target", "--name", TARGET]).await.json();
+    assert_eq!(target["comment"], "moto admin", "{target}");
+    assert_eq!(
+        target["aws_access_key_id"],
+        world.admin.access_key_id.as_str(),
+        "{target}"
+    );
+    let value = cli
+        .run(&["get-dynamic-secret-value", "--name", name])
+        .await
+        .json();
+    assert!(caller_arn(&world, &value)
+        .await
+        .contains("user/dynsec/tmp."));
+
+    // An inline connection keeps its secret (from a file here) and endpoints across updates.
+    let secret_file = world.dir.path().join("admin-secret");
+    std::fs::write(&secret_file, format!("{}\n", world.admin.secret_access_key)).unwrap();
+    let inline = "/cli-t7/inline";
+    cli.run(&[
+        "gateway-create-producer-aws",
+        "-n",
+        inline,
+        "--aws-access-mode",
+        "iam_user",
+        "--aws-user-policies",
+        &world.policy_arn,
+        "--aws-access-key-id",
+        &world.admin.access_key_id,
+        "--aws-access-secret-key",
+        &format!("@{}", secret_file.display()),
+        "--aws-region",
+        "us-east-1",
+        "--iam-endpoint",
+        &world.moto.endpoint,
+        "--sts-endpoint",
+        &world.moto.endpoint,
+    ])
+    .await
+    .json();
+    cli.run(&[
+        "gateway-update-producer-aws",
+        "-n",
+        inline,
+        "--aws-user-groups",
+        GROUP_NAME,
+    ])
+    .await
+    .json();
+    let shown = cli
+        .run(&["gateway-get-producer", "-n", inline])
+        .await
+        .json();
+    assert_eq!(shown["aws_user_groups"], GROUP_NAME, "{shown}");
+    assert_eq!(
+        shown["aws_user_policies"],
+        world.policy_arn.as_str(),
+        "{shown}"
+    );
+    let value = cli
+        .run(&["get-dynamic-secret-value", "-n", inline])
+        .await
+        .json();
+    assert!(caller_arn(&world, &value)
+        .await
+        .contains("user/dynsec/tmp."));
+
+    // A setting of an inline connection on a target-based secret is a mistake, said so.
+    let run = cli
+        .run(&[
+            "gateway-update-producer-aws",
+            "-n",
+            name,
+            "--aws-region",
+            "eu-west-1",
+        ])
+        .await;
+    assert!(run.failure().contains(TARGET), "{}", run.describe());
+    assert_eq!(run.code, Some(2), "{}", run.describe());
+}
+
+#[tokio::test]
+async fn flags_that_do_nothing_are_refused_by_the_cli_and_the_gateway() {
+    let world = World::start().await;
+    let cli = Cli::configured(world.gw()).await;
+    let name = "/cli-t8/refusals";
+    world.iam_user_secret(name, serde_json::json!({})).await;
+
+    for (args, flag) in [
+        (
+            vec!["get-dynamic-secret-value", "-n", name, "--timeout", "30"],
+            "--timeout",
+        ),
+        (
+            vec!["get-dynamic-secret-value", "-n", name, "--target", TARGET],
+            "--target",
+        ),
+        (
+            vec![
+                "gateway-update-producer-aws",
+                "-n",
+                name,
+                "--enable-admin-rotation",
+            ],
+            "--enable-admin-rotation",
+        ),
+        (
+            vec![
+                "create-aws-target",
+                "-n",
+                "/aws/x",
+                "--use-gw-cloud-identity",
+            ],
+            "--use-gw-cloud-identity",
+        ),
+    ] {
+        let run = cli.run(&args).await;
+        assert!(run.failure().contains(flag), "{}", run.describe());
+        assert!(
+            run.stderr.contains("not supported yet"),
+            "{}",
+            run.describe()
+        );
+        assert_eq!(run.code, Some(2), "{}", run.describe());
+    }
+
+    // The gateway refuses them too (400 naming the field), and keeps accepting the defaults
+    // the SDKs always send.
+    let gw = world.gw();
+    for (op, body, field) in [
+        (
+            "get-dynamic-secret-value",
+            serde_json::json!({"name": name, "timeout": 30}),
+            "timeout",
+        ),
+        (
+            "get-dynamic-secret-value",
+            serde_json::json!({"name": name, "target": "/aws/other"}),
+            "target",
+        ),
+        (
+            "gateway-update-producer-aws",
+            serde_json::json!({"name": name, "enable-admin-rotation": true}),
+            "enable-admin-rotation",
+        ),
+        (
+            "dynamic-secret-create-aws",
+            serde_json::json!({"name": "/cli-t8/r2", "target-name": TARGET, "access-mode": "iam_user", "admin-rotation-interval-days": 7}),
+            "admin-rotation-interval-days",
+        ),
+        (
+            "dynamic-secret-create-aws",
+            serde_json::json!({"name": "/cli-t8/r3", "target-name": TARGET, "access-mode": "iam_user", "custom-username-template": "u-{{name}}"}),
+            "custom-username-template",
+        ),
+        (
+            "create-aws-target",
+            serde_json::json!({"name": "/aws/cloud", "use-gw-cloud-identity": true}),
+            "use-gw-cloud-identity",
+        ),
+    ] {
+        let (status, answer) = gw.call(op, body).await;
+        assert_eq!(status, 400, "{op}: {answer}");
+        let message = answer["error"].as_str().unwrap_or_default();
+        assert!(message.contains(field), "{op}: {answer}");
+        assert!(message.contains("not supported yet"), "{op}: {answer}");
+    }
+    let (status, value) = gw
+        .call(
+            "get-dynamic-secret-value",
+            serde_json::json!({"name": name, "timeout": 15, "json": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{value}");
+    let (status, created) = gw
+        .call(
+            "gateway-create-producer-aws",
+            serde_json::json!({
+                "name": "/cli-t8/sdk-defaults", "target-name": TARGET, "access-mode": "iam_user",
+                "enable-admin-rotation": false, "admin-rotation-interval-days": 0,
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+}
+
+#[tokio::test]
+async fn secrets_come_from_stdin_a_file_or_a_prompt() {
+    let world = World::start().await;
+    let cli = Cli::configured(world.gw()).await;
+
+    // `-`: the target's secret from stdin (the trailing newline is not part of it).
+    let run = cli
+        .run_with_stdin(
+            &[
+                "create-aws-target",
+                "-n",
+                "/aws/from-stdin",
+                "--access-key-id",
+                &world.admin.access_key_id,
+                "--access-key",
+                "-",
+                "--region",
+                "us-east-1",
+                "--iam-endpoint",
+                &world.moto.endpoint,
+                "--sts-endpoint",
+                &world.moto.endpoint,
+            ],
+            Some(&format!("{}\n", world.admin.secret_access_key)),
+        )
+        .await;
+    run.json();
+    assert!(!run.stderr.contains("warning"), "{}", run.describe());
+    let name = "/cli-t9/via-stdin-target";
+    cli.run(&[
+        "gateway-create-producer-aws",
+        "-n",
+        name,
+        "--target-name",
+        "/aws/from-stdin",
+        "--aws-access-mode",
+        "iam_user",
+        "--aws-user-policies",
+        &world.policy_arn,
+    ])
+    .await
+    .json();
+    // moto checks the admin key the gateway signs with: the secret arrived intact.
+    let value = cli
+        .run(&["get-dynamic-secret-value", "-n", name])
+        .await
+        .json();
+    assert!(caller_arn(&world, &value)
+        .await
+        .contains("user/dynsec/tmp."));
+
+    // A literal secret still works, with a warning that does not repeat it.
+    let run = Cli::new()
+        .run(&[
+            "auth",
+            "--gateway-url",
+            &world.gw().url,
+            "--access-id",
+            ADMIN_ACCESS_ID,
+            "--access-key",
+            ADMIN_ACCESS_KEY,
+        ])
+        .await;
+    run.json();
+    assert!(run.stderr.contains("--access-key -"), "{}", run.describe());
+    assert!(!run.stderr.contains(ADMIN_ACCESS_KEY), "{}", run.describe());
+
+    // No value and no terminal: a usage error that says how to give it.
+    let run = Cli::new()
+        .run(&[
+            "auth",
+            "--gateway-url",
+            &world.gw().url,
+            "--access-id",
+            ADMIN_ACCESS_ID,
+            "--access-key",
+        ])
+        .await;
+    assert!(
+        run.failure().contains("--access-key -"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(run.code, Some(2), "{}", run.describe());
+
+    // No value on a terminal: a prompt, and what is typed is not echoed.
+    let prompted = Cli::new();
+    // `tty` first names the terminal, so the test can see when echo is off.
+    let line = format!(
+        "tty; exec {} configure --access-id {ADMIN_ACCESS_ID} --access-key --gateway-url {}",
+        bin().display(),
+        world.gw().url
+    );
+    let mut script = tokio::process::Command::new("script");
+    script
+        .args(["-q", "-e", "-c", &line, "/dev/null"])
+        .env("DYNSEC_HOME", prompted.home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for key in CLI_ENV {
+        script.env_remove(key);
+    }
+    let mut child = script
+        .spawn()
+        .expect("script(1) from util-linux runs a pty");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let prompt_seen = tokio::time::timeout(Duration::from_secs(60), async {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 256];
+        while !String::from_utf8_lossy(&seen).contains("access key: ") {
+            let n = stdout.read(&mut buf).await.unwrap();
+            assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    assert!(
+        prompt_seen.is_ok(),
+        "no prompt: {}",
+        String::from_utf8_lossy(&seen)
+    );
+    // The prompt is printed just before echo goes off; a person types later than that, the
+    // test waits for it.
+    let tty = String::from_utf8_lossy(&seen)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    assert!(tty.starts_with("/dev/"), "no terminal name: {tty}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let modes = std::process::Command::new("stty")
+            .args(["-F", &tty, "-a"])
+            .output()
+            .unwrap();
+        let modes = String::from_utf8_lossy(&modes.stdout).into_owned();
+        if modes.split_whitespace().any(|mode| mode == "-echo") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "echo never went off: {modes}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stdin
+            .write_all(format!("{ADMIN_ACCESS_KEY}\r").as_bytes())
+            .await
+            .unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+            .await
+            .expect("configure finished")
+            .unwrap();
+        stdout.read_to_end(&mut seen).await.unwrap();
+        let screen = String::from_utf8_lossy(&seen).into_owned();
+        assert!(status.success(), "{screen}");
+        assert!(screen.contains("saved to"), "{screen}");
+        assert!(
+            !screen.contains(ADMIN_ACCESS_KEY),
+            "the key was echoed: {screen}"
+        );
+    }
+    drop(stdin);
+    // The prompted key was saved (and checked): the profile works.
+    let targets = prompted.run(&["list-targets"]).await.json();
+    assert!(targets.to_string().contains(TARGET), "{targets}");
+}
+
+#[tokio::test]
+async fn output_for_people_and_scripts() {
+    let world = World::start().await;
+    let cli = Cli::configured(world.gw()).await;
+    let name = "/cli-t10/out";
+    world.iam_user_secret(name, serde_json::json!({})).await;
+
+    // env: AWS's variable names, quoted for the shell; the credentials work.
+    let run = cli
+        .run(&["get-dynamic-secret-value", "-n", name, "--format", "env"])
+        .await;
+    run.assert_ok();
+    let vars = exported(&run.stdout);
+    let value = serde_json::json!({
+        "access_key_id": vars["AWS_ACCESS_KEY_ID"],
+        "secret_access_key": vars["AWS_SECRET_ACCESS_KEY"],
+    });
+    assert!(
+        vars.contains_key("AWS_CREDENTIAL_EXPIRATION"),
+        "{}",
+        run.stdout
+    );
+    assert!(caller_arn(&world, &value)
+        .await
+        .contains("user/dynsec/tmp."));
+
+    // credential-process: the AWS CLI's JSON, version 1, with working credentials.
+    let process = cli
+        .run(&[
+            "get-dynamic-secret-value",
+            "-n",
+            name,
+            "--format",
+            "credential-process",
+        ])
+        .await
+        .json();
+    assert_eq!(process["Version"], 1, "{process}");
+    let expiration = process["Expiration"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(expiration).is_ok(),
+        "{process}"
+    );
+    let value = serde_json::json!({
+        "access_key_id": process["AccessKeyId"],
+        "secret_access_key": process["SecretAccessKey"],
+    });
+    assert!(caller_arn(&world, &value)
+        .await
+        .contains("user/dynsec/tmp."));
+
+    // --field and --jq-expression print strings as they are.
+    let run = cli
+        .run(&[
+            "get-dynamic-secret-value",
+            "-n",
+            name,
+            "--field",
+            "user_name",
+        ])
+        .await;
+    run.assert_ok();
+    assert!(
+        run.stdout.starts_with("tmp.") && run.stdout.ends_with('\n'),
+        "{}",
+        run.stdout
+    );
+    let run = cli
+        .run(&["list-targets", "--jq-expression", ".targets[].target_name"])
+        .await;
+    run.assert_ok();
+    assert_eq!(run.stdout, format!("{TARGET}\n"));
+    // A broken expression is refused before anything is issued.
+    let run = cli
+        .run(&[
+            "get-dynamic-secret-value",
+            "-n",
+            name,
+            "--jq-expression",
+            ".[",
+        ])
+        .await;
+    assert_eq!(run.code, Some(2), "{}", run.describe());
+
+    // table: columns for people.
+    let run = cli.run(&["list-targets", "--format", "table"]).await;
+    run.assert_ok();
+    let header = run.stdout.lines().next().unwrap_or_default();
+    assert!(header.contains("TARGET_NAME"), "{}", run.stdout);
+    assert!(run.stdout.contains(TARGET), "{}", run.stdout);
+
+    // Lifetime changes and revocations say what they did.
+    let value = cli
+        .run(&["get-dynamic-secret-value", "-n", name])
+        .await
+        .json();
+    let id = value["id"].as_str().unwrap();
+    let retimed = cli
+        .run(&[
+            "gateway-update-producer-tmp-creds",
+            "-n",
+            name,
+            "--tmp-creds-id",
+            id,
+            "--new-ttl-min",
+            "30",
+        ])
+        .await
+        .json();
+    let expires = chrono::DateTime::parse_from_rfc3339(retimed["expiration"].as_str().unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {retimed}"));
+    let minutes = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes();
+    assert!((28..=30).contains(&minutes), "{retimed}");
+    assert!(
+        retimed["message"].as_str().unwrap().contains(id),
+        "{retimed}"
+    );
+    let revoked = cli
+        .run(&[
+            "gateway-revoke-producer-tmp-creds",
+            "-n",
+            name,
+            "--tmp-creds-id",
+            id,
+        ])
+        .await
+        .json();
+    assert_eq!(revoked["revoked"], serde_json::json!([id]), "{revoked}");
+    assert!(
+        revoked["message"].as_str().unwrap().contains("Revoked"),
+        "{revoked}"
+    );
+    let leases = cli
+        .run(&["gateway-get-producer-tmp-creds", "-n", name])
+        .await
+        .json();
+    let live = leases.as_array().map(Vec::len).unwrap_or_default();
+    let all = cli
+        .run(&[
+            "gateway-revoke-producer-tmp-creds",
+            "-n",
+            name,
+            "--revoke-all",
+        ])
+        .await
+        .json();
+    assert_eq!(
+        all["revoked"].as_array().map(Vec::len),
+        Some(live),
+        "{all} after {leases}"
+    );
+    assert!(
+        all["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Revoked {live} temporary IAM user")),
+        "{all}"
+    );
+}
+
+#[tokio::test]
+async fn robust_exit_codes_pipes_help_status_and_configure() {
+    let world = World::start().await;
+    let url = world.gw().url.clone();
+    let cli = Cli::configured(world.gw()).await;
+
+    // `dynsec` alone prints the help.
+    let run = Cli::new().run(&[]).await;
+    run.assert_ok();
+    assert!(
+        run.stdout.contains("get-dynamic-secret-value"),
+        "{}",
+        run.describe()
+    );
+
+    // A reader that went away (`| head`) ends the output quietly.
+    for args in [
+        vec!["list-targets"],
+        vec!["--help"],
+        vec!["completion", "bash"],
+    ] {
+        let (code, stderr) = cli.run_into_closed_pipe(&args).await;
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+
+    // Exit codes per failure class.
+    let wrong_key = Cli::new()
+        .env("DYNSEC_GATEWAY_URL", &url)
+        .env("DYNSEC_ACCESS_ID", ADMIN_ACCESS_ID)
+        .env("DYNSEC_ACCESS_KEY", "not-the-key");
+    let dead = format!("http://127.0.0.1:{}", closed_port());
+    let cases: Vec<(Run, i32)> = vec![
+        (cli.run(&["get-target", "--nmae", TARGET]).await, 2),
+        (cli.run(&["get-target", "-n", "/aws/nope"]).await, 3),
+        (wrong_key.run(&["list-targets"]).await, 4),
+        (
+            cli.run(&[
+                "create-aws-target",
+                "-n",
+                TARGET,
+                "--access-key-id",
+                "AKIAEXAMPLE",
+                "--access-key",
+                "x",
+            ])
+            .await,
+            5,
+        ),
+        (
+            cli.run(&[
+                "gateway-create-producer-aws",
+                "-n",
+                "/cli-t11/bad",
+                "--target-name",
+                TARGET,
+                "--aws-access-mode",
+                "root_user",
+            ])
+            .await,
+            6,
+        ),
+        (cli.run(&["list-targets", "--gateway-url", &dead]).await, 7),
+    ];
+    for (run, code) in cases {
+        run.failure();
+        assert_eq!(run.code, Some(code), "{}", run.describe());
+    }
+
+    // status: the gateway, its version, who you are, when the token expires.
+    let run = cli.run(&["status"]).await;
+    run.assert_ok();
+    for shown in [
+        url.as_str(),
+        env!("CARGO_PKG_VERSION"),
+        ADMIN_ACCESS_ID,
+        "token_expires_in",
+    ] {
+        assert!(
+            run.stdout.contains(shown),
+            "{shown} missing: {}",
+            run.describe()
+        );
+    }
+    let status = cli.run(&["status", "--format", "json"]).await.json();
+    let expiry = chrono::DateTime::parse_from_rfc3339(status["token_expiration"].as_str().unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {status}"));
+    assert!(
+        expiry.with_timezone(&chrono::Utc) > chrono::Utc::now(),
+        "{status}"
+    );
+    let run = Cli::new().run(&["status", "--gateway-url", &dead]).await;
+    assert!(run.failure().contains(&dead), "{}", run.describe());
+    assert_eq!(run.code, Some(7), "{}", run.describe());
+
+    // configure checks the key before saving it.
+    let careful = Cli::new();
+    let run = careful
+        .run(&[
+            "configure",
+            "--access-id",
+            ADMIN_ACCESS_ID,
+            "--access-key",
+            "wrong",
+            "--gateway-url",
+            &url,
+        ])
+        .await;
+    assert!(run.failure().contains("not saved"), "{}", run.describe());
+    assert_eq!(run.code, Some(4), "{}", run.describe());
+    assert!(
+        !careful.home.path().join("profiles").exists(),
+        "a refused key left a profile behind"
+    );
+    let run = careful
+        .run(&[
+            "configure",
+            "--access-id",
+            ADMIN_ACCESS_ID,
+            "--access-key",
+            ADMIN_ACCESS_KEY,
+            "--gateway-url",
+            &url,
+        ])
+        .await;
+    run.assert_ok();
+    assert!(run.stdout.contains("key checked"), "{}", run.describe());
+}
+
+/// No gateway needed: typos get suggestions, and bash completes operations and flags.
+#[tokio::test]
+async fn typos_get_suggestions_and_bash_completes() {
+    let cli = Cli::new();
+    let run = cli.run(&["get-dynamic-secret-value", "--nmae", "/x"]).await;
+    assert!(
+        run.failure().contains("similar argument exists: '--name'"),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(run.code, Some(2), "{}", run.describe());
+
+    let script = cli.run(&["completion", "bash"]).await;
+    script.assert_ok();
+    let file = cli.home.path().join("dynsec.bash");
+    std::fs::create_dir_all(cli.home.path()).unwrap();
+    std::fs::write(&file, &script.stdout).unwrap();
+    let complete = |words: &str| {
+        let line = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+             _dynsec dynsec \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            file.display()
+        );
+        let output = std::process::Command::new("bash")
+            .args(["-c", &line])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let ops = complete("dynsec get-dynamic-secret-v");
+    assert_eq!(ops.trim(), "get-dynamic-secret-value", "{ops}");
+    let flags = complete("dynsec gateway-create-producer-aws --aws-access-m");
+    assert_eq!(flags.trim(), "--aws-access-mode", "{flags}");
+    let formats = complete("dynsec list-targets --format cre");
+    assert_eq!(formats.trim(), "credential-process", "{formats}");
 }

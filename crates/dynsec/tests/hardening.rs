@@ -713,8 +713,8 @@ async fn every_answer_is_json_uncacheable_and_audited() {
         ),
         (
             "gateway-create-producer-aws",
-            json!({"name": "/big/t", "target-name": TARGET, "access-mode": "iam_user", "custom-username-template": huge}),
-            "custom-username-template",
+            json!({"name": "/big/t", "target-name": TARGET, "access-mode": "iam_user", "aws-external-id": huge}),
+            "aws-external-id",
         ),
         (
             "create-aws-target",

@@ -9,6 +9,7 @@ mod keys;
 mod leases;
 mod producers;
 mod targets;
+mod unsupported;
 mod values;
 
 use crate::wire::{parse, TokenField};
@@ -61,6 +62,63 @@ pub enum Op {
     AssocRoleAm,
     DeleteAssoc,
 }
+
+/// Every operation name the gateway serves (both naming generations), for
+/// clients that want to check they cover them (the CLI's table does).
+pub const SERVED_OPERATIONS: &[&str] = &[
+    "auth",
+    "create-aws-target",
+    "target-create-aws",
+    "update-aws-target",
+    "target-update-aws",
+    "get-target",
+    "target-get",
+    "get-target-details",
+    "target-get-details",
+    "list-targets",
+    "target-list",
+    "delete-target",
+    "target-delete",
+    "gateway-create-producer-aws",
+    "dynamic-secret-create-aws",
+    "gateway-update-producer-aws",
+    "dynamic-secret-update-aws",
+    "gateway-get-producer",
+    "dynamic-secret-get",
+    "gateway-list-producers",
+    "dynamic-secret-list",
+    "gateway-delete-producer",
+    "dynamic-secret-delete",
+    "get-dynamic-secret-value",
+    "dynamic-secret-get-value",
+    "gateway-get-producer-tmp-creds",
+    "dynamic-secret-tmp-creds-get",
+    "gateway-revoke-producer-tmp-creds",
+    "dynamic-secret-tmp-creds-delete",
+    "gateway-update-producer-tmp-creds",
+    "dynamic-secret-tmp-creds-update",
+    "list-items",
+    "describe-item",
+    "delete-item",
+    "create-dfc-key",
+    "rotate-master-key",
+    "auth-method-create-api-key",
+    "create-auth-method",
+    "auth-method-get",
+    "get-auth-method",
+    "auth-method-list",
+    "list-auth-methods",
+    "auth-method-delete",
+    "delete-auth-method",
+    "create-role",
+    "get-role",
+    "list-roles",
+    "delete-role",
+    "set-role-rule",
+    "delete-role-rule",
+    "assoc-role-am",
+    "delete-assoc",
+];
 
 impl Op {
     pub fn from_name(name: &str) -> Option<Self> {
@@ -134,6 +192,7 @@ pub async fn handle(
         authz::check(&caller, op, body)?;
         caller
     };
+    unsupported::check(op, body)?;
     let caller = &caller;
     let created = |v: Value| (StatusCode::CREATED, v);
     let result = match op {
@@ -229,4 +288,20 @@ pub(crate) fn name_field(
 ) -> Result<dynsec_core::ItemPath, ApiError> {
     let raw = crate::wire::required(field, value)?;
     dynsec_core::ItemPath::parse(field, raw).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_operation_is_served() {
+        for name in SERVED_OPERATIONS {
+            assert!(
+                Op::from_name(name).is_some(),
+                "{name} is listed but not served"
+            );
+        }
+        assert!(Op::from_name("no-such-op").is_none());
+    }
 }

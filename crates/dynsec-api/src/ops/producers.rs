@@ -277,6 +277,17 @@ pub(crate) fn details_json(p: &ProducerView) -> Value {
         "aws_transitive_tag_keys": s.transitive_tag_keys.join(" "),
         "creation_date": rfc3339(p.created_at),
         "modification_date": rfc3339(p.modified_at),
+        // dynsec extensions: every other setting an update replaces (never a
+        // secret), so a client can change one and send back the rest.
+        "description": s.description,
+        "producer_encryption_key_name": s.protection_key.clone().unwrap_or_default(),
+        "use_capital_letters": s.password.upper,
+        "use_lower_letters": s.password.lower,
+        "use_numbers": s.password.digits,
+        "use_special_characters": s.password.symbols,
+        "iam_path": s.iam_path,
+        "iam_endpoint": p.iam_endpoint.clone().unwrap_or_default(),
+        "sts_endpoint": p.sts_endpoint.clone().unwrap_or_default(),
         "active": true,
         "failure_message": "",
     })

@@ -157,6 +157,12 @@ fn target_json(t: &TargetView, caller: &Caller) -> Value {
         "modification_date": rfc3339(t.modified_at),
         "delete_protection": t.delete_protection,
         "target_details": format!("access_key_id={} region={}", t.access_key_id, t.region),
+        // dynsec extensions: the connection's settings one by one (never its
+        // secret), so a client can update one setting and send back the rest.
+        "aws_access_key_id": t.access_key_id,
+        "aws_region": t.region,
+        "iam_endpoint": t.iam_endpoint.clone().unwrap_or_default(),
+        "sts_endpoint": t.sts_endpoint.clone().unwrap_or_default(),
         "target_items_assoc": t.dynamic_secrets.iter().filter(|(_, name)| caller.can(RuleType::Item, name, Capability::List)).map(|(id, name)| json!({
             "item_id": id,
             "item_name": name,

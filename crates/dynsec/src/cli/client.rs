@@ -9,20 +9,16 @@ use anyhow::{anyhow, bail, Context, Result};
 use reqwest::header::ACCEPT;
 use serde_json::{json, Value};
 
+use super::error::{GatewayError, Unreachable};
 use super::settings::Credentials;
-use super::url::endpoint;
+use super::url::{endpoint, root};
 
-/// The gateway answered 4xx/5xx; displays as the gateway's `{"error": ...}` message.
-#[derive(Debug)]
-pub struct GatewayError(pub String);
-
-impl std::fmt::Display for GatewayError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// What `/auth` answered.
+pub struct Token {
+    pub token: String,
+    /// RFC 3339, as the gateway wrote it (empty if it did not say).
+    pub expiration: String,
 }
-
-impl std::error::Error for GatewayError {}
 
 /// A client for one gateway.
 pub struct Gateway {
@@ -64,12 +60,12 @@ impl Gateway {
             .json(body)
             .send()
             .await
-            .map_err(|err| anyhow!(describe_send_error(&err, &self.base, &url)))?;
+            .map_err(|err| Unreachable(describe_send_error(&err, &self.base, &url)))?;
         let status = response.status();
         let bytes = response
             .bytes()
             .await
-            .map_err(|err| anyhow!(describe_send_error(&err, &self.base, &url)))?;
+            .map_err(|err| Unreachable(describe_send_error(&err, &self.base, &url)))?;
         if status.is_success() {
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(json!({}));
@@ -81,11 +77,51 @@ impl Gateway {
                 )
             });
         }
-        Err(GatewayError(error_message(status, &bytes, &url)).into())
+        Err(GatewayError {
+            status: status.as_u16(),
+            message: error_message(status, &bytes, &url),
+        }
+        .into())
+    }
+
+    /// `GET /health`: the gateway's version, if it says.
+    pub async fn version(&self) -> Result<Option<String>> {
+        let url = format!("{}/health", root(&self.base));
+        let response = self
+            .http
+            .get(&url)
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|err| Unreachable(describe_send_error(&err, &self.base, &url)))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| Unreachable(describe_send_error(&err, &self.base, &url)))?;
+        if !status.is_success() {
+            return Err(GatewayError {
+                status: status.as_u16(),
+                message: error_message(status, &bytes, &url),
+            }
+            .into());
+        }
+        let answer: Value = serde_json::from_slice(&bytes).map_err(|_| {
+            anyhow!("{url} answered with a body that is not JSON; is the gateway URL right?")
+        })?;
+        Ok(answer
+            .get("version")
+            .and_then(Value::as_str)
+            .map(str::to_owned))
     }
 
     /// Exchanges an access id/key for a token (`POST /auth`).
     pub async fn token(&self, credentials: &Credentials) -> Result<String> {
+        Ok(self.authenticate(credentials).await?.token)
+    }
+
+    /// Like [`Gateway::token`], with the token's expiry.
+    pub async fn authenticate(&self, credentials: &Credentials) -> Result<Token> {
         let body = json!({
             "access-id": credentials.access_id,
             "access-key": credentials.access_key,
@@ -96,15 +132,25 @@ impl Gateway {
             self.call("auth", &body)
                 .await
                 .map_err(|err| match err.downcast::<GatewayError>() {
-                    Ok(refused) => anyhow!("authentication failed: {refused}"),
+                    Ok(refused) => GatewayError {
+                        status: refused.status,
+                        message: format!("authentication failed: {}", refused.message),
+                    }
+                    .into(),
                     Err(other) => other,
                 })?;
-        answer
+        let token = answer
             .get("token")
             .and_then(Value::as_str)
             .filter(|token| !token.is_empty())
             .map(str::to_owned)
-            .ok_or_else(|| anyhow!("authentication failed: the gateway's answer has no token"))
+            .ok_or_else(|| anyhow!("authentication failed: the gateway's answer has no token"))?;
+        let expiration = answer
+            .get("expiration")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Token { token, expiration })
     }
 }
 

@@ -1,21 +1,61 @@
-//! Command-line parsing driven by the operation table: `dynsec <operation> --flag value ...`
-//! becomes the JSON request body (wire keys) plus the client-side settings (local flags).
+//! From a command line to what to do: clap parses it with [`super::command`], and the matches
+//! of an operation become the JSON request body (wire keys), the client-side settings (local
+//! flags), the secret values still to read, and the output options — all checked before
+//! anything is sent.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
+use clap::error::ErrorKind;
+use clap::ArgMatches;
 use serde_json::{Map, Value};
 
+use super::command::{command, COMPLETION, PROMPT_FOR_VALUE};
 use super::error::UsageError;
+use super::output::OutputOptions;
 use super::spec::{Dest, Flag, Kind, Operation};
 use super::table;
 
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {
-    /// General help, or one operation's help.
-    Help(Option<&'static Operation>),
-    Version,
+    /// Text to print on stdout as it is (help, version).
+    Print(String),
+    /// `dynsec completion <shell>`.
+    Completion(clap_complete::Shell),
     Run(Invocation),
+}
+
+/// Where a secret flag's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// Typed on the command line (visible to other users; warned about).
+    Literal(String),
+    /// `-`: read standard input.
+    Stdin,
+    /// `@path`: read the file.
+    File(PathBuf),
+    /// No value: prompt on the terminal without echo.
+    Prompt,
+}
+
+impl SecretSource {
+    fn of(flag: &Flag, raw: &str) -> Result<Self, UsageError> {
+        Ok(match raw {
+            PROMPT_FOR_VALUE => SecretSource::Prompt,
+            "-" => SecretSource::Stdin,
+            _ => match raw.strip_prefix('@') {
+                Some("") => {
+                    return Err(UsageError::new(format!(
+                        "--{}: '@' needs a file name, e.g. --{} @key.txt",
+                        flag.name, flag.name
+                    )))
+                }
+                Some(path) => SecretSource::File(PathBuf::from(path)),
+                None => SecretSource::Literal(raw.to_owned()),
+            },
+        })
+    }
 }
 
 /// An operation with its parsed flags.
@@ -28,21 +68,12 @@ pub struct Invocation {
     pub body: Map<String, Value>,
     /// Client-side settings (`gateway-url`, `profile`, ...), keyed by flag name.
     pub local: BTreeMap<&'static str, String>,
-    /// Which flag filled each key, to report duplicates and conflicting aliases.
-    given: BTreeMap<&'static str, &'static str>,
+    /// Secret flags whose values are still to be read ([`super::secret::resolve`]).
+    pub secrets: Vec<(&'static Flag, SecretSource)>,
+    pub output: OutputOptions,
 }
 
 impl Invocation {
-    fn new(op: &'static Operation, name: &'static str) -> Self {
-        Invocation {
-            op,
-            name,
-            body: Map::new(),
-            local: BTreeMap::new(),
-            given: BTreeMap::new(),
-        }
-    }
-
     /// A client-side setting, if given.
     pub fn local(&self, name: &str) -> Option<&str> {
         self.local.get(name).map(String::as_str)
@@ -53,209 +84,136 @@ impl Invocation {
         self.body.get(key).and_then(Value::as_str)
     }
 
-    fn set(&mut self, flag: &'static Flag, raw: &str) -> Result<(), UsageError> {
-        let key = flag.key();
-        if flag.kind != Kind::List {
-            if let Some(previous) = self.given.insert(key, flag.name) {
-                return Err(UsageError::new(if previous == flag.name {
-                    format!("--{} given more than once", flag.name)
-                } else {
-                    format!(
-                        "--{} and --{} both set '{key}'; give one",
-                        previous, flag.name
-                    )
-                }));
-            }
-        }
-        let value = typed_value(flag, raw)?;
+    /// Whether a local boolean flag was given as true.
+    pub fn local_flag(&self, name: &str) -> bool {
+        self.local(name) == Some("true")
+    }
+
+    /// Stores a flag's value where the flag says.
+    pub fn set(&mut self, flag: &'static Flag, value: Value) {
         match flag.dest {
             Dest::Local => {
                 let text = match value {
                     Value::String(text) => text,
                     other => other.to_string(),
                 };
-                self.local.insert(key, text);
-            }
-            Dest::Wire(_) if flag.kind == Kind::List => {
-                let entry = self
-                    .body
-                    .entry(key)
-                    .or_insert_with(|| Value::Array(Vec::new()));
-                if let Value::Array(items) = entry {
-                    items.push(value);
-                }
+                self.local.insert(flag.key(), text);
             }
             Dest::Wire(_) => {
-                self.body.insert(key.to_owned(), value);
+                self.body.insert(flag.key().to_owned(), value);
             }
         }
-        Ok(())
     }
 }
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Command, UsageError> {
-    let Some(first) = args.first() else {
-        return Err(UsageError::new(
-            "no operation given. Run 'dynsec --help' to list operations.",
-        ));
+    let argv = std::iter::once("dynsec").chain(args.iter().map(String::as_str));
+    let matches = match command().try_get_matches_from(argv) {
+        Ok(matches) => matches,
+        Err(err) => {
+            return match err.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    Ok(Command::Print(err.render().to_string()))
+                }
+                _ => Err(UsageError::Rendered(err.render().to_string())),
+            }
+        }
     };
-    match first.as_str() {
-        "-h" | "--help" => return Ok(Command::Help(None)),
-        "help" => {
-            return match args.get(1) {
-                None => Ok(Command::Help(None)),
-                Some(name) => Ok(Command::Help(Some(find_operation(name)?.0))),
-            };
-        }
-        "-V" | "--version" | "version" => return Ok(Command::Version),
-        _ => {}
+    let Some((name, sub)) = matches.subcommand() else {
+        // `dynsec` alone: the general help.
+        return Ok(Command::Print(command().render_help().to_string()));
+    };
+    if name == COMPLETION {
+        let shell = sub
+            .get_one::<clap_complete::Shell>("shell")
+            .copied()
+            .ok_or_else(|| UsageError::new("completion needs a shell: bash, zsh, fish, ..."))?;
+        return Ok(Command::Completion(shell));
     }
-    let (op, name) = find_operation(first)?;
-    parse_flags(op, name, &args[1..])
+    let (op, name) = table::find(name)
+        .and_then(|op| op.names.iter().find(|n| **n == name).map(|n| (op, *n)))
+        .ok_or_else(|| {
+            // `gateway` is dispatched before the CLI; nothing else can get here.
+            UsageError::new(format!("'{name}' cannot be run from here"))
+        })?;
+    invocation(op, name, sub).map(Command::Run)
 }
 
-fn find_operation(name: &str) -> Result<(&'static Operation, &'static str), UsageError> {
-    let found = table::find(name).and_then(|op| {
-        op.names
-            .iter()
-            .find(|known| **known == name)
-            .map(|known| (op, *known))
-    });
-    found.ok_or_else(|| {
-        if name.starts_with('-') {
-            UsageError::new(format!(
-                "expected an operation before {name}. Run 'dynsec --help' to list operations."
-            ))
-        } else {
-            UsageError::new(format!(
-                "unknown operation '{name}'. Run 'dynsec --help' to list operations."
-            ))
-        }
-    })
-}
-
-fn parse_flags(
+fn invocation(
     op: &'static Operation,
     name: &'static str,
-    rest: &[String],
-) -> Result<Command, UsageError> {
-    let mut invocation = Invocation::new(op, name);
-    let mut tokens = rest.iter().peekable();
-    let mut previous: Option<&str> = None;
-    let mut position = 0;
-    while let Some(arg) = tokens.next() {
-        position += 1;
-        if arg == "--help" || arg == "-h" {
-            return Ok(Command::Help(Some(op)));
+    matches: &ArgMatches,
+) -> Result<Invocation, UsageError> {
+    let mut inv = Invocation {
+        op,
+        name,
+        body: Map::new(),
+        local: BTreeMap::new(),
+        secrets: Vec::new(),
+        output: OutputOptions::default(),
+    };
+    for flag in op.flags() {
+        let Some(value) = typed_value(flag, matches) else {
+            continue;
+        };
+        if let Some(not_yet) = flag.not_yet {
+            let text = match &value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            if !not_yet.accepts(&text) {
+                return Err(UsageError::new(format!("--{}: {}", flag.name, not_yet.why)));
+            }
+            // A default asks for nothing: not sent.
+            continue;
         }
-        let Some(spec) = arg.strip_prefix("--").filter(|spec| !spec.is_empty()) else {
-            let after = previous
-                .map(|flag| format!(" after --{flag}"))
-                .unwrap_or_default();
-            return Err(UsageError::new(format!(
-                "unexpected argument #{position}{after}: flags take the form --flag value. \
-                 Run 'dynsec {name} --help' to list its flags."
-            )));
-        };
-        let (flag_name, inline) = match spec.split_once('=') {
-            Some((flag_name, value)) => (flag_name, Some(value)),
-            None => (spec, None),
-        };
-        let flag = op
-            .flag(flag_name)
-            .ok_or_else(|| unknown_flag(op, name, flag_name))?;
-        previous = Some(flag.name);
-        let raw = match inline {
-            Some(value) => value,
-            None if flag.kind.is_bool() => match tokens.peek() {
-                Some(next) if parse_bool(next).is_some() => {
-                    position += 1;
-                    tokens.next().map_or("true", String::as_str)
-                }
-                _ => "true",
-            },
-            None => match tokens.peek() {
-                Some(next) if !next.starts_with("--") => {
-                    position += 1;
-                    tokens.next().map_or("", String::as_str)
-                }
-                _ => {
-                    return Err(UsageError::new(format!(
-                        "--{} needs a value (use --{}=VALUE for a value starting with --)",
-                        flag.name, flag.name
-                    )))
-                }
-            },
-        };
-        invocation.set(flag, raw)?;
+        if flag.secret {
+            let raw = value.as_str().unwrap_or_default();
+            inv.secrets.push((flag, SecretSource::of(flag, raw)?));
+            continue;
+        }
+        inv.set(flag, value);
     }
-    if let Some(missing) = op
-        .flags()
-        .find(|flag| flag.required && !invocation.given.contains_key(flag.key()))
-    {
+    let from_stdin: Vec<&str> = inv
+        .secrets
+        .iter()
+        .filter(|(_, source)| *source == SecretSource::Stdin)
+        .map(|(flag, _)| flag.name)
+        .collect();
+    if from_stdin.len() > 1 {
         return Err(UsageError::new(format!(
-            "'{name}' needs --{}. Run 'dynsec {name} --help' to list its flags.",
-            missing.name
+            "only one secret can be read from stdin, but --{} all are '-'; use @FILE for the others",
+            from_stdin.join(", --")
         )));
     }
-    Ok(Command::Run(invocation))
+    inv.output = OutputOptions::from_invocation(&inv)?;
+    Ok(inv)
 }
 
-fn unknown_flag(op: &Operation, name: &str, flag: &str) -> UsageError {
-    let swapped: String = flag
-        .chars()
-        .map(|c| match c {
-            '-' => '_',
-            '_' => '-',
-            other => other,
-        })
-        .collect();
-    let near = op
-        .flags()
-        .find(|known| known.name == swapped || known.name.replace('_', "-") == flag);
-    let hint = near
-        .map(|known| format!(" (did you mean --{}?)", known.name))
-        .unwrap_or_default();
-    UsageError::new(format!(
-        "unknown flag --{flag} for operation '{name}'{hint}. \
-         Run 'dynsec {name} --help' to list its flags."
-    ))
-}
-
-fn parse_bool(text: &str) -> Option<bool> {
-    if text.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if text.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        None
-    }
-}
-
-fn typed_value(flag: &Flag, raw: &str) -> Result<Value, UsageError> {
+/// The flag's value as it goes on the wire, if given.
+fn typed_value(flag: &Flag, matches: &ArgMatches) -> Option<Value> {
     match flag.kind {
-        Kind::Str | Kind::List => Ok(Value::String(raw.to_owned())),
-        Kind::Bool | Kind::BoolText => {
-            let value = parse_bool(raw).ok_or_else(|| {
-                UsageError::new(format!("--{} takes true or false, not '{raw}'", flag.name))
-            })?;
-            Ok(if flag.kind == Kind::Bool {
+        Kind::Str | Kind::Choice(_) => matches
+            .get_one::<String>(flag.name)
+            .map(|text| Value::String(text.clone())),
+        Kind::Bool | Kind::BoolText => matches.get_one::<String>(flag.name).map(|text| {
+            let value = text.eq_ignore_ascii_case("true");
+            if flag.kind == Kind::Bool {
                 Value::Bool(value)
             } else {
                 Value::String(value.to_string())
-            })
-        }
-        Kind::Int => raw
-            .trim()
-            .parse::<i64>()
-            .map(Value::from)
-            .map_err(|_| UsageError::new(format!("--{} takes a whole number", flag.name))),
+            }
+        }),
+        Kind::Int => matches.get_one::<i64>(flag.name).map(|n| Value::from(*n)),
+        Kind::List => matches
+            .get_many::<String>(flag.name)
+            .map(|items| Value::Array(items.map(|item| Value::String(item.clone())).collect())),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
@@ -263,16 +221,16 @@ mod tests {
         line.iter().map(|arg| (*arg).to_owned()).collect()
     }
 
-    fn run(line: &[&str]) -> Invocation {
+    pub(crate) fn run(line: &[&str]) -> Invocation {
         match parse(&args(line)) {
             Ok(Command::Run(invocation)) => invocation,
             other => panic!("expected an invocation, got {other:?}"),
         }
     }
 
-    fn usage_error(line: &[&str]) -> String {
+    pub(crate) fn usage_error(line: &[&str]) -> String {
         match parse(&args(line)) {
-            Err(err) => err.0,
+            Err(err) => err.to_string(),
             Ok(other) => panic!("expected a usage error, got {other:?}"),
         }
     }
@@ -348,36 +306,53 @@ mod tests {
                 "aws-user-groups": "g1",
                 "aws-role-arns": "r1,r2",
                 "aws-access-key-id": "AKIDEXAMPLE",
-                "aws-access-secret-key": "SECRETEXAMPLE",
                 "region": "eu-west-1",
             })
+        );
+        // The secret is read (here: taken literally) before sending.
+        assert_eq!(inv.secrets.len(), 1);
+        assert_eq!(inv.secrets[0].0.name, "aws-access-secret-key");
+        assert_eq!(
+            inv.secrets[0].1,
+            SecretSource::Literal("SECRETEXAMPLE".into())
         );
     }
 
     #[test]
-    fn seed_get_value() {
-        let inv = run(&["get-dynamic-secret-value", "--name", "/prod/aws/dev"]);
-        assert_eq!(inv.name, "get-dynamic-secret-value");
-        assert_eq!(Value::Object(inv.body), json!({"name": "/prod/aws/dev"}));
-        assert!(inv.local.is_empty());
+    fn seed_get_value_and_the_short_name() {
+        for line in [
+            ["get-dynamic-secret-value", "--name", "/prod/aws/dev"],
+            ["get-dynamic-secret-value", "-n", "/prod/aws/dev"],
+        ] {
+            let inv = run(&line);
+            assert_eq!(inv.name, "get-dynamic-secret-value");
+            assert_eq!(Value::Object(inv.body), json!({"name": "/prod/aws/dev"}));
+            assert!(inv.local.is_empty());
+        }
+        let inv = run(&["assoc-role-am", "-r", "ops", "-a", "/ci"]);
+        assert_eq!(
+            Value::Object(inv.body),
+            json!({"role-name": "ops", "am-name": "/ci"})
+        );
     }
 
     #[test]
-    fn bools_lists_ints_and_equals_syntax() {
+    fn optional_bool_values_lists_ints_and_equals_syntax() {
         let inv = run(&[
             "dynamic-secret-create-aws",
             "--name=x",
             "--aws-user-console-access",
             "--aws-user-programmatic-access",
             "false",
-            "--enable-admin-rotation=TRUE",
             "--delete_protection",
-            "--use-numbers=false",
+            "--use-numbers=FALSE",
+            "--use-capital-letters",
+            "true",
             "--tag",
             "a",
             "--tag=b",
-            "--admin-rotation-interval-days",
-            "30",
+            "--password-length",
+            "20",
             "--user-ttl",
             "15m",
         ]);
@@ -387,13 +362,18 @@ mod tests {
                 "name": "x",
                 "aws-user-console-access": true,
                 "aws-user-programmatic-access": false,
-                "enable-admin-rotation": true,
                 "delete_protection": "true",
                 "use-numbers": "false",
+                "use-capital-letters": "true",
                 "tags": ["a", "b"],
-                "admin-rotation-interval-days": 30,
+                "password-length": "20",
                 "user-ttl": "15m",
             })
+        );
+        let inv = run(&["delete-item", "--name=x", "--delete-in-days", "7"]);
+        assert_eq!(
+            Value::Object(inv.body),
+            json!({"name": "x", "delete-in-days": 7})
         );
     }
 
@@ -406,12 +386,10 @@ mod tests {
             "--args",
             "role-arn=arn:aws:iam::1:role/a",
             "--args=k=v",
-            "--timeout",
-            "30",
         ]);
         assert_eq!(
             Value::Object(inv.body),
-            json!({"name": "x", "args": ["role-arn=arn:aws:iam::1:role/a", "k=v"], "timeout": 30})
+            json!({"name": "x", "args": ["role-arn=arn:aws:iam::1:role/a", "k=v"]})
         );
         let inv = run(&[
             "list-items",
@@ -436,67 +414,189 @@ mod tests {
             "--json",
             "--ca-file=/tmp/ca.pem",
             "--token",
-            "t-1",
+            "@/run/token",
         ]);
-        assert_eq!(Value::Object(inv.body.clone()), json!({"token": "t-1"}));
+        assert!(inv.body.is_empty(), "{:?}", inv.body);
         assert_eq!(inv.local("profile"), Some("ops"));
         assert_eq!(inv.local("json"), Some("true"));
         assert_eq!(inv.local("ca-file"), Some("/tmp/ca.pem"));
+        assert_eq!(
+            inv.secrets[0].1,
+            SecretSource::File(PathBuf::from("/run/token"))
+        );
     }
 
     #[test]
-    fn unknown_flag_names_flag_and_operation() {
-        let message = usage_error(&["get-target", "--name", "x", "--bogus", "1"]);
-        assert!(message.contains("--bogus"), "{message}");
-        assert!(message.contains("get-target"), "{message}");
-        let message = usage_error(&["gateway-create-producer-aws", "--delete-protection"]);
+    fn secret_sources() {
+        let inv = run(&["auth", "--access-id", "p-1", "--access-key", "-"]);
+        assert_eq!(inv.secrets[0].1, SecretSource::Stdin);
+        let inv = run(&["auth", "--access-key", "--access-id", "p-1"]);
+        assert_eq!(inv.secrets[0].1, SecretSource::Prompt);
+        assert!(inv.body_str("access-key").is_none());
+        let inv = run(&["configure", "--access-key=@/tmp/k"]);
+        assert_eq!(inv.secrets[0].1, SecretSource::File("/tmp/k".into()));
+        assert!(usage_error(&["configure", "--access-key", "@"]).contains("needs a file name"));
+        let message = usage_error(&[
+            "create-aws-target",
+            "--name=t",
+            "--access-key",
+            "-",
+            "--session-token",
+            "-",
+        ]);
+        assert!(message.contains("only one secret"), "{message}");
+    }
+
+    #[test]
+    fn typos_get_suggestions() {
+        let message = usage_error(&["get-dynamic-secret-value", "--nmae", "x"]);
+        assert!(message.contains("--nmae"), "{message}");
         assert!(
-            message.contains("did you mean --delete_protection"),
+            message.contains("similar argument exists: '--name'"),
             "{message}"
         );
+        let message = usage_error(&["get-dynamic-secret-vale", "--name", "x"]);
+        assert!(
+            message.contains("similar subcommand")
+                && message.contains("'get-dynamic-secret-value'"),
+            "{message}"
+        );
+        let message = usage_error(&["gateway-create-producer-aws", "--delete-protection"]);
+        assert!(message.contains("'--delete_protection'"), "{message}");
     }
 
     #[test]
     fn other_usage_errors() {
-        assert!(usage_error(&["frobnicate"]).contains("dynsec --help"));
-        assert!(usage_error(&[]).contains("dynsec --help"));
-        assert!(usage_error(&["get-target"]).contains("needs --name"));
-        assert!(usage_error(&["get-target", "--name"]).contains("needs a value"));
-        assert!(usage_error(&["get-target", "--name", "--show-versions"]).contains("needs a value"));
-        assert!(
-            usage_error(&["get-target", "--name", "a", "--name", "b"]).contains("more than once")
-        );
+        assert!(usage_error(&["frobnicate"]).contains("frobnicate"));
+        assert!(usage_error(&["get-target"]).contains("--name"));
+        assert!(usage_error(&["get-target", "--name"]).contains("a value is required"));
+        assert!(usage_error(&["get-target", "--name", "--show-versions"])
+            .contains("a value is required"));
+        assert!(usage_error(&["get-target", "--name", "a", "--name", "b"])
+            .contains("cannot be used multiple times"));
         let message = usage_error(&[
             "dynamic-secret-create-aws",
             "--name=x",
             "--region=a",
             "--aws-region=b",
         ]);
-        assert!(message.contains("--region and --aws-region"), "{message}");
+        assert!(
+            message.contains("--region") && message.contains("--aws-region"),
+            "{message}"
+        );
         assert!(
             usage_error(&["delete-item", "--name=x", "--delete-in-days", "soon"])
-                .contains("whole number")
+                .contains("invalid value 'soon'")
         );
         assert!(
             usage_error(&["delete-item", "--name=x", "--delete-immediately=yes"])
-                .contains("true or false")
+                .contains("possible values: true, false")
         );
-        let message = usage_error(&["delete-item", "--name=x", "--delete-immediately", "stray"]);
-        assert!(message.contains("after --delete-immediately"), "{message}");
-        assert!(!message.contains("stray"), "{message}");
+        assert!(usage_error(&["list-targets", "--format", "yaml"]).contains("yaml"));
+        assert!(
+            usage_error(&["list-targets", "--field", "a", "--jq-expression", ".a"])
+                .contains("cannot be used with")
+        );
     }
 
     #[test]
-    fn help_and_version() {
-        assert!(matches!(parse(&args(&["--help"])), Ok(Command::Help(None))));
+    fn flags_not_implemented_yet_are_refused_unless_default() {
+        for (line, flag) in [
+            (
+                vec!["get-dynamic-secret-value", "-n", "x", "--timeout", "30"],
+                "--timeout",
+            ),
+            (
+                vec!["get-dynamic-secret-value", "-n", "x", "--target", "/t"],
+                "--target",
+            ),
+            (
+                vec![
+                    "gateway-create-producer-aws",
+                    "-n",
+                    "x",
+                    "--enable-admin-rotation",
+                ],
+                "--enable-admin-rotation",
+            ),
+            (
+                vec![
+                    "gateway-update-producer-aws",
+                    "-n",
+                    "x",
+                    "--admin-rotation-interval-days",
+                    "30",
+                ],
+                "--admin-rotation-interval-days",
+            ),
+            (
+                vec![
+                    "dynamic-secret-create-aws",
+                    "-n",
+                    "x",
+                    "--custom-username-template",
+                    "u",
+                ],
+                "--custom-username-template",
+            ),
+            (
+                vec!["create-aws-target", "-n", "x", "--use-gw-cloud-identity"],
+                "--use-gw-cloud-identity",
+            ),
+        ] {
+            let message = usage_error(&line);
+            assert!(message.contains(flag), "{message}");
+            assert!(message.contains("not supported yet"), "{message}");
+        }
+        // Defaults ask for nothing, so scripts written for the Akeyless CLI keep working.
+        let inv = run(&["get-dynamic-secret-value", "-n", "x", "--timeout", "15"]);
+        assert_eq!(Value::Object(inv.body), json!({"name": "x"}));
+        let inv = run(&[
+            "gateway-create-producer-aws",
+            "-n",
+            "x",
+            "--enable-admin-rotation=false",
+        ]);
+        assert_eq!(Value::Object(inv.body), json!({"name": "x"}));
+    }
+
+    #[test]
+    fn soft_delete_is_offered_and_sent() {
+        let inv = run(&[
+            "gateway-revoke-producer-tmp-creds",
+            "-n",
+            "x",
+            "--tmp-creds-id",
+            "l-1",
+            "--soft-delete",
+        ]);
+        assert_eq!(
+            Value::Object(inv.body),
+            json!({"name": "x", "tmp-creds-id": "l-1", "soft-delete": true})
+        );
+    }
+
+    #[test]
+    fn help_version_and_nothing() {
+        for line in [
+            vec!["--help"],
+            vec!["get-target", "--help"],
+            vec!["help", "auth"],
+            vec!["--version"],
+            vec![],
+        ] {
+            match parse(&args(&line)) {
+                Ok(Command::Print(text)) => assert!(!text.is_empty()),
+                other => panic!("{line:?}: {other:?}"),
+            }
+        }
+        let Ok(Command::Print(text)) = parse(&[]) else {
+            panic!("dynsec alone prints help")
+        };
+        assert!(text.contains("get-dynamic-secret-value"), "{text}");
         assert!(matches!(
-            parse(&args(&["get-target", "--help"])),
-            Ok(Command::Help(Some(_)))
+            parse(&args(&["completion", "bash"])),
+            Ok(Command::Completion(clap_complete::Shell::Bash))
         ));
-        assert!(matches!(
-            parse(&args(&["help", "auth"])),
-            Ok(Command::Help(Some(_)))
-        ));
-        assert!(matches!(parse(&args(&["--version"])), Ok(Command::Version)));
     }
 }

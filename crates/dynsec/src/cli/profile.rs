@@ -130,11 +130,11 @@ fn warn_if_readable_by_others(file: &Path) {
         use std::os::unix::fs::PermissionsExt;
         if let Ok(meta) = fs::metadata(file) {
             if meta.permissions().mode() & 0o077 != 0 {
-                eprintln!(
-                    "Warning: {} is accessible by other users; run: chmod 600 {}",
+                super::output::note(&format!(
+                    "warning: {} is accessible by other users; run: chmod 600 {}",
                     file.display(),
                     file.display()
-                );
+                ));
             }
         }
     }

@@ -1,16 +1,20 @@
 //! Sending a parsed operation: resolve the gateway and credentials, fill in the credentials
-//! (`auth`) or a token obtained from `/auth` (everything else), then post the body.
+//! (`auth`) or a token obtained from `/auth` (everything else), complete the body where the
+//! operation's [`Behaviour`] says (partial updates), post it, and describe what it did
+//! (revocations, lifetime changes).
 
 use anyhow::Result;
 use serde_json::{Map, Value};
 
 use super::client::Gateway;
+use super::effects;
 use super::parse::Invocation;
 use super::settings::{resolve, Credentials, Env, Explicit};
-use super::spec::Mode;
+use super::spec::{Behaviour, Mode};
+use super::update;
 
-/// Posts the invocation to its gateway and returns the JSON answer.
-pub async fn send(invocation: Invocation, env: &Env) -> Result<Value> {
+/// Posts the invocation to its gateway and returns the answer to print.
+pub async fn send(invocation: &Invocation, env: &Env) -> Result<Value> {
     let is_auth = invocation.op.mode == Mode::Auth;
     let explicit = Explicit {
         gateway_url: invocation.local("gateway-url"),
@@ -21,14 +25,38 @@ pub async fn send(invocation: Invocation, env: &Env) -> Result<Value> {
     };
     let settings = resolve(explicit, env)?;
     let gateway = Gateway::new(&settings.gateway_url, settings.ca_file.as_deref())?;
-    let mut body = invocation.body;
+    let mut body = invocation.body.clone();
     if is_auth {
         fill_auth_body(&mut body, &settings.credentials()?);
-    } else if !has_token(&body) {
+        return gateway.call(invocation.name, &Value::Object(body)).await;
+    }
+    if !has_token(&body) {
         let token = gateway.token(&settings.credentials()?).await?;
         body.insert("token".to_owned(), Value::String(token));
     }
-    gateway.call(invocation.name, &Value::Object(body)).await
+    let body = match invocation.op.behaviour {
+        Behaviour::UpdateProducer => update::producer(&gateway, body).await?,
+        Behaviour::UpdateTarget => update::target(&gateway, body).await?,
+        _ => body,
+    };
+    let revoking_all = invocation.op.behaviour == Behaviour::RevokeTmpCreds
+        && body.get("revoke-all") == Some(&Value::Bool(true));
+    let before = if revoking_all {
+        effects::list_tmp_creds(&gateway, &body).await
+    } else {
+        None
+    };
+    let answer = gateway
+        .call(invocation.name, &Value::Object(body.clone()))
+        .await?;
+    Ok(match invocation.op.behaviour {
+        Behaviour::RevokeTmpCreds => effects::revoked(&body, answer, before),
+        Behaviour::UpdateTmpCredsTtl => {
+            let after = effects::list_tmp_creds(&gateway, &body).await;
+            effects::retimed(&body, answer, after)
+        }
+        _ => answer,
+    })
 }
 
 /// The `auth` body: the resolved credentials, and `access-type` defaulting to `access_key`.

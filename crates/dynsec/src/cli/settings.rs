@@ -91,6 +91,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The profile the settings were read from (or would be).
+    pub fn profile_name(&self) -> &str {
+        &self.profile
+    }
+
     /// The credentials, or an error telling the user how to provide them.
     pub fn credentials(&self) -> Result<Credentials> {
         match (&self.access_id, &self.access_key) {

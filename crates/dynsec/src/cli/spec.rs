@@ -7,6 +7,8 @@
 pub enum Kind {
     /// One string value, sent as a JSON string.
     Str,
+    /// One of a fixed set of strings.
+    Choice(&'static [&'static str]),
     /// A boolean (`--flag`, `--flag true|false`, `--flag=true|false`), sent as a JSON bool.
     Bool,
     /// A boolean read like [`Kind::Bool`] but sent as the string `"true"`/`"false"`, as the
@@ -16,23 +18,6 @@ pub enum Kind {
     Int,
     /// A repeatable string flag; every occurrence is appended to a JSON list.
     List,
-}
-
-impl Kind {
-    /// A short placeholder for help output.
-    pub fn placeholder(self) -> &'static str {
-        match self {
-            Kind::Str => "<string>",
-            Kind::Bool | Kind::BoolText => "[true|false]",
-            Kind::Int => "<int>",
-            Kind::List => "<string> (repeatable)",
-        }
-    }
-
-    /// Whether the flag may appear without a value (`--flag` alone means `true`).
-    pub fn is_bool(self) -> bool {
-        matches!(self, Kind::Bool | Kind::BoolText)
-    }
 }
 
 /// Where a parsed flag value ends up.
@@ -49,9 +34,19 @@ pub enum Dest {
 pub struct Flag {
     /// The name as typed after `--`.
     pub name: &'static str,
+    /// The one-letter form, where the Akeyless CLI documents one (`-n` for `--name`).
+    pub short: Option<char>,
     pub kind: Kind,
     pub dest: Dest,
     pub required: bool,
+    /// A secret: its value may come from stdin (`-`), a file (`@path`) or a prompt.
+    pub secret: bool,
+    /// Not implemented yet: hidden from help, refused unless given a default value.
+    pub not_yet: Option<NotYet>,
+    /// Flags that cannot be given together with this one.
+    pub conflicts: &'static [&'static str],
+    /// Where the flag is listed in help; `None` for the operation's own flags.
+    pub heading: Option<&'static str>,
     pub help: &'static str,
 }
 
@@ -59,9 +54,14 @@ impl Flag {
     const fn new(name: &'static str, kind: Kind, help: &'static str) -> Self {
         Flag {
             name,
+            short: None,
             kind,
             dest: Dest::Wire(None),
             required: false,
+            secret: false,
+            not_yet: None,
+            conflicts: &[],
+            heading: None,
             help,
         }
     }
@@ -91,11 +91,80 @@ impl Flag {
         self.required = true;
         self
     }
+
+    /// Also accepted as `-<c>`.
+    pub const fn short(mut self, c: char) -> Self {
+        self.short = Some(c);
+        self
+    }
+
+    /// Holds a secret: `-` reads stdin, `@path` a file, no value prompts on a terminal.
+    pub const fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
+
+    /// Accepted only with a default value until implemented; `why` says what is missing.
+    pub const fn not_yet(mut self, why: &'static str) -> Self {
+        self.not_yet = Some(NotYet { why, defaults: &[] });
+        self
+    }
+
+    /// Like [`Flag::not_yet`], also accepting `defaults` (what other clients send by default).
+    pub const fn not_yet_except(
+        mut self,
+        defaults: &'static [&'static str],
+        why: &'static str,
+    ) -> Self {
+        self.not_yet = Some(NotYet { why, defaults });
+        self
+    }
+
+    /// Cannot be combined with `others`.
+    pub const fn conflicts(mut self, others: &'static [&'static str]) -> Self {
+        self.conflicts = others;
+        self
+    }
+
+    /// Listed under `heading` in help.
+    pub const fn heading(mut self, heading: &'static str) -> Self {
+        self.heading = Some(heading);
+        self
+    }
+}
+
+/// A flag the gateway does not implement yet.
+#[derive(Debug, Clone, Copy)]
+pub struct NotYet {
+    /// What is missing, for the refusal.
+    pub why: &'static str,
+    /// Values accepted (and not sent) besides an empty value, `false` and `0`.
+    pub defaults: &'static [&'static str],
+}
+
+impl NotYet {
+    /// Whether `value` is a default, i.e. asks for nothing that is missing.
+    pub fn accepts(&self, value: &str) -> bool {
+        let value = value.trim();
+        value.is_empty()
+            || value.eq_ignore_ascii_case("false")
+            || value == "0"
+            || self.defaults.contains(&value)
+    }
 }
 
 /// A string flag.
 pub const fn string(name: &'static str, help: &'static str) -> Flag {
     Flag::new(name, Kind::Str, help)
+}
+
+/// A flag taking one of `values`.
+pub const fn choice(
+    name: &'static str,
+    values: &'static [&'static str],
+    help: &'static str,
+) -> Flag {
+    Flag::new(name, Kind::Choice(values), help)
 }
 
 /// A boolean flag sent as a JSON bool.
@@ -125,8 +194,27 @@ pub enum Mode {
     Auth,
     /// Authenticate first (unless a token was given), then `POST /<operation>`.
     Authenticated,
-    /// Save a local profile; no request is sent.
+    /// Save a local profile after checking its key; no operation is sent.
     Configure,
+    /// Show the gateway, its version, who you are and your token's expiry.
+    Status,
+}
+
+/// What the client adds to an operation beyond sending its flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Send the flags as they are.
+    Plain,
+    /// An update the API applies as a full replacement: the client reads the current item and
+    /// sends it with only the given flags changed.
+    UpdateProducer,
+    UpdateTarget,
+    /// Issues AWS credentials: `--format env` and `credential-process` apply.
+    IssueCredentials,
+    /// Revokes temporary credentials: the answer says what was revoked.
+    RevokeTmpCreds,
+    /// Changes a temporary credential's lifetime: the answer says the new expiry.
+    UpdateTmpCredsTtl,
 }
 
 /// One operation: its names (each is also the endpoint it posts to) and its flags.
@@ -135,6 +223,7 @@ pub struct Operation {
     pub names: &'static [&'static str],
     pub summary: &'static str,
     pub mode: Mode,
+    pub behaviour: Behaviour,
     /// Flag groups, concatenated; groups let operations share flag lists.
     pub groups: &'static [&'static [Flag]],
 }
@@ -145,8 +234,8 @@ impl Operation {
         self.groups.iter().flat_map(|group| group.iter())
     }
 
-    /// The flag named `name`, if the operation has one.
-    pub fn flag(&self, name: &str) -> Option<&'static Flag> {
-        self.flags().find(|flag| flag.name == name)
+    /// The name shown first (help, messages).
+    pub fn primary_name(&self) -> &'static str {
+        self.names.first().copied().unwrap_or_default()
     }
 }

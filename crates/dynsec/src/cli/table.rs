@@ -2,9 +2,16 @@
 //! wire key each flag is sent as when it differs from the flag name.
 //!
 //! Only values the user typed are sent; the gateway applies the documented defaults
-//! (`user-ttl: "60m"`, `aws-user-programmatic-access: true`, ...) to absent keys.
+//! (`user-ttl: "60m"`, `aws-user-programmatic-access: true`, ...) to absent keys. Updates are
+//! the exception: the client sends the current settings with the given flags changed
+//! ([`Behaviour::UpdateProducer`], [`Behaviour::UpdateTarget`]).
 
-use super::spec::{bool_text, boolean, int, list, string, Flag, Mode, Operation};
+use super::spec::{
+    bool_text, boolean, choice, int, list, string, Behaviour, Flag, Mode, Operation,
+};
+
+const CONNECTION_HEADING: &str = "Connection";
+const OUTPUT_HEADING: &str = "Output";
 
 /// Client-side settings accepted by every gateway operation.
 const CONNECTION: &[Flag] = &[
@@ -12,14 +19,17 @@ const CONNECTION: &[Flag] = &[
         "gateway-url",
         "gateway URL, e.g. https://gw.example.com:8000 (default http://127.0.0.1:8000)",
     )
-    .local(),
+    .local()
+    .heading(CONNECTION_HEADING),
     string(
         "profile",
         "profile to read credentials from (default \"default\")",
     )
-    .local(),
-    string("ca-file", "PEM file of a CA to trust for an HTTPS gateway").local(),
-    boolean("json", "accepted for compatibility; output is always JSON").local(),
+    .local()
+    .heading(CONNECTION_HEADING),
+    string("ca-file", "PEM file of a CA to trust for an HTTPS gateway")
+        .local()
+        .heading(CONNECTION_HEADING),
 ];
 
 /// An explicit token skips the automatic authentication.
@@ -27,11 +37,46 @@ const TOKEN: &[Flag] = &[
     string(
         "token",
         "authentication token (default: authenticate with the profile)",
-    ),
-    string("uid-token", "universal identity token"),
+    )
+    .secret()
+    .heading(CONNECTION_HEADING),
+    string("uid-token", "universal identity token")
+        .secret()
+        .heading(CONNECTION_HEADING),
 ];
 
-const NAME: &[Flag] = &[string("name", "item name (a path, e.g. /prod/aws/dev)").required()];
+/// The formats of `--format`.
+pub const FORMATS: &[&str] = &["json", "table", "env", "credential-process"];
+
+/// How the answer is printed.
+const OUTPUT: &[Flag] = &[
+    choice(
+        "format",
+        FORMATS,
+        "how to print the answer (default json; env: export lines; credential-process: for the AWS CLI)",
+    )
+    .local()
+    .conflicts(&["field", "jq-expression"])
+    .heading(OUTPUT_HEADING),
+    string("field", "print only this field of the answer, unquoted")
+        .local()
+        .conflicts(&["jq-expression"])
+        .heading(OUTPUT_HEADING),
+    string(
+        "jq-expression",
+        "filter the answer with a jq expression; strings print unquoted",
+    )
+    .local()
+    .heading(OUTPUT_HEADING),
+    boolean("json", "accepted for compatibility; JSON is the default")
+        .local()
+        .conflicts(&["format"])
+        .heading(OUTPUT_HEADING),
+];
+
+const NAME: &[Flag] = &[string("name", "item name (a path, e.g. /prod/aws/dev)")
+    .short('n')
+    .required()];
 
 const NEW_NAME: &[Flag] = &[string("new-name", "rename the item")];
 
@@ -43,13 +88,14 @@ const AUTH: &[Flag] = &[
     string(
         "access-key",
         "access key (default: env DYNSEC_ACCESS_KEY or the profile)",
-    ),
+    )
+    .secret(),
     string("access-type", "authentication method (default access_key)"),
 ];
 
 const CONFIGURE: &[Flag] = &[
     string("access-id", "access id to save").local(),
-    string("access-key", "access key to save").local(),
+    string("access-key", "access key to save").local().secret(),
     string(
         "access-type",
         "authentication method; only access_key is supported",
@@ -57,20 +103,57 @@ const CONFIGURE: &[Flag] = &[
     .local(),
     string("gateway-url", "gateway URL to save").local(),
     string("profile", "profile name (default \"default\")").local(),
+    string(
+        "ca-file",
+        "PEM file of a CA to trust while checking the key",
+    )
+    .local(),
+    boolean(
+        "no-verify",
+        "save without first checking the key against the gateway",
+    )
+    .local(),
 ];
+
+const STATUS: &[Flag] = &[
+    string(
+        "access-id",
+        "access id (default: env DYNSEC_ACCESS_ID or the profile)",
+    )
+    .local(),
+    string(
+        "access-key",
+        "access key (default: env DYNSEC_ACCESS_KEY or the profile)",
+    )
+    .local()
+    .secret(),
+];
+
+const GW_CLOUD_IDENTITY: &str =
+    "using the gateway's own cloud identity is not supported yet; give --access-key-id and --access-key";
 
 const AWS_TARGET: &[Flag] = &[
     string("access-key-id", "AWS access key id of the admin user"),
-    string("access-key", "AWS secret access key of the admin user"),
+    string("access-key", "AWS secret access key of the admin user").secret(),
     string(
         "session-token",
         "AWS session token (temporary admin credentials only)",
-    ),
+    )
+    .secret(),
     string("region", "AWS region (default us-east-2)"),
+    string(
+        "iam-endpoint",
+        "IAM endpoint URL (default: AWS, or the gateway's AWS_ENDPOINT_URL_IAM)",
+    ),
+    string(
+        "sts-endpoint",
+        "STS endpoint URL (default: AWS, or the gateway's AWS_ENDPOINT_URL_STS)",
+    ),
     boolean(
         "use-gw-cloud-identity",
         "use the gateway's own cloud identity",
-    ),
+    )
+    .not_yet(GW_CLOUD_IDENTITY),
     string("description", "description of the target"),
     string("key", "protection key name"),
     bool_text("delete_protection", "protect the target from deletion"),
@@ -94,6 +177,8 @@ const DELETE_TARGET: &[Flag] = &[
     int("target-version", "target version"),
 ];
 
+const ADMIN_ROTATION: &str = "automatic rotation of the admin key is not supported yet";
+
 const AWS_PRODUCER: &[Flag] = &[
     string("target-name", "name of an existing AWS target"),
     string(
@@ -112,13 +197,16 @@ const AWS_PRODUCER: &[Flag] = &[
     string(
         "aws-access-secret-key",
         "inline target: admin secret access key",
-    ),
+    )
+    .secret(),
     string(
         "aws-region",
         "inline target: AWS region (default us-east-2)",
     )
     .wire("region"),
     string("region", "same as --aws-region"),
+    string("iam-endpoint", "inline target: IAM endpoint URL"),
+    string("sts-endpoint", "inline target: STS endpoint URL"),
     boolean(
         "aws-user-programmatic-access",
         "issue an access key (default true)",
@@ -155,24 +243,31 @@ const AWS_PRODUCER: &[Flag] = &[
     string(
         "custom-username-template",
         "template for temporary IAM user names",
-    ),
+    )
+    .not_yet("user name templates are not supported yet (users are named tmp.<name>.<lease id>)"),
     string("aws-external-id", "external id for AssumeRole"),
     string("session-tags", "AssumeRole session tags, k=v,k2=v2"),
     string(
         "transitive-tag-keys",
         "transitive session tag keys, space-separated",
     ),
-    boolean("enable-admin-rotation", "rotate the inline admin key"),
+    boolean("enable-admin-rotation", "rotate the inline admin key").not_yet(ADMIN_ROTATION),
     int(
         "admin-rotation-interval-days",
         "admin key rotation interval",
-    ),
+    )
+    .not_yet(ADMIN_ROTATION),
 ];
 
 const GET_VALUE: &[Flag] = &[
     list("args", "argument k=v, e.g. role-arn=<arn>"),
-    string("target", "target name to use"),
-    int("timeout", "seconds to wait for the value (default 15)"),
+    string("target", "target name to use").not_yet(
+        "choosing a target per request is not supported yet (the dynamic secret's own connection is used)",
+    ),
+    int("timeout", "seconds to wait for the value (default 15)").not_yet_except(
+        &["15"],
+        "a custom timeout is not supported yet (issuance runs to completion)",
+    ),
 ];
 
 const REVOKE_TMP_CREDS: &[Flag] = &[
@@ -183,7 +278,7 @@ const REVOKE_TMP_CREDS: &[Flag] = &[
     ),
     boolean(
         "soft-delete",
-        "forget the credential without deleting it in AWS",
+        "forget the credential without deleting it in AWS (for one that cannot be revoked)",
     ),
 ];
 
@@ -245,7 +340,7 @@ const ROLE: &[Flag] = &[
 ];
 
 const ROLE_RULE: &[Flag] = &[
-    string("role-name", "role name").required(),
+    string("role-name", "role name").short('r').required(),
     string("path", "path pattern; * matches anything").required(),
     list(
         "capability",
@@ -258,7 +353,7 @@ const ROLE_RULE: &[Flag] = &[
 ];
 
 const ROLE_RULE_DELETE: &[Flag] = &[
-    string("role-name", "role name").required(),
+    string("role-name", "role name").short('r').required(),
     string("path", "path pattern of the rule").required(),
     string(
         "rule-type",
@@ -267,8 +362,8 @@ const ROLE_RULE_DELETE: &[Flag] = &[
 ];
 
 const ASSOC: &[Flag] = &[
-    string("role-name", "role name").required(),
-    string("am-name", "auth method name").required(),
+    string("role-name", "role name").short('r').required(),
+    string("am-name", "auth method name").short('a').required(),
 ];
 
 const ASSOC_ID: &[Flag] = &[string("assoc-id", "association id").required()];
@@ -284,6 +379,23 @@ const fn op(
         names,
         summary,
         mode: Mode::Authenticated,
+        behaviour: Behaviour::Plain,
+        groups,
+    }
+}
+
+/// An operation that [`Behaviour`] extends.
+const fn op_with(
+    names: &'static [&'static str],
+    summary: &'static str,
+    behaviour: Behaviour,
+    groups: &'static [&'static [Flag]],
+) -> Operation {
+    Operation {
+        names,
+        summary,
+        mode: Mode::Authenticated,
+        behaviour,
         groups,
     }
 }
@@ -292,75 +404,94 @@ const fn op(
 pub static OPERATIONS: &[Operation] = &[
     Operation {
         names: &["configure"],
-        summary: "save gateway URL and credentials to a local profile",
+        summary: "check a key against the gateway and save it with the URL to a local profile",
         mode: Mode::Configure,
+        behaviour: Behaviour::Plain,
         groups: &[CONFIGURE],
+    },
+    Operation {
+        names: &["status"],
+        summary: "show the gateway, its version, who you are and your token's expiry",
+        mode: Mode::Status,
+        behaviour: Behaviour::Plain,
+        groups: &[STATUS, CONNECTION, OUTPUT],
     },
     Operation {
         names: &["auth"],
         summary: "authenticate and print a token",
         mode: Mode::Auth,
-        groups: &[AUTH, CONNECTION],
+        behaviour: Behaviour::Plain,
+        groups: &[AUTH, CONNECTION, OUTPUT],
     },
     op(
         &["create-aws-target", "target-create-aws"],
         "create an AWS target (admin credentials)",
-        &[NAME, AWS_TARGET, CONNECTION, TOKEN],
+        &[NAME, AWS_TARGET, CONNECTION, TOKEN, OUTPUT],
     ),
-    op(
+    op_with(
         &["update-aws-target", "target-update-aws"],
-        "replace an AWS target's settings",
-        &[NAME, NEW_NAME, AWS_TARGET, CONNECTION, TOKEN],
+        "change an AWS target's settings (the others are kept)",
+        Behaviour::UpdateTarget,
+        &[NAME, NEW_NAME, AWS_TARGET, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["get-target", "target-get"],
         "show a target",
-        &[NAME, SHOW_VERSIONS, CONNECTION, TOKEN],
+        &[NAME, SHOW_VERSIONS, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["get-target-details", "target-get-details"],
         "show a target with its credentials",
-        &[NAME, SHOW_VERSIONS, TARGET_DETAILS, CONNECTION, TOKEN],
+        &[
+            NAME,
+            SHOW_VERSIONS,
+            TARGET_DETAILS,
+            CONNECTION,
+            TOKEN,
+            OUTPUT,
+        ],
     ),
     op(
         &["list-targets", "target-list"],
         "list targets",
-        &[LIST_TARGETS, CONNECTION, TOKEN],
+        &[LIST_TARGETS, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["delete-target", "target-delete"],
         "delete a target",
-        &[NAME, DELETE_TARGET, CONNECTION, TOKEN],
+        &[NAME, DELETE_TARGET, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["gateway-create-producer-aws", "dynamic-secret-create-aws"],
         "create an AWS dynamic secret",
-        &[NAME, AWS_PRODUCER, CONNECTION, TOKEN],
+        &[NAME, AWS_PRODUCER, CONNECTION, TOKEN, OUTPUT],
     ),
-    op(
+    op_with(
         &["gateway-update-producer-aws", "dynamic-secret-update-aws"],
-        "replace an AWS dynamic secret's settings",
-        &[NAME, NEW_NAME, AWS_PRODUCER, CONNECTION, TOKEN],
+        "change an AWS dynamic secret's settings (the others are kept)",
+        Behaviour::UpdateProducer,
+        &[NAME, NEW_NAME, AWS_PRODUCER, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["gateway-get-producer", "dynamic-secret-get"],
         "show a dynamic secret",
-        &[NAME, CONNECTION, TOKEN],
+        &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["gateway-list-producers", "dynamic-secret-list"],
         "list dynamic secrets",
-        &[CONNECTION, TOKEN],
+        &[CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["gateway-delete-producer", "dynamic-secret-delete"],
         "delete a dynamic secret",
-        &[NAME, CONNECTION, TOKEN],
+        &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
-    op(
+    op_with(
         &["get-dynamic-secret-value", "dynamic-secret-get-value"],
         "issue temporary AWS credentials",
-        &[NAME, GET_VALUE, CONNECTION, TOKEN],
+        Behaviour::IssueCredentials,
+        &[NAME, GET_VALUE, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &[
@@ -368,104 +499,110 @@ pub static OPERATIONS: &[Operation] = &[
             "dynamic-secret-tmp-creds-get",
         ],
         "list a dynamic secret's live credentials",
-        &[NAME, CONNECTION, TOKEN],
+        &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
-    op(
+    op_with(
         &[
             "gateway-revoke-producer-tmp-creds",
             "dynamic-secret-tmp-creds-delete",
         ],
         "revoke live credentials",
-        &[NAME, REVOKE_TMP_CREDS, CONNECTION, TOKEN],
+        Behaviour::RevokeTmpCreds,
+        &[NAME, REVOKE_TMP_CREDS, CONNECTION, TOKEN, OUTPUT],
     ),
-    op(
+    op_with(
         &[
             "gateway-update-producer-tmp-creds",
             "dynamic-secret-tmp-creds-update",
         ],
         "change a live credential's lifetime",
-        &[NAME, UPDATE_TMP_CREDS, CONNECTION, TOKEN],
+        Behaviour::UpdateTmpCredsTtl,
+        &[NAME, UPDATE_TMP_CREDS, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["list-items"],
         "list items and folders",
-        &[LIST_ITEMS, CONNECTION, TOKEN],
+        &[LIST_ITEMS, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["describe-item"],
         "show an item",
-        &[NAME, CONNECTION, TOKEN],
+        &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["delete-item"],
         "delete an item",
-        &[NAME, DELETE_ITEM, CONNECTION, TOKEN],
+        &[NAME, DELETE_ITEM, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["create-dfc-key"],
         "create a protection key (list: list-items --type key; delete: delete-item)",
-        &[NAME, DFC_KEY, CONNECTION, TOKEN],
+        &[NAME, DFC_KEY, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["rotate-master-key"],
         "replace the gateway's master key, re-wrapping every data key",
-        &[CONNECTION, TOKEN],
+        &[CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["auth-method-create-api-key", "create-auth-method"],
         "create an API-key auth method (prints its access key once)",
-        &[NAME, AUTH_METHOD, CONNECTION, TOKEN],
+        &[NAME, AUTH_METHOD, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["auth-method-get", "get-auth-method"],
         "show an auth method",
-        &[NAME, CONNECTION, TOKEN],
+        &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["auth-method-list", "list-auth-methods"],
         "list auth methods",
-        &[FILTER, CONNECTION, TOKEN],
+        &[FILTER, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["auth-method-delete", "delete-auth-method"],
         "delete an auth method and its tokens",
-        &[NAME, CONNECTION, TOKEN],
+        &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["create-role"],
         "create a role",
-        &[NAME, ROLE, CONNECTION, TOKEN],
+        &[NAME, ROLE, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["get-role"],
         "show a role, its rules and auth methods",
-        &[NAME, CONNECTION, TOKEN],
+        &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
-    op(&["list-roles"], "list roles", &[FILTER, CONNECTION, TOKEN]),
+    op(
+        &["list-roles"],
+        "list roles",
+        &[FILTER, CONNECTION, TOKEN, OUTPUT],
+    ),
     op(
         &["delete-role"],
         "delete a role",
-        &[NAME, CONNECTION, TOKEN],
+        &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["set-role-rule"],
         "grant capabilities on a path pattern",
-        &[ROLE_RULE, CONNECTION, TOKEN],
+        &[ROLE_RULE, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["delete-role-rule"],
         "remove a rule from a role",
-        &[ROLE_RULE_DELETE, CONNECTION, TOKEN],
+        &[ROLE_RULE_DELETE, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["assoc-role-am"],
         "associate a role with an auth method",
-        &[ASSOC, CONNECTION, TOKEN],
+        &[ASSOC, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["delete-assoc"],
         "remove a role association",
-        &[ASSOC_ID, CONNECTION, TOKEN],
+        &[ASSOC_ID, CONNECTION, TOKEN, OUTPUT],
     ),
 ];
 
@@ -477,7 +614,7 @@ pub fn find(name: &str) -> Option<&'static Operation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
+    use std::collections::{BTreeSet, HashSet};
 
     #[test]
     fn operation_names_are_unique() {
@@ -486,20 +623,34 @@ mod tests {
             assert!(seen.insert(*name), "duplicate operation {name}");
         }
         assert!(seen.contains("gateway-create-producer-aws"));
-        assert!(!seen.contains("gateway"), "`gateway` is the server command");
+        for local in ["gateway", "completion", "help"] {
+            assert!(!seen.contains(local), "`{local}` is a command of its own");
+        }
     }
 
     #[test]
-    fn flag_names_are_unique_per_operation() {
+    fn flag_names_and_shorts_are_unique_per_operation() {
         for op in OPERATIONS {
-            let mut seen = HashSet::new();
+            let mut names = HashSet::new();
+            let mut shorts = HashSet::from(['h']);
             for flag in op.flags() {
                 assert!(
-                    seen.insert(flag.name),
+                    names.insert(flag.name),
                     "{}: duplicate --{}",
                     op.names[0],
                     flag.name
                 );
+                if let Some(c) = flag.short {
+                    assert!(shorts.insert(c), "{}: duplicate -{c}", op.names[0]);
+                }
+                for other in flag.conflicts {
+                    assert!(
+                        op.flags().any(|f| f.name == *other),
+                        "{}: --{} conflicts with unknown --{other}",
+                        op.names[0],
+                        flag.name
+                    );
+                }
             }
         }
     }
@@ -511,5 +662,42 @@ mod tests {
         assert!(a.is_some());
         assert_eq!(a, b);
         assert!(find("no-such-op").is_none());
+    }
+
+    /// The table and the gateway agree: every operation the gateway serves has a command, and
+    /// every command that posts an operation names one the gateway serves.
+    #[test]
+    fn table_covers_exactly_the_served_operations() {
+        let served: BTreeSet<&str> = dynsec_api::SERVED_OPERATIONS.iter().copied().collect();
+        let sent: BTreeSet<&str> = OPERATIONS
+            .iter()
+            .filter(|op| matches!(op.mode, Mode::Auth | Mode::Authenticated))
+            .flat_map(|op| op.names.iter().copied())
+            .collect();
+        let missing: Vec<_> = served.difference(&sent).collect();
+        let unknown: Vec<_> = sent.difference(&served).collect();
+        assert!(
+            missing.is_empty(),
+            "served but not in the CLI table: {missing:?}"
+        );
+        assert!(
+            unknown.is_empty(),
+            "in the CLI table but not served: {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_strings_and_not_yet_flags_say_why() {
+        for op in OPERATIONS {
+            for flag in op.flags() {
+                if flag.secret {
+                    assert_eq!(flag.kind, crate::cli::spec::Kind::Str, "--{}", flag.name);
+                }
+                if let Some(not_yet) = flag.not_yet {
+                    assert!(not_yet.why.contains("not supported yet"), "--{}", flag.name);
+                    assert!(!flag.required, "--{}", flag.name);
+                }
+            }
+        }
     }
 }

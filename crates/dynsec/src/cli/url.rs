@@ -49,6 +49,11 @@ pub fn endpoint(base: &str, operation: &str) -> String {
     }
 }
 
+/// The gateway's root (where `/health` lives) under a normalized gateway URL.
+pub fn root(base: &str) -> &str {
+    base.strip_suffix("/api/v2").unwrap_or(base)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +108,7 @@ mod tests {
             endpoint("https://gw/prefix", "auth"),
             "https://gw/prefix/api/v2/auth"
         );
+        assert_eq!(root("https://gw:8000/api/v2"), "https://gw:8000");
+        assert_eq!(root("https://gw/prefix"), "https://gw/prefix");
     }
 }
