@@ -119,7 +119,9 @@ impl State {
                             ),
                         });
                     }
-                    let from = scanned.saturating_sub(3);
+                    // The head ends after its request line, not within the
+                    // empty lines before it.
+                    let from = scanned.saturating_sub(3).max(start);
                     let Some(end) = find(&head[from..], b"\r\n\r\n").map(|i| from + i + 4) else {
                         if head.len() > MAX_HEAD {
                             return Some(too_large());
@@ -314,6 +316,11 @@ mod tests {
         // A body that looks like a bad head is a body.
         let req = b"POST /auth HTTP/1.1\r\ncontent-length: 6\r\n\r\n\x00\x01\r\n\r\n";
         assert_eq!(feed_all(&[req]).1, None);
+        // Empty lines before a request line (some clients send one after a body).
+        let padded = b"\r\n\r\nGET /health HTTP/1.1\r\n\r\n";
+        let (state, refused) = feed_all(&[&padded[..4], &padded[4..]]);
+        assert_eq!(refused, None);
+        assert!(matches!(state, State::Head(ref h) if h.is_empty()));
         let chunked = b"POST /x HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n";
         assert!(matches!(feed_all(&[chunked]).0, State::Passthrough));
     }
