@@ -4,8 +4,10 @@
 //! carries the token; answers are JSON, failures `{"error": "..."}` with a 4xx/5xx
 //! status. This is the only crate that knows HTTP or JSON; it maps
 //! [`dynsec_engine::EngineError`] to statuses and never leaks internal detail.
+//! It also serves the web console (`/console/`), a static client of that API.
 
 pub mod audit;
+mod console;
 mod dispatch;
 mod error;
 mod head_guard;
@@ -36,10 +38,10 @@ pub struct AppState {
     pub trusted_proxies: std::sync::Arc<Vec<dynsec_core::access::Cidr>>,
 }
 
-/// Builds the router serving the API (and `/health`). Every answer, whatever
-/// produced it, carries [`no_store`]'s headers; everything but `GET /health`
-/// goes through `dispatch`, so it is answered in the API's JSON shape and
-/// audited.
+/// Builds the router serving the API, the console and `/health`. Every API
+/// answer, whatever produced it, carries [`no_store`]'s headers; everything but
+/// `GET /health` and the console's files goes through `dispatch`, so it is
+/// answered in the API's JSON shape and audited.
 pub fn router(
     engine: Engine,
     audit: audit::Audit,
@@ -47,6 +49,13 @@ pub fn router(
 ) -> Router {
     Router::new()
         .route("/health", get(health::health).fallback(dispatch::dispatch))
+        // A browser opening the gateway gets the console; `POST /` stays an
+        // (unknown) operation like any other path.
+        .route(
+            "/",
+            get(console::redirect_to_console).fallback(dispatch::dispatch),
+        )
+        .merge(console::routes())
         .fallback(dispatch::dispatch)
         .layer(axum::middleware::map_response(no_store))
         .with_state(AppState {
@@ -57,13 +66,16 @@ pub fn router(
 }
 
 /// Answers carry secrets: no cache may keep them, and no browser may guess
-/// they are anything but what their content type says.
+/// they are anything but what their content type says. A response that says
+/// how it may be cached already (the console's files: revalidated by ETag)
+/// keeps its own word.
 async fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
     response
 }

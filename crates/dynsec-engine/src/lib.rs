@@ -13,6 +13,7 @@ mod connection;
 mod duty;
 mod error;
 mod housekeeping;
+mod introspection;
 mod issue;
 mod items;
 mod keys;
@@ -31,6 +32,7 @@ pub use auth::{Caller, IssuedToken, NewAdminKey};
 pub use duty::{Duty, DutyHealth, Health};
 pub use error::EngineError;
 pub use housekeeping::Housekeeper;
+pub use introspection::TokenStatus;
 pub use issue::IssuedValue;
 pub use items::{ItemListing, ItemView};
 pub use keys::{

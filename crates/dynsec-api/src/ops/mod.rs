@@ -4,6 +4,7 @@
 mod access;
 mod auth;
 mod authz;
+mod introspection;
 mod items;
 mod keys;
 mod leases;
@@ -61,6 +62,10 @@ pub enum Op {
     DeleteRoleRule,
     AssocRoleAm,
     DeleteAssoc,
+    /// `validate-token`: whether the body's token is still good, and until when.
+    ValidateToken,
+    /// `describe-permissions`: the caller's capabilities on a path.
+    DescribePermissions,
 }
 
 /// Every operation name the gateway serves (both naming generations), for
@@ -118,6 +123,8 @@ pub const SERVED_OPERATIONS: &[&str] = &[
     "delete-role-rule",
     "assoc-role-am",
     "delete-assoc",
+    "validate-token",
+    "describe-permissions",
 ];
 
 impl Op {
@@ -163,6 +170,8 @@ impl Op {
             "delete-role-rule" => Self::DeleteRoleRule,
             "assoc-role-am" => Self::AssocRoleAm,
             "delete-assoc" => Self::DeleteAssoc,
+            "validate-token" => Self::ValidateToken,
+            "describe-permissions" => Self::DescribePermissions,
             _ => return None,
         })
     }
@@ -176,6 +185,12 @@ pub async fn handle(
     op: Op,
     body: &Value,
 ) -> Result<(StatusCode, Value), ApiError> {
+    if op == Op::ValidateToken {
+        // It reports on the token instead of requiring a good one.
+        return introspection::validate_token(engine, ctx, body)
+            .await
+            .map(ok);
+    }
     let caller = if op == Op::Auth {
         // `auth` is how a caller gets a token, so it alone runs without one,
         // as nobody: no rules, not the admin, so allowed nothing else.
@@ -250,6 +265,12 @@ pub async fn handle(
         Op::DeleteRoleRule => access::delete_role_rule(engine, caller, body).await.map(ok),
         Op::AssocRoleAm => access::assoc_role_am(engine, caller, body).await.map(ok),
         Op::DeleteAssoc => access::delete_assoc(engine, caller, body).await.map(ok),
+        Op::DescribePermissions => {
+            introspection::describe_permissions(engine, caller, body).map(ok)
+        }
+        Op::ValidateToken => introspection::validate_token(engine, ctx, body)
+            .await
+            .map(ok),
     };
     hide_aws_refusal_details(result, caller)
 }
