@@ -12,4 +12,4 @@ mod users;
 
 pub use admin::{AssumeRoleRequest, AwsAdmin, SessionCredentials};
 pub use error::{AwsError, AwsErrorKind};
-pub use users::{IssuedIamUser, NewIamUser, UserWithTags};
+pub use users::{IssuedIamUser, NewIamUser, UserWithTags, LEASE_ID_TAG};

@@ -56,8 +56,10 @@ impl Engine {
                 }
             }
         };
-        tokio::pin!(work);
-        tokio::pin!(renewals);
+        // Boxed: a teardown's future (AWS SDK calls) is large, and inline in
+        // this one it would be moved and polled on the caller's stack.
+        let mut work = Box::pin(work);
+        let mut renewals = Box::pin(renewals);
         let mut renewing = true;
         loop {
             tokio::select! {

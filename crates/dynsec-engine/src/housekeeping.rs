@@ -49,7 +49,13 @@ impl Housekeeper {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = beat.tick() => engine.heartbeat_duties().await,
+                _ = beat.tick() => {
+                    // One heartbeat is one unit of work: a panic in it (or
+                    // in the recovery it runs) waits for the next beat.
+                    if let Err(error) = crate::duty::unit_of_work("heartbeat", engine.heartbeat_duties()).await {
+                        warn!(%error, "heartbeat failed");
+                    }
+                }
             }
         }
         // Fails only when the sweeper has already ended, which is fine.
@@ -73,10 +79,13 @@ async fn sweep_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
     let sweeps = async {
         loop {
             sweep.tick().await;
-            match engine.sweep_pass(interval).await {
-                Ok(Some(0)) | Ok(None) => {}
-                Ok(Some(n)) => info!(users = n, "orphan sweep removed IAM users no lease claims"),
-                Err(err) => warn!(error = %err, "orphan sweep failed"),
+            match crate::duty::unit_of_work("orphan sweep", engine.sweep_pass(interval)).await {
+                Ok(Ok(Some(0) | None)) => {}
+                Ok(Ok(Some(n))) => {
+                    info!(users = n, "orphan sweep removed IAM users no lease claims")
+                }
+                Ok(Err(err)) => warn!(error = %err, "orphan sweep failed"),
+                Err(error) => warn!(%error, "orphan sweep failed"),
             }
         }
     };
@@ -93,8 +102,15 @@ impl Engine {
     /// take over dead gateways' work, and forget stale failed logins. Each
     /// part fails alone, logged, and is tried again at the next beat.
     async fn heartbeat_duties(&self) {
-        if let Err(err) = self.heartbeat().await {
-            warn!(error = %err, "cannot record heartbeat");
+        // Also tells whether the store takes writes, for `Engine::health`.
+        match self.heartbeat().await {
+            Ok(()) => self.inner.health.store_write_succeeded(),
+            Err(err) => {
+                warn!(error = %err, "cannot record heartbeat");
+                self.inner
+                    .health
+                    .store_write_failed(format!("cannot record the heartbeat: {err}"));
+            }
         }
         if let Err(err) = self.sync_master_keys().await {
             warn!(error = %err, "cannot pick up master keys rotated elsewhere");
@@ -113,8 +129,7 @@ impl Engine {
     }
 
     /// Records that this instance is alive, with the master keys it holds
-    /// durably. The binary calls it once before serving, so no other gateway
-    /// can take this one's first intents for a dead process's.
+    /// durably.
     pub async fn heartbeat(&self) -> Result<(), EngineError> {
         let instance = InstanceRecord {
             id: self.instance_id().to_string(),
@@ -122,6 +137,17 @@ impl Engine {
             master_keys: self.durable_master_keys(),
         };
         Ok(self.store().heartbeat(&instance).await?)
+    }
+
+    /// Refuses a store that does not take writes (read-only files, a full
+    /// disk): a gateway on one would answer every `auth` with 500 while
+    /// leases go unrevoked. Writes this instance's first heartbeat, so no
+    /// other gateway on the store can take this one's first intents for a
+    /// dead process's.
+    pub async fn check_store_writable(&self) -> Result<(), EngineError> {
+        self.heartbeat().await.map_err(|err| {
+            EngineError::Internal(format!("the store does not accept writes: {err}"))
+        })
     }
 
     /// Turns work left by dead gateway processes into due revocations: their
@@ -215,8 +241,9 @@ impl Engine {
                 }
             }
         };
+        // Boxed: a sweep's future (AWS SDK listings and teardowns) is large.
         tokio::select! {
-            removed = self.sweep_orphans() => removed.map(Some),
+            removed = Box::pin(self.sweep_orphans()) => removed.map(Some),
             () = renewals => Ok(None),
         }
     }
@@ -249,10 +276,15 @@ impl Engine {
         let mut removed = 0;
         for (conn, path) in self.sweep_scopes().await? {
             let aws = AwsAdmin::new(&conn, 3);
-            let users = match aws.list_users_with_tags(&path).await {
-                Ok(users) => users,
-                Err(err) => {
+            let listing = aws.list_users_with_tags(&path);
+            let users = match crate::duty::unit_of_work("orphan sweep listing", listing).await {
+                Ok(Ok(users)) => users,
+                Ok(Err(err)) => {
                     warn!(error = %err, region = %conn.region, "orphan sweep cannot list users");
+                    continue;
+                }
+                Err(error) => {
+                    warn!(%error, region = %conn.region, "orphan sweep cannot list users");
                     continue;
                 }
             };
@@ -263,13 +295,18 @@ impl Engine {
                 if !self.is_orphan(&user).await? {
                     continue;
                 }
-                match aws.teardown_user(&user.user_name).await {
-                    Ok(()) => {
+                // One teardown is one unit of work: a panic skips this user.
+                let teardown = aws.teardown_user(&user.user_name);
+                match crate::duty::unit_of_work("orphan sweep teardown", teardown).await {
+                    Ok(Ok(())) => {
                         info!(user = %user.user_name, "orphan sweep removed an expired IAM user no lease claims");
                         removed += 1;
                     }
-                    Err(err) => {
+                    Ok(Err(err)) => {
                         warn!(user = %user.user_name, error = %err, "orphan sweep teardown failed")
+                    }
+                    Err(error) => {
+                        warn!(user = %user.user_name, %error, "orphan sweep teardown failed")
                     }
                 }
             }
@@ -296,7 +333,7 @@ impl Engine {
             return Ok(false);
         }
         let claimed =
-            match tag("dynsec:lease-id") {
+            match tag(dynsec_aws::LEASE_ID_TAG) {
                 Some(id) => self.store().lease(id).await?.is_some_and(|lease| {
                     lease.state.is_live() && lease.principal == user.user_name
                 }),
@@ -323,14 +360,7 @@ impl Engine {
             }
         };
         for target in self.store().list_targets().await? {
-            match self
-                .open_connection(
-                    &crate::connection::target_aad(&target.uid),
-                    &target.connection,
-                    target.protection_key.as_deref(),
-                )
-                .await
-            {
+            match self.target_connection(&target).await {
                 Ok(conn) => add(conn, self.config().iam_path.clone()),
                 Err(err) => {
                     warn!(target = %target.name, error = %err, "orphan sweep skips a target")

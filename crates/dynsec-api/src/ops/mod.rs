@@ -213,23 +213,27 @@ pub async fn handle(
     let result = match op {
         Op::Auth => auth::auth(engine, ctx, body).await.map(ok),
         Op::CreateTarget => targets::create(engine, body).await.map(ok),
-        Op::UpdateTarget => targets::update(engine, body).await.map(ok),
+        Op::UpdateTarget => targets::update(engine, caller, body).await.map(ok),
         Op::GetTarget => targets::get(engine, caller, body).await.map(ok),
         Op::GetTargetDetails => targets::details(engine, caller, body).await.map(ok),
         Op::ListTargets => targets::list(engine, caller, body).await.map(ok),
         Op::DeleteTarget => targets::delete(engine, caller, body).await.map(ok),
-        Op::CreateProducerLegacy => producers::create(engine, body, "producer_details")
+        Op::CreateProducerLegacy => producers::create(engine, caller, body, "producer_details")
             .await
             .map(created),
-        Op::CreateDynamicSecret => producers::create(engine, body, "dynamic_secret_details")
-            .await
-            .map(created),
-        Op::UpdateProducerLegacy => producers::update(engine, body, "producer_details")
+        Op::CreateDynamicSecret => {
+            producers::create(engine, caller, body, "dynamic_secret_details")
+                .await
+                .map(created)
+        }
+        Op::UpdateProducerLegacy => producers::update(engine, caller, body, "producer_details")
             .await
             .map(ok),
-        Op::UpdateDynamicSecret => producers::update(engine, body, "dynamic_secret_details")
-            .await
-            .map(ok),
+        Op::UpdateDynamicSecret => {
+            producers::update(engine, caller, body, "dynamic_secret_details")
+                .await
+                .map(ok)
+        }
         Op::GetProducer => producers::get(engine, body).await.map(ok),
         Op::ListProducers => producers::list(engine, caller, body).await.map(ok),
         Op::DeleteProducerLegacy => producers::delete(engine, body, "producer_name")
@@ -240,7 +244,7 @@ pub async fn handle(
             .map(ok),
         Op::GetValue => values::get_value(engine, body).await.map(ok),
         Op::ListTmpCreds => leases::list(engine, body).await.map(ok),
-        Op::RevokeTmpCreds => leases::revoke(engine, body).await.map(ok),
+        Op::RevokeTmpCreds => leases::revoke(engine, caller, body).await.map(ok),
         Op::UpdateTmpCreds => leases::update(engine, body).await.map(ok),
         Op::ListItems => items::list(engine, caller, body).await.map(ok),
         Op::DescribeItem => items::describe(engine, body).await.map(ok),
@@ -256,10 +260,10 @@ pub async fn handle(
         Op::CreateRole => access::create_role(engine, body).await.map(ok),
         Op::GetRole => access::get_role(engine, body).await.map(ok),
         Op::ListRoles => access::list_roles(engine, caller, body).await.map(ok),
-        Op::DeleteRole => access::delete_role(engine, body).await.map(ok),
-        Op::SetRoleRule => access::set_role_rule(engine, body).await.map(ok),
-        Op::DeleteRoleRule => access::delete_role_rule(engine, body).await.map(ok),
-        Op::AssocRoleAm => access::assoc_role_am(engine, body).await.map(ok),
+        Op::DeleteRole => access::delete_role(engine, caller, body).await.map(ok),
+        Op::SetRoleRule => access::set_role_rule(engine, caller, body).await.map(ok),
+        Op::DeleteRoleRule => access::delete_role_rule(engine, caller, body).await.map(ok),
+        Op::AssocRoleAm => access::assoc_role_am(engine, caller, body).await.map(ok),
         Op::DeleteAssoc => access::delete_assoc(engine, caller, body).await.map(ok),
         Op::DescribePermissions => {
             introspection::describe_permissions(engine, caller, body).map(ok)
