@@ -258,14 +258,17 @@ async fn run(args: GatewayArgs) -> Result<()> {
     let audit_path = args
         .audit_log
         .unwrap_or_else(|| data_dir.join(AUDIT_LOG_FILE));
-    // What an earlier start left, looked at before this one creates any of it.
-    let evidence = crate::startup::Evidence::gather(&[
-        data_dir.join(NODE_ID_FILE),
-        data_dir.join(crate::keyfile::MASTER_KEY_FILE),
-        audit_path.clone(),
-    ]);
-    let _lock = lock_data_dir(&data_dir)?;
     let database = Database::from_url(args.database_url.as_deref(), &data_dir)?;
+    // What an earlier start left, looked at before this one creates any of it.
+    // A cluster's gateways are given a copy of the master key file before
+    // their first start, so for a shared database only what a gateway writes
+    // itself counts.
+    let mut traces = vec![data_dir.join(NODE_ID_FILE), audit_path.clone()];
+    if matches!(database, Database::Sqlite(_)) {
+        traces.push(data_dir.join(crate::keyfile::MASTER_KEY_FILE));
+    }
+    let evidence = crate::startup::Evidence::gather(&traces);
+    let _lock = lock_data_dir(&data_dir)?;
     // How refusals name the database (a file, or the URL without its password).
     let database_name = PathBuf::from(database.describe());
     match &database {
