@@ -126,6 +126,7 @@ async fn issued_user_works_as_granted_and_teardown_removes_everything() {
             groups: &["dynsec-readers".to_string()],
             access_key: true,
             console_password: Some(&password),
+            ..NewIamUser::default()
         })
         .await
         .unwrap();
@@ -287,6 +288,7 @@ async fn create_user_reports_missing_group_and_policy_as_invalid() {
             groups: &["no-such-group".to_string()],
             access_key: true,
             console_password: None,
+            ..NewIamUser::default()
         })
         .await
         .unwrap_err();
@@ -318,6 +320,7 @@ async fn create_user_reports_missing_group_and_policy_as_invalid() {
             groups: &[],
             access_key: false,
             console_password: None,
+            ..NewIamUser::default()
         })
         .await
         .unwrap_err();
@@ -336,6 +339,7 @@ async fn create_user_reports_missing_group_and_policy_as_invalid() {
             groups: &[],
             access_key: true,
             console_password: None,
+            ..NewIamUser::default()
         })
         .await
         .unwrap_err();
@@ -380,6 +384,7 @@ async fn assume_role_returns_credentials_that_act_as_the_role() {
             external_id: Some("ext-123"),
             session_tags: &[("team".to_string(), "a".to_string())],
             transitive_tag_keys: &["team".to_string()],
+            ..AssumeRoleRequest::default()
         })
         .await
         .unwrap();
@@ -434,6 +439,7 @@ async fn list_users_with_tags_filters_by_path() {
                 groups: &[],
                 access_key: false,
                 console_password: None,
+                ..NewIamUser::default()
             })
             .await
             .unwrap();
@@ -498,6 +504,7 @@ async fn unreachable_endpoint_is_retryable() {
             external_id: None,
             session_tags: &[],
             transitive_tag_keys: &[],
+            ..AssumeRoleRequest::default()
         })
         .await
         .unwrap_err();
