@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need (moto, the Akeyless Python SDK, pytest into
-# .venv; cargo-nextest if missing) and runs every test: formatting, clippy,
-# the Rust unit and end-to-end suites, and the Python SDK suite.
+# .venv; ministack into .venv-ministack, made only if missing, since it pins
+# its own botocore; cargo-nextest if missing) and runs every test:
+# formatting, clippy, the Rust unit and end-to-end suites, and the Python
+# SDK suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +12,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 export DYNSEC_MOTO_SERVER="$PWD/.venv/bin/moto_server"
+
+if [ ! -x .venv-ministack/bin/python ]; then
+  python3 -m venv .venv-ministack
+fi
+.venv-ministack/bin/pip install --quiet --disable-pip-version-check -r tests/ministack/requirements.txt
+export DYNSEC_MINISTACK="$PWD/.venv-ministack/bin/ministack"
 export PATH="$PWD/.venv/bin:$PATH"
 
 if ! cargo nextest --version >/dev/null 2>&1; then

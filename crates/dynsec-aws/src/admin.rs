@@ -363,11 +363,14 @@ impl ClientSettings {
         let mut conf = aws_sdk_iam::config::Builder::new()
             .behavior_version(BehaviorVersion::latest())
             .region(self.region.clone())
-            .credentials_provider(credentials)
             .identity_cache(identity_cache)
             .retry_config(self.retry.clone())
             .timeout_config(self.timeouts.clone())
             .http_client(self.http.sdk_client());
+        // `set_`, not `credentials_provider(..)`, which would wrap the
+        // provider anew: the identity cache keys by the provider, and the
+        // IAM and STS clients must share their cached credentials.
+        conf.set_credentials_provider(Some(credentials));
         if let Some(url) = &self.iam_endpoint {
             conf = conf.endpoint_url(url);
         }
@@ -382,11 +385,14 @@ impl ClientSettings {
         let mut conf = aws_sdk_sts::config::Builder::new()
             .behavior_version(BehaviorVersion::latest())
             .region(self.region.clone())
-            .credentials_provider(credentials)
             .identity_cache(identity_cache)
             .retry_config(self.retry.clone())
             .timeout_config(self.timeouts.clone())
             .http_client(self.http.sdk_client());
+        // `set_`, not `credentials_provider(..)`, which would wrap the
+        // provider anew: the identity cache keys by the provider, and the
+        // IAM and STS clients must share their cached credentials.
+        conf.set_credentials_provider(Some(credentials));
         if let Some(url) = &self.sts_endpoint {
             conf = conf.endpoint_url(url);
         }

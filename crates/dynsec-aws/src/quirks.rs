@@ -51,6 +51,17 @@ impl ClassifyRetry for EmulatorCrashNoRetry {
     }
 }
 
+/// **ministack: unimplemented IAM actions.** ministack 1.5.x answers
+/// `400 InvalidAction: Unknown IAM action: <name>` for actions it lacks
+/// (ListSSHPublicKeys, ListSigningCertificates,
+/// ListServiceSpecificCredentials). The teardown's listings treat that as
+/// "nothing of this kind": every listing dynsec sends exists in AWS's IAM,
+/// which therefore never answers it so, and should one ever do, DeleteUser
+/// would still refuse with DeleteConflict while anything remained.
+pub(crate) fn is_unimplemented_action(err: &crate::AwsError) -> bool {
+    err.has_code("InvalidAction") && err.message.starts_with("Unknown IAM action")
+}
+
 /// **moto: auth errors the SDK cannot decode.** With auth on, moto wraps
 /// `InvalidClientTokenId`, `SignatureDoesNotMatch` and `AccessDenied` in
 /// `<ErrorResponse><Errors><Error>`, which the awsQuery parser does not

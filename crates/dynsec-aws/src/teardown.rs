@@ -14,7 +14,7 @@
 
 use crate::admin::AwsAdmin;
 use crate::error::{AwsError, AwsErrorKind};
-use crate::quirks::{is_emulator_crash, EmulatorCrashNoRetry};
+use crate::quirks::{is_emulator_crash, is_unimplemented_action, EmulatorCrashNoRetry};
 use crate::users::{iam_err, CreatedIamUser};
 use aws_sdk_iam::Client;
 use futures::future::{join_all, BoxFuture};
@@ -30,13 +30,18 @@ pub enum TeardownPath {
     Discovered,
 }
 
+/// Lists a user's items of one kind (ids, names or ARNs).
+type ListFn = for<'a> fn(&'a Client, &'a str) -> BoxFuture<'a, Result<Vec<String>, AwsError>>;
+/// Deletes one listed item of a user.
+type DeleteFn = for<'a> fn(&'a Client, &'a str, String) -> BoxFuture<'a, Result<(), AwsError>>;
+
 /// One kind of thing DeleteUser requires to be gone: how to list a user's
 /// items of that kind, and how to delete one.
 struct Step {
     /// For logs: what this step removes.
     what: &'static str,
-    list: for<'a> fn(&'a Client, &'a str) -> BoxFuture<'a, Result<Vec<String>, AwsError>>,
-    delete: for<'a> fn(&'a Client, &'a str, String) -> BoxFuture<'a, Result<(), AwsError>>,
+    list: ListFn,
+    delete: DeleteFn,
 }
 
 /// Everything DeleteUser requires to be gone, in the order AWS documents
@@ -262,10 +267,13 @@ impl AwsAdmin {
         tracing::debug!(user = user_name, "tearing down IAM user (discovery)");
         let iam = self.iam();
         let results = join_all(FULL_TEARDOWN.iter().map(|step| async move {
-            let result = delete_each((step.list)(iam, user_name), |item| {
-                (step.delete)(iam, user_name, item)
-            })
-            .await;
+            let list = async {
+                match (step.list)(iam, user_name).await {
+                    Err(err) if is_unimplemented_action(&err) => Ok(Vec::new()),
+                    listed => listed,
+                }
+            };
+            let result = delete_each(list, |item| (step.delete)(iam, user_name, item)).await;
             if let Err(err) = &result {
                 tracing::debug!(user = user_name, what = step.what, error = %err, "teardown step failed");
             }
