@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the tests need (moto, the Akeyless Python SDK, pytest into
 # .venv; ministack into .venv-ministack, made only if missing, since it pins
-# its own botocore; cargo-nextest if missing) and runs every test:
-# formatting, clippy, the Rust unit and end-to-end suites, and the Python
-# SDK suite.
+# its own botocore; cargo-nextest, Debian's chromium and the console tests'
+# pinned playwright-core if missing) and runs every test: formatting,
+# clippy, the Rust unit and end-to-end suites (the console's in headless
+# Chromium), and the Python SDK suite. Console screenshots land in
+# test-output/console/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +25,16 @@ export PATH="$PWD/.venv/bin:$PATH"
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
+
+# The console's end-to-end tests drive Debian's Chromium with playwright-core
+# (pinned by tests/console/package-lock.json; it never downloads a browser).
+if [ ! -x /usr/bin/chromium ]; then
+  sudo_if_needed=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_if_needed="sudo"; fi
+  $sudo_if_needed apt-get install -y chromium \
+    || { $sudo_if_needed apt-get update && $sudo_if_needed apt-get install -y chromium; }
+fi
+npm ci --prefix tests/console --no-audit --no-fund --loglevel=error
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

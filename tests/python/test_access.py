@@ -3,6 +3,7 @@ models parse, and a role's path rules decide what a second API key may do."""
 
 import akeyless
 import pytest
+from dateutil import parser as dateparser
 
 from helpers import error_body, unique
 
@@ -99,3 +100,29 @@ def test_protection_key_protects_a_target(api, token, aws):
         )
     assert err.value.status == 400
     assert "key" in error_body(err.value)["error"]
+
+
+def test_validate_token_and_describe_permissions(api, token):
+    """What the console asks the gateway about its own session, through the SDK's models."""
+    am_name = unique("/pytest/am/viewer")
+    role = unique("/pytest/roles/viewer")
+    folder = unique("/pytest/viewer")
+    am = api.auth_method_create_api_key(akeyless.AuthMethodCreateApiKey(name=am_name, token=token))
+    api.create_role(akeyless.CreateRole(name=role, token=token))
+    api.set_role_rule(akeyless.SetRoleRule(role_name=role, path=f"{folder}/*", capability=["read", "list"], token=token))
+    api.assoc_role_auth_method(akeyless.AssocRoleAuthMethod(role_name=role, am_name=am_name, token=token))
+    viewer = api.auth(akeyless.Auth(access_id=am.access_id, access_key=am.access_key)).token
+
+    status = api.validate_token(akeyless.ValidateToken(token=viewer))
+    assert isinstance(status, akeyless.ValidateTokenOutput)
+    assert status.is_valid is True
+    assert 0 < status.ttl <= 3600
+    dateparser.parse(status.expiration)
+    refused = api.validate_token(akeyless.ValidateToken(token="t-not-a-real-token"))
+    assert refused.is_valid is False and refused.reason
+
+    perms = api.describe_permissions(akeyless.DescribePermissions(path=f"{folder}/app", type="item", token=viewer))
+    assert isinstance(perms, akeyless.DescribePermissionsOutput)
+    assert perms.client_permissions == ["read", "list"]
+    elsewhere = api.describe_permissions(akeyless.DescribePermissions(path="/elsewhere/app", type="item", token=viewer))
+    assert elsewhere.client_permissions == []

@@ -65,8 +65,11 @@ pub struct AuditRecord {
     pub status: u16,
     /// The error message answered, for failures.
     pub error: Option<String>,
-    /// The lease id of a credential issued by `get-dynamic-secret-value`.
+    /// The lease id of a credential issued by `get-dynamic-secret-value`, or
+    /// revoked, forgotten or re-timed by a tmp-creds operation.
     pub lease_id: Option<String>,
+    /// What an operation that succeeded warned about (a `soft-delete`).
+    pub warning: Option<String>,
     /// Hex HMAC of the token the request carried (for a successful `auth`, of
     /// the token it issued).
     pub token_hmac: Option<String>,
@@ -201,6 +204,30 @@ impl Audit {
         self.submit(self.record(facts)).await;
     }
 
+    /// Records a request refused before it had a head worth parsing (see
+    /// `head_guard.rs`): only the client, the status and the reason are
+    /// known. Never waits: it runs inside a socket read.
+    pub(crate) fn refused_head(&self, client: IpAddr, status: u16, error: &str) {
+        let record = AuditRecord {
+            time: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            access_id: None,
+            client: client.to_string(),
+            operation: String::new(),
+            path: None,
+            outcome: "error",
+            status,
+            error: Some(clip(error)),
+            lease_id: None,
+            warning: None,
+            token_hmac: None,
+        };
+        if self.tx.try_send(record).is_err() {
+            error!(
+                "the audit log is not keeping up; the record of a refused request head was lost"
+            );
+        }
+    }
+
     async fn submit(&self, record: AuditRecord) {
         let record = match self.tx.try_send(record) {
             Ok(()) => return,
@@ -225,10 +252,12 @@ impl Audit {
 
         let access_id = match facts.caller {
             Some(id) => Some(id.to_string()),
+            // Only a value shaped like an access id: a caller who swapped id
+            // and key must not get the key written here.
             None if is_auth => field("access-id")
                 .or_else(|| field("access_id"))
-                .filter(|id| !id.is_empty())
-                .map(clip),
+                .filter(|id| dynsec_core::access::is_access_id(id))
+                .map(str::to_string),
             None => None,
         };
         let path = match (field("name"), facts.op) {
@@ -248,20 +277,29 @@ impl Audit {
             .or_else(|| field("uid-token"))
             .filter(|t| !t.is_empty());
 
-        let (status, error, lease_id, issued) = match facts.result {
+        // The credential a tmp-creds operation names, if it looks like one.
+        let named_lease = matches!(facts.op, Some(Op::RevokeTmpCreds | Op::UpdateTmpCreds))
+            .then(|| field("tmp-creds-id").map(str::trim))
+            .flatten()
+            .filter(|id| is_lease_id(id))
+            .map(str::to_string);
+        let (status, error, lease_id, issued, warning) = match facts.result {
             Ok((status, answer)) => {
                 let lease_id = (facts.op == Some(Op::GetValue))
                     .then(|| answer.get("id").and_then(Value::as_str))
                     .flatten()
-                    .map(str::to_string);
+                    .map(str::to_string)
+                    .or(named_lease);
                 let issued = is_auth
                     .then(|| answer.get("token").and_then(Value::as_str))
                     .flatten();
-                (*status, None, lease_id, issued)
+                let warning = answer.get("warning").and_then(Value::as_str).map(clip);
+                (*status, None, lease_id, issued, warning)
             }
             Err(err) => (
                 err.status,
                 Some(redact(&err.message, parsed.as_ref())),
+                named_lease,
                 None,
                 None,
             ),
@@ -284,9 +322,18 @@ impl Audit {
             status: status.as_u16(),
             error,
             lease_id,
+            warning,
             token_hmac,
         }
     }
+}
+
+/// Lease ids are 16 lower-case letters and digits.
+fn is_lease_id(raw: &str) -> bool {
+    raw.len() == 16
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 fn clip(text: &str) -> String {
@@ -388,11 +435,11 @@ mod tests {
     fn auth_records_the_attempted_id_and_the_issued_tokens_hmac() {
         let (audit, _rx) = audit();
         let body =
-            serde_json::to_vec(&json!({"access-id": "p-abc", "access-key": "super-secret-key"}))
+            serde_json::to_vec(&json!({"access-id": "p-abcd", "access-key": "super-secret-key"}))
                 .unwrap();
         let ok = Ok((StatusCode::OK, json!({"token": "t-issued"})));
         let record = audit.record(facts("auth", &body, None, &ok));
-        assert_eq!(record.access_id.as_deref(), Some("p-abc"));
+        assert_eq!(record.access_id.as_deref(), Some("p-abcd"));
         assert_eq!(record.outcome, "ok");
         assert_eq!(record.status, 200);
         assert_eq!(
@@ -402,12 +449,52 @@ mod tests {
         // A later request with that token carries the same fingerprint.
         let body2 = serde_json::to_vec(&json!({"token": "t-issued", "name": "prod//x/"})).unwrap();
         let ok2 = Ok((StatusCode::OK, json!({})));
-        let later = audit.record(facts("describe-item", &body2, Some("p-abc"), &ok2));
+        let later = audit.record(facts("describe-item", &body2, Some("p-abcd"), &ok2));
         assert_eq!(later.token_hmac, record.token_hmac);
         assert_eq!(later.path.as_deref(), Some("/prod/x"));
 
         let text = serde_json::to_string(&record).unwrap();
         assert!(!text.contains("super-secret-key") && !text.contains("t-issued"));
+    }
+
+    #[test]
+    fn a_key_sent_as_the_access_id_is_not_written() {
+        let (audit, _rx) = audit();
+        let key = "K7gNU3sdo-OL0wNhqoVWhr3g6s1xYv72ol_pe_Unols";
+        let body =
+            serde_json::to_vec(&json!({"access-id": key, "access-key": "p-abcdefghijkl"})).unwrap();
+        let err = Err(ApiError::new(StatusCode::UNAUTHORIZED, "access denied"));
+        let record = audit.record(facts("auth", &body, None, &err));
+        assert_eq!(record.access_id, None);
+        assert!(!serde_json::to_string(&record).unwrap().contains(key));
+    }
+
+    #[test]
+    fn soft_deletes_record_their_lease_and_warning() {
+        let (audit, _rx) = audit();
+        let body = serde_json::to_vec(&json!({"token": "t", "name": "/a",
+            "tmp-creds-id": "abcdefghij012345", "soft-delete": true}))
+        .unwrap();
+        let ok = Ok((StatusCode::OK, json!({"warning": "soft-delete: forgotten"})));
+        let record = audit.record(facts(
+            "gateway-revoke-producer-tmp-creds",
+            &body,
+            Some("p-1"),
+            &ok,
+        ));
+        assert_eq!(record.lease_id.as_deref(), Some("abcdefghij012345"));
+        assert_eq!(record.warning.as_deref(), Some("soft-delete: forgotten"));
+        // A value that is no lease id is not copied.
+        let body = serde_json::to_vec(&json!({"token": "t", "name": "/a",
+            "tmp-creds-id": "not a lease id at all"}))
+        .unwrap();
+        let record = audit.record(facts(
+            "gateway-revoke-producer-tmp-creds",
+            &body,
+            Some("p-1"),
+            &ok,
+        ));
+        assert_eq!(record.lease_id, None);
     }
 
     #[test]

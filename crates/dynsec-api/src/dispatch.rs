@@ -2,9 +2,10 @@
 //! doubled slashes tolerated, a JSON object body, and errors in the API's shape.
 
 use crate::{audit, ops, ApiError, AppState};
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use dynsec_core::access::Cidr;
@@ -14,6 +15,11 @@ use std::net::{IpAddr, SocketAddr};
 
 /// Largest accepted request body; Akeyless requests are small.
 const MAX_BODY: usize = 1 << 20;
+/// Longest accepted request URI (operation names are short).
+const MAX_URI: usize = 8 * 1024;
+/// A request body must arrive within this time (the head has its own
+/// deadline, see `server.rs`).
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Facts about one request that handlers and the audit trail need.
 #[derive(Debug, Clone)]
@@ -38,47 +44,81 @@ impl RequestContext {
 /// the TCP peer is one of `trusted`, right to left, skipping further trusted
 /// hops; the first untrusted address is the client. Without trusted proxies
 /// the header is ignored, since any client can write it.
+///
+/// A hop may carry a port (`203.0.113.7:4711`, `[2001:db8::1]:443`). A hop
+/// that still does not parse (`unknown`, an obfuscated name, bytes that are
+/// not text) ends the walk: what lies left of it was written by someone we
+/// cannot vouch for, so the last trusted address seen counts as the client.
 pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
     if !is_trusted(peer) {
         return peer;
     }
-    let hops: Vec<IpAddr> = headers
+    let hops: Vec<Option<IpAddr>> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|hop| hop.trim().parse().ok())
+        .flat_map(|value| match value.to_str() {
+            Ok(text) => text.split(',').map(parse_hop).collect(),
+            Err(_) => vec![None],
+        })
         .collect();
-    hops.into_iter()
-        .rev()
-        .find(|ip| !is_trusted(*ip))
-        .unwrap_or(peer)
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        match hop {
+            Some(ip) if is_trusted(ip) => client = ip,
+            Some(ip) => return ip,
+            None => return client,
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` hop: an address, with or without a port.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(addr) = hop.parse::<SocketAddr>() {
+        return Some(addr.ip());
+    }
+    // `[2001:db8::1]` without a port.
+    hop.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .and_then(|h| h.parse::<std::net::Ipv6Addr>().ok())
+        .map(IpAddr::V6)
 }
 
 pub async fn dispatch(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
-    let client = client_address(peer.ip(), &headers, &state.trusted_proxies);
+    let (parts, body) = request.into_parts();
+    let client = client_address(peer.ip(), &parts.headers, &state.trusted_proxies);
+    // Read (or refuse) the body first, so that even an oversized or stalled
+    // one is answered and audited like any other request.
+    let body = read_body(&parts, body).await;
     // The request runs on its own task so that it completes, and is audited
     // exactly once with its real outcome, even if the client hangs up.
     let audit = state.audit.clone();
-    let operation = operation_name(uri.path()).to_string();
+    let operation = operation_name(parts.uri.path()).to_string();
     let task = tokio::spawn(async move {
         let mut ctx = RequestContext {
             peer,
             client,
             caller: None,
         };
-        // Boxed: the operation futures nest deeply, and unboxed inside this
-        // task's future they exceed the compiler's layout query depth.
-        let result = Box::pin(run(&state, &mut ctx, &method, &uri, &body)).await;
-        let operation = operation_name(uri.path());
+        let (result, body) = match body {
+            // Boxed: the operation futures nest deeply, and unboxed inside
+            // this task's future they exceed the compiler's layout query depth.
+            Ok(body) => (
+                Box::pin(run(&state, &mut ctx, &parts.method, &parts.uri, &body)).await,
+                body,
+            ),
+            Err(err) => (Err(err), Bytes::new()),
+        };
+        let operation = operation_name(parts.uri.path());
         let facts = audit::RequestFacts {
             client: ctx.client_ip(),
             operation,
@@ -116,6 +156,52 @@ pub async fn dispatch(
     }
 }
 
+/// The request body, at most [`MAX_BODY`] bytes, read within
+/// [`BODY_TIMEOUT`]. A too long URI is refused here too, before anything else.
+async fn read_body(parts: &Parts, body: Body) -> Result<Bytes, ApiError> {
+    if parts.uri.to_string().len() > MAX_URI {
+        return Err(ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            format!("request URI is longer than {MAX_URI} bytes"),
+        ));
+    }
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body is larger than 1 MiB",
+        )
+    };
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(err)) => {
+            let over_limit = std::error::Error::source(&err)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            if over_limit {
+                Err(too_large())
+            } else {
+                Err(ApiError::bad_request(
+                    "the request body could not be read to its end",
+                ))
+            }
+        }
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            ),
+        )),
+    }
+}
+
 async fn run(
     state: &AppState,
     ctx: &mut RequestContext,
@@ -124,6 +210,12 @@ async fn run(
     body: &[u8],
 ) -> Result<(StatusCode, Value), ApiError> {
     let name = operation_name(uri.path());
+    if name == "health" {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "health takes GET",
+        ));
+    }
     let op = ops::Op::from_name(name).ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, format!("unknown operation '{name}'"))
     })?;
@@ -131,12 +223,6 @@ async fn run(
         return Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("operation '{name}' takes POST with a JSON body"),
-        ));
-    }
-    if body.len() > MAX_BODY {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body is larger than 1 MiB",
         ));
     }
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
@@ -187,6 +273,38 @@ mod tests {
             "rightmost untrusted hop; spoofed left entries ignored"
         );
         assert_eq!(client_address(peer, &HeaderMap::new(), &proxies), peer);
+    }
+
+    #[test]
+    fn forwarded_hops_with_ports_parse_and_garbage_ends_the_walk() {
+        let proxies = [Cidr::parse("p", "192.168.0.0/24").unwrap()];
+        let peer = "192.168.0.1".parse().unwrap();
+        let client = |xff: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in xff {
+                headers.append("x-forwarded-for", value.parse().unwrap());
+            }
+            client_address(peer, &headers, &proxies).to_string()
+        };
+        // Ports are read, not skipped.
+        assert_eq!(client(&["6.6.6.6, 10.1.2.3:4711"]), "10.1.2.3");
+        assert_eq!(client(&["6.6.6.6, [2001:db8::7]:443"]), "2001:db8::7");
+        assert_eq!(client(&["6.6.6.6, [2001:db8::7]"]), "2001:db8::7");
+        assert_eq!(client(&["6.6.6.6, 192.168.0.5:80, 10.1.2.3:1"]), "10.1.2.3");
+        // A hop that does not parse ends the walk at the last trusted hop:
+        // the spoofed address left of it never counts.
+        assert_eq!(client(&["6.6.6.6, unknown"]), "192.168.0.1");
+        assert_eq!(client(&["6.6.6.6, _hidden, 192.168.0.5"]), "192.168.0.5");
+        assert_eq!(client(&["6.6.6.6", "garbage"]), "192.168.0.1");
+        assert_eq!(client(&["6.6.6.6, 1.2.3.4:notaport"]), "192.168.0.1");
+        // A header value that is not text ends it too.
+        let mut headers = HeaderMap::new();
+        headers.append("x-forwarded-for", "6.6.6.6".parse().unwrap());
+        headers.append(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+        );
+        assert_eq!(client_address(peer, &headers, &proxies), peer);
     }
 
     #[test]

@@ -4,23 +4,29 @@
 //! carries the token; answers are JSON, failures `{"error": "..."}` with a 4xx/5xx
 //! status. This is the only crate that knows HTTP or JSON; it maps
 //! [`dynsec_engine::EngineError`] to statuses and never leaks internal detail.
+//! It also serves the web console (`/console/`), a static client of that API.
 
 pub mod audit;
+mod console;
 mod dispatch;
 mod error;
+mod head_guard;
+mod health;
 mod ops;
+pub mod server;
 pub mod tls;
 mod wire;
 
 pub use dispatch::RequestContext;
 pub use error::ApiError;
 pub use ops::SERVED_OPERATIONS;
+pub use server::{serve, ServerLimits};
 
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use dynsec_engine::Engine;
-use std::future::Future;
-use tokio::net::TcpListener;
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -32,20 +38,26 @@ pub struct AppState {
     pub trusted_proxies: std::sync::Arc<Vec<dynsec_core::access::Cidr>>,
 }
 
-/// Builds the router serving the API (and `/health`).
+/// Builds the router serving the API, the console and `/health`. Every API
+/// answer, whatever produced it, carries [`no_store`]'s headers; everything but
+/// `GET /health` and the console's files goes through `dispatch`, so it is
+/// answered in the API's JSON shape and audited.
 pub fn router(
     engine: Engine,
     audit: audit::Audit,
     trusted_proxies: Vec<dynsec_core::access::Cidr>,
 ) -> Router {
     Router::new()
+        .route("/health", get(health::health).fallback(dispatch::dispatch))
+        // A browser opening the gateway gets the console; `POST /` stays an
+        // (unknown) operation like any other path.
         .route(
-            "/health",
-            get(|| async {
-                Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
-            }),
+            "/",
+            get(console::redirect_to_console).fallback(dispatch::dispatch),
         )
+        .merge(console::routes())
         .fallback(dispatch::dispatch)
+        .layer(axum::middleware::map_response(no_store))
         .with_state(AppState {
             engine,
             audit,
@@ -53,17 +65,17 @@ pub fn router(
         })
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight
-/// requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+/// Answers carry secrets: no cache may keep them, and no browser may guess
+/// they are anything but what their content type says. A response that says
+/// how it may be cached already (the console's files: revalidated by ETag)
+/// keeps its own word.
+async fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    response
 }

@@ -1,33 +1,15 @@
 //! Native HTTPS: loads a PEM certificate chain and private key into a rustls
 //! server configuration (aws-lc-rs provider, TLS 1.2 and 1.3, HTTP/1.1 by
-//! ALPN) and serves the router over it with the same keep-alive and graceful
-//! shutdown as plain HTTP.
-//!
-//! Handshakes run on their own tasks, each bounded by [`HANDSHAKE_TIMEOUT`],
-//! so a client that connects and stalls cannot hold up anyone else's accept.
+//! ALPN). [`crate::server::serve`] serves the router over it, with the same
+//! connection cap, timeouts and graceful shutdown as plain HTTP; each
+//! handshake runs on its connection's own task, bounded in time.
 
-use axum::serve::ListenerExt;
-use axum::Router;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
-use tokio::task::JoinHandle;
-use tokio_rustls::server::TlsStream;
-use tokio_rustls::{rustls, TlsAcceptor};
-use tracing::{debug, error};
-
-/// A TLS handshake not finished in this time is abandoned.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Handshakes in progress at once; further connections wait in the kernel's
-/// backlog, so a flood of half-open TLS clients costs bounded memory.
-const MAX_HANDSHAKES: usize = 256;
+use tokio_rustls::rustls;
 
 /// The TLS server settings, ready to serve (see [`server_config`]).
 pub type ServerConfig = Arc<rustls::ServerConfig>;
@@ -96,120 +78,4 @@ pub fn server_config(
     // The server speaks HTTP/1.1 only.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-/// Like [`crate::serve`], over TLS: serves `router` on `listener` until
-/// `shutdown` resolves, then lets in-flight requests finish.
-pub async fn serve_tls(
-    listener: TcpListener,
-    config: ServerConfig,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
-    // `tap_io` also gives the listener axum's `ConnectInfo<SocketAddr>`
-    // support, which axum provides for tapped listeners of any kind.
-    let listener = TlsListener::new(listener, config)?.tap_io(|tls: &mut TlsStream<TcpStream>| {
-        // Small TLS records of an answer must not wait for Nagle's algorithm.
-        let _ = tls.get_ref().0.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-}
-
-/// Accepts TCP connections and hands axum only those that completed a TLS
-/// handshake. Dropping it (when the server stops) stops accepting.
-struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-    acceptor: JoinHandle<()>,
-}
-
-impl TlsListener {
-    fn new(listener: TcpListener, config: ServerConfig) -> io::Result<Self> {
-        let local = listener.local_addr()?;
-        let (tx, ready) = mpsc::channel(MAX_HANDSHAKES);
-        let acceptor = tokio::spawn(accept_loop(listener, TlsAcceptor::from(config), tx));
-        Ok(Self {
-            ready,
-            local,
-            acceptor,
-        })
-    }
-}
-
-impl Drop for TlsListener {
-    fn drop(&mut self) {
-        // Closes the listening socket: no new connections after shutdown.
-        self.acceptor.abort();
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(connection) => connection,
-            // The accept loop only ends when aborted by our own Drop, so this
-            // is unreachable while `self` lives; waiting is the safe answer.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-) {
-    let slots = Arc::new(Semaphore::new(MAX_HANDSHAKES));
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let (tcp, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(err) if is_per_connection(&err) => continue,
-            Err(err) => {
-                // Out of file descriptors and the like: retrying at once
-                // would spin, as axum's own accept loop also reasons.
-                error!(error = %err, "cannot accept connections");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        let ready = ready.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => {
-                    let _ = ready.send((tls, peer)).await;
-                }
-                // Scanners and plain-HTTP clients end here; not worth a warning.
-                Ok(Err(err)) => debug!(%peer, error = %err, "TLS handshake failed"),
-                Err(_) => debug!(%peer, "TLS handshake timed out"),
-            }
-        });
-    }
-}
-
-/// Errors that concern one connection (the client went away before we
-/// accepted it), not the listener.
-fn is_per_connection(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
 }

@@ -248,11 +248,15 @@ impl AwsAdmin {
     /// `AwsAdmin` (GetCallerIdentity, which needs no permission): a key never
     /// changes accounts, and a failed answer is not kept.
     pub async fn caller_identity(&self) -> Result<CallerIdentity, AwsError> {
-        self.inner
-            .caller
-            .get_or_try_init(|| crate::sts::caller_identity_of(self.sts()))
-            .await
-            .cloned()
+        // Boxed, like the other composite calls: callers nest these futures
+        // deep inside request handlers, and the compiler's layout depth is finite.
+        Box::pin(
+            self.inner
+                .caller
+                .get_or_try_init(|| crate::sts::caller_identity_of(self.sts())),
+        )
+        .await
+        .cloned()
     }
 
     /// The AWS account these admin credentials act in.

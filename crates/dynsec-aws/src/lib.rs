@@ -107,4 +107,6 @@ pub use sts::{
     AssumeRoleRequest, FederationTokenRequest, MfaCode, SessionCredentials, SessionTokenRequest,
 };
 pub use teardown::TeardownPath;
-pub use users::{CreatedIamUser, IssuedIamUser, NewIamUser, UserWithTags, INLINE_USER_POLICY};
+pub use users::{
+    CreatedIamUser, IssuedIamUser, NewIamUser, UserWithTags, INLINE_USER_POLICY, LEASE_ID_TAG,
+};

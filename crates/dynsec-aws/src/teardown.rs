@@ -264,6 +264,11 @@ impl AwsAdmin {
     /// DeleteUser runs only after all of them succeeded. Idempotent: a
     /// missing piece (or user) counts as deleted.
     pub async fn teardown_user(&self, user_name: &str) -> Result<(), AwsError> {
+        // Boxed: see `AwsAdmin::caller_identity`.
+        Box::pin(self.teardown_by_discovery(user_name)).await
+    }
+
+    async fn teardown_by_discovery(&self, user_name: &str) -> Result<(), AwsError> {
         tracing::debug!(user = user_name, "tearing down IAM user (discovery)");
         let iam = self.iam();
         let results = join_all(FULL_TEARDOWN.iter().map(|step| async move {
@@ -301,6 +306,14 @@ impl AwsAdmin {
     /// user since), falls back to [`AwsAdmin::teardown_user`], so nothing is
     /// left behind either way. Idempotent, like the discovery teardown.
     pub async fn teardown_created(
+        &self,
+        created: &CreatedIamUser,
+    ) -> Result<TeardownPath, AwsError> {
+        // Boxed: see `AwsAdmin::caller_identity`.
+        Box::pin(self.teardown_as_created(created)).await
+    }
+
+    async fn teardown_as_created(
         &self,
         created: &CreatedIamUser,
     ) -> Result<TeardownPath, AwsError> {

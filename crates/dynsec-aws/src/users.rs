@@ -89,6 +89,10 @@ pub struct UserWithTags {
     pub tags: Vec<(String, String)>,
 }
 
+/// The tag naming the lease a temporary user was created for; CreateUser's
+/// EntityAlreadyExists is resolved by it (see `existing_user_if_ours`).
+pub const LEASE_ID_TAG: &str = "dynsec:lease-id";
+
 /// How many users' tags are fetched at once during a listing.
 const TAG_FETCH_CONCURRENCY: usize = 4;
 
@@ -103,6 +107,14 @@ impl AwsAdmin {
     /// message names the policy or group. A policy or group that does not exist
     /// is reported as [`AwsErrorKind::Invalid`].
     pub async fn create_user(&self, req: &NewIamUser<'_>) -> Result<IssuedIamUser, AwsError> {
+        // Boxed: see `AwsAdmin::caller_identity`.
+        Box::pin(self.create_user_and_grants(req)).await
+    }
+
+    async fn create_user_and_grants(
+        &self,
+        req: &NewIamUser<'_>,
+    ) -> Result<IssuedIamUser, AwsError> {
         const OP: &str = "CreateUser";
         let tags = req
             .tags
@@ -117,7 +129,7 @@ impl AwsAdmin {
             .collect::<Result<Vec<_>, _>>()?;
 
         tracing::debug!(user = req.user_name, path = req.path, "iam:CreateUser");
-        let out = self
+        let created = self
             .iam()
             .create_user()
             .user_name(req.user_name)
@@ -125,9 +137,17 @@ impl AwsAdmin {
             .set_tags(non_empty(tags))
             .set_permissions_boundary(req.permissions_boundary.map(str::to_owned))
             .send()
-            .await
-            .map_err(|e| iam_err(OP, &e))?;
-        let user_arn = out.user().map(|u| u.arn().to_owned()).ok_or_else(|| {
+            .await;
+        let user_arn = match created {
+            Ok(out) => out.user().map(|u| u.arn().to_owned()),
+            Err(e) => match iam_err(OP, &e) {
+                exists if exists.code.as_deref() == Some("EntityAlreadyExists") => {
+                    Some(self.existing_user_if_ours(req, exists).await?)
+                }
+                err => return Err(err),
+            },
+        };
+        let user_arn = user_arn.ok_or_else(|| {
             AwsError::new(
                 AwsErrorKind::Retryable,
                 IAM,
@@ -230,21 +250,67 @@ impl AwsAdmin {
             Ok(Some((id, secret))) => (Some(id), Some(secret)),
             _ => (None, None),
         };
-        let created = CreatedIamUser {
-            user_name: user.to_owned(),
-            access_key_id: access_key_id.clone(),
-            login_profile: req.console_password.is_some(),
-            attached_policies: req.policy_arns.to_vec(),
-            groups: req.groups.to_vec(),
-            inline_policy: req.inline_policy.map(|_| INLINE_USER_POLICY.to_owned()),
-            permissions_boundary: req.permissions_boundary.map(str::to_owned),
-        };
         Ok(IssuedIamUser {
             user_name: user.to_owned(),
             user_arn,
+            created: CreatedIamUser {
+                user_name: user.to_owned(),
+                access_key_id: access_key_id.clone(),
+                login_profile: req.console_password.is_some(),
+                attached_policies: req.policy_arns.to_vec(),
+                groups: req.groups.to_vec(),
+                inline_policy: req.inline_policy.map(|_| INLINE_USER_POLICY.to_owned()),
+                permissions_boundary: req.permissions_boundary.map(str::to_owned),
+            },
             access_key_id,
             secret_access_key,
-            created,
+        })
+    }
+
+    /// CreateUser answered EntityAlreadyExists. When the user carries this
+    /// request's [`LEASE_ID_TAG`], an earlier attempt of this very issuance
+    /// created it and its reply was lost (the SDK retried): the issuance goes
+    /// on with it. Any other user is not ours to use or touch, and the name
+    /// clash is reported as transient (the next issuance picks a new name).
+    async fn existing_user_if_ours(
+        &self,
+        req: &NewIamUser<'_>,
+        mut exists: AwsError,
+    ) -> Result<String, AwsError> {
+        let wanted = req
+            .tags
+            .iter()
+            .find(|(k, _)| k == LEASE_ID_TAG)
+            .map(|(_, v)| v);
+        let tags = self.user_tags(req.user_name).await?;
+        let ours = wanted.is_some_and(|id| tags.iter().any(|(k, v)| k == LEASE_ID_TAG && v == id));
+        if !ours {
+            exists.kind = AwsErrorKind::Retryable;
+            exists.message = format!(
+                "{} (the existing user is not this credential's; try again)",
+                exists.message
+            );
+            return Err(exists);
+        }
+        tracing::info!(
+            user = req.user_name,
+            "CreateUser's earlier reply was lost; continuing with the user it created"
+        );
+        let out = self
+            .iam()
+            .get_user()
+            .user_name(req.user_name)
+            .send()
+            .await
+            .map_err(|e| iam_err("GetUser", &e))?;
+        out.user().map(|u| u.arn().to_owned()).ok_or_else(|| {
+            AwsError::new(
+                AwsErrorKind::Retryable,
+                IAM,
+                "GetUser",
+                None,
+                "the response carried no user",
+            )
         })
     }
 

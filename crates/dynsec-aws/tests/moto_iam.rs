@@ -393,7 +393,8 @@ async fn create_user_reports_missing_group_and_policy_as_invalid() {
     assert_eq!(err.operation, "AttachUserPolicy");
     assert!(err.message.contains(&missing_policy), "{err}");
 
-    // CreateUser itself failing: the name is taken.
+    // CreateUser itself failing: the name is taken by a user that is not
+    // this credential's (no lease tag): transient, never taken over.
     let err = f
         .admin
         .create_user(&NewIamUser {
@@ -408,10 +409,76 @@ async fn create_user_reports_missing_group_and_policy_as_invalid() {
         })
         .await
         .unwrap_err();
-    assert_eq!(err.kind, AwsErrorKind::Invalid, "{err}");
+    assert_eq!(err.kind, AwsErrorKind::Retryable, "{err}");
     assert_eq!(err.operation, "CreateUser");
     assert_eq!(err.code.as_deref(), Some("EntityAlreadyExists"));
     f.admin.teardown_user("dynsec-tmp-3").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_create_user_reply_continues_with_the_users_own_lease_tag() {
+    let f = fixture().await;
+    let policy_arn = f.policy("dynsec-lost-reply", "iam:ListUsers").await;
+    let tags = |lease: &str| {
+        vec![
+            ("dynsec:managed-by".to_string(), "dynsec".to_string()),
+            (dynsec_aws::LEASE_ID_TAG.to_string(), lease.to_string()),
+        ]
+    };
+    // The first CreateUser reached IAM, its reply was lost.
+    f.iam
+        .create_user()
+        .user_name("tmp.lost.lease0000000001")
+        .path("/dynsec/")
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key(dynsec_aws::LEASE_ID_TAG)
+                .value("lease0000000001")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let request = |tags| NewIamUser {
+        user_name: "tmp.lost.lease0000000001",
+        path: "/dynsec/",
+        tags,
+        policy_arns: std::slice::from_ref(&policy_arn),
+        groups: &[],
+        access_key: true,
+        console_password: None,
+        ..NewIamUser::default()
+    };
+    // Another lease's issuance must not take it.
+    let others = tags("lease0000000002");
+    let err = f.admin.create_user(&request(&others)).await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::Retryable, "{err}");
+    assert_eq!(err.code.as_deref(), Some("EntityAlreadyExists"));
+    // The retry of the same issuance carries on with it.
+    let own = tags("lease0000000001");
+    let created = f.admin.create_user(&request(&own)).await.unwrap();
+    assert!(
+        created
+            .user_arn
+            .ends_with("/dynsec/tmp.lost.lease0000000001"),
+        "{}",
+        created.user_arn
+    );
+    let issued = f.moto.iam(
+        created.access_key_id.as_deref().unwrap(),
+        created.secret_access_key.as_ref().unwrap().expose(),
+        None,
+    );
+    issued
+        .list_users()
+        .send()
+        .await
+        .expect("the policy was attached and the key works");
+    f.admin
+        .teardown_user("tmp.lost.lease0000000001")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -118,6 +118,7 @@ impl PathRule {
         if path.is_empty() {
             return Err(ValidationError::new("path", "must not be empty"));
         }
+        crate::limits::text("path", path, crate::limits::RULE_PATH)?;
         if path.chars().any(char::is_control) {
             return Err(ValidationError::new(
                 "path",
@@ -196,6 +197,102 @@ pub fn allows(rules: &[PathRule], rule_type: RuleType, path: &str, capability: C
         granted |= rule.capabilities.contains(&capability);
     }
     granted
+}
+
+/// Whether every path `inner` matches is also matched by `outer` (the
+/// language of `inner` is contained in that of `outer`).
+///
+/// For patterns whose only wildcard is `*` (any run of characters) this holds
+/// exactly when `outer` matches `inner` read as a word in which each `*` is a
+/// symbol of its own, one that only a `*` of `outer` can absorb: instantiate
+/// every `*` of `inner` with a character `outer` never names, and the match
+/// of `outer` must spend its own `*`s on them.
+pub fn pattern_covers(outer: &str, inner: &str) -> bool {
+    let p: Vec<char> = outer.chars().collect();
+    let s: Vec<char> = inner.chars().collect();
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && p[pi] != '*' && s[si] != '*' && p[pi] == s[si] {
+            pi += 1;
+            si += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, si));
+            pi += 1;
+        } else if let Some((star_pi, star_si)) = star {
+            pi = star_pi + 1;
+            si = star_si + 1;
+            star = Some((star_pi, star_si + 1));
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Whether some path is matched by both patterns.
+pub fn patterns_overlap(a: &str, b: &str) -> bool {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // reach[i][j]: the prefixes a[..i] and b[..j] can match one common word.
+    let mut reach = vec![vec![false; b.len() + 1]; a.len() + 1];
+    reach[0][0] = true;
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            if !reach[i][j] {
+                continue;
+            }
+            let (ca, cb) = (a.get(i), b.get(j));
+            // A `*` may match nothing more.
+            if ca == Some(&'*') {
+                reach[i + 1][j] = true;
+            }
+            if cb == Some(&'*') {
+                reach[i][j + 1] = true;
+            }
+            match (ca, cb) {
+                // Both consume one common character.
+                (Some(x), Some(y)) if *x != '*' && *y != '*' && x == y => {
+                    reach[i + 1][j + 1] = true
+                }
+                // A `*` absorbs the other side's next character (or `*`).
+                (Some('*'), Some(_)) => reach[i][j + 1] = true,
+                (Some(_), Some('*')) => reach[i + 1][j] = true,
+                _ => {}
+            }
+        }
+    }
+    reach[a.len()][b.len()]
+}
+
+/// Whether `rules` grant `capability` on every path `pattern` matches (for
+/// objects of `rule_type`): one granting rule's pattern covers it, and no
+/// deny rule of that type touches any of its paths. Conservative: a pattern
+/// covered only by several rules together counts as not granted.
+pub fn allows_pattern(
+    rules: &[PathRule],
+    rule_type: RuleType,
+    pattern: &str,
+    capability: Capability,
+) -> bool {
+    let of_type = || rules.iter().filter(|r| r.rule_type == rule_type);
+    let denied = of_type()
+        .any(|r| r.capabilities.contains(&Capability::Deny) && patterns_overlap(&r.path, pattern));
+    !denied
+        && of_type()
+            .any(|r| r.capabilities.contains(&capability) && pattern_covers(&r.path, pattern))
+}
+
+/// Whether `raw` has the shape of an access id: `p-` and 4 to 32 letters or
+/// digits. Access keys (43 characters of base64) never do, so a value that
+/// passes can be written where ids go (the audit log) without risking a key.
+pub fn is_access_id(raw: &str) -> bool {
+    raw.strip_prefix("p-").is_some_and(|rest| {
+        (4..=32).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 /// An IPv4 or IPv6 network, `10.0.0.0/8` or a bare address.
@@ -306,6 +403,108 @@ mod tests {
         );
         assert!(allows(&rules, RuleType::Target, "/aws/t", Read));
         assert!(!allows(&rules, RuleType::Target, "/aws/t", Reveal));
+    }
+
+    #[test]
+    fn pattern_containment() {
+        for (outer, inner) in [
+            ("*", "/anything/*"),
+            ("/prod/*", "/prod/*"),
+            ("/prod/*", "/prod/a/*"),
+            ("/prod/*", "/prod/x"),
+            ("/*/aws/*", "/prod/aws/*"),
+            ("/a*", "/a*b"),
+            ("/exact", "/exact"),
+        ] {
+            assert!(pattern_covers(outer, inner), "{outer} covers {inner}");
+        }
+        for (outer, inner) in [
+            ("/prod/*", "*"),
+            ("/prod/*", "/pro*"),
+            ("/prod/x", "/prod/*"),
+            ("/x/*/*", "/x/*"),
+            ("/team/*", "/shared/aws"),
+            ("/a*b", "/a*"),
+        ] {
+            assert!(
+                !pattern_covers(outer, inner),
+                "{outer} does not cover {inner}"
+            );
+        }
+    }
+
+    #[test]
+    fn pattern_overlap() {
+        for (a, b) in [
+            ("*", "/x"),
+            ("/prod/*", "/prod/secret/*"),
+            ("/p*", "*d/x"),
+            ("/a*c", "/ab*"),
+            ("/x", "/x"),
+        ] {
+            assert!(
+                patterns_overlap(a, b) && patterns_overlap(b, a),
+                "{a} ~ {b}"
+            );
+        }
+        for (a, b) in [
+            ("/prod/*", "/dev/*"),
+            ("/x", "/y"),
+            ("/a*c", "/b*"),
+            ("/a", "/a/*"),
+        ] {
+            assert!(
+                !patterns_overlap(a, b) && !patterns_overlap(b, a),
+                "{a} !~ {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn granting_a_pattern_needs_cover_and_no_deny_inside() {
+        use Capability::*;
+        let rules = vec![
+            rule(RuleType::Item, "/team/*", &[Read, Create]),
+            rule(RuleType::Item, "/team/locked/*", &[Deny]),
+        ];
+        assert!(allows_pattern(&rules, RuleType::Item, "/team/a/*", Read));
+        assert!(
+            !allows_pattern(&rules, RuleType::Item, "/team/*", Read),
+            "a deny inside"
+        );
+        assert!(!allows_pattern(&rules, RuleType::Item, "*", Read));
+        assert!(!allows_pattern(&rules, RuleType::Item, "/team/a/*", Update));
+        assert!(!allows_pattern(&rules, RuleType::Target, "/team/a/*", Read));
+    }
+
+    #[test]
+    fn access_id_shape() {
+        assert!(is_access_id("p-abcdefghijkl"));
+        assert!(is_access_id("p-testadmin0001"));
+        for bad in [
+            "",
+            "p-",
+            "p-abc",
+            "x-abcdefghijkl",
+            "p-abc def",
+            "p-abcdefghijkl\n",
+            // An access key: 43 characters of URL-safe base64.
+            "p-K7gNU3sdo-OL0wNhqoVWhr3g6s1xYv72ol_pe_Unols",
+            "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEYabcdef",
+        ] {
+            assert!(!is_access_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rule_paths_are_capped() {
+        let err = PathRule::new(
+            RuleType::Item,
+            &"/x".repeat(300_000),
+            vec![Capability::Read],
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "path");
     }
 
     #[test]

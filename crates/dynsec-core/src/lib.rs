@@ -7,6 +7,7 @@
 pub mod access;
 pub mod error;
 pub mod lease;
+pub mod limits;
 pub mod path;
 pub mod secret;
 pub mod spec;
@@ -16,4 +17,4 @@ pub use error::ValidationError;
 pub use lease::{Lease, LeaseState};
 pub use path::ItemPath;
 pub use secret::SecretString;
-pub use spec::{AccessMode, AwsConnection, PasswordPolicy, ProducerSettings};
+pub use spec::{AccessMode, AwsConnection, ConnectionFields, PasswordPolicy, ProducerSettings};

@@ -6,7 +6,7 @@ use crate::ValidationError;
 use std::fmt;
 
 /// Longest accepted item path, in bytes.
-const MAX_PATH_LEN: usize = 512;
+const MAX_PATH_LEN: usize = crate::limits::NAME;
 
 /// A normalized item path: one leading `/`, no trailing `/`, no empty, `.` or `..`
 /// segments, printable characters only.

@@ -62,32 +62,146 @@ pub struct AwsConnection {
     pub sts_endpoint: Option<String>,
 }
 
+/// How one face names a connection's fields, so that an error names the
+/// field the caller actually sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionFields {
+    pub access_key_id: &'static str,
+    pub secret_access_key: &'static str,
+    pub session_token: &'static str,
+    pub region: &'static str,
+    pub iam_endpoint: &'static str,
+    pub sts_endpoint: &'static str,
+}
+
+impl ConnectionFields {
+    /// A target's fields (`create-aws-target`, `update-aws-target`).
+    pub const TARGET: Self = Self {
+        access_key_id: "access-key-id",
+        secret_access_key: "access-key",
+        session_token: "session-token",
+        region: "region",
+        iam_endpoint: "iam-endpoint",
+        sts_endpoint: "sts-endpoint",
+    };
+    /// A dynamic secret's inline connection.
+    pub const INLINE: Self = Self {
+        access_key_id: "aws-access-key-id",
+        secret_access_key: "aws-access-secret-key",
+        session_token: "aws-session-token",
+        region: "region",
+        iam_endpoint: "iam-endpoint",
+        sts_endpoint: "sts-endpoint",
+    };
+}
+
+/// Longest secret access key accepted (AWS's are 40 characters).
+const MAX_SECRET_KEY: usize = 256;
+/// Longest session token accepted (STS's run to a few kilobytes).
+const MAX_SESSION_TOKEN: usize = 16_384;
+/// Longest region name accepted.
+const MAX_REGION: usize = 64;
+
 impl AwsConnection {
-    /// Checks the fields; `prefix` is prepended to field names (`aws-` for inline).
-    pub fn validate(&self, key_id_field: &str, secret_field: &str) -> Result<(), ValidationError> {
-        if self.access_key_id.trim().is_empty() {
-            return Err(ValidationError::new(key_id_field, "must not be empty"));
+    /// Checks every field as AWS (and the HTTP layer under the SDK) would
+    /// accept it: access key ids `[A-Z0-9]{16,128}`, secret keys and session
+    /// tokens printable ASCII without whitespace, regions `[a-z0-9-]+`,
+    /// endpoints `http(s)://` URLs of printable ASCII. A value that slips
+    /// past this (a newline in a key id) makes the SDK panic while signing,
+    /// so the engine runs it on stored connections too, before every use.
+    /// Errors name the field as `fields` spells it and never echo a value.
+    pub fn validate(&self, fields: &ConnectionFields) -> Result<(), ValidationError> {
+        validate_access_key_id(fields.access_key_id, &self.access_key_id)?;
+        validate_secret_text(
+            fields.secret_access_key,
+            self.secret_access_key.expose(),
+            MAX_SECRET_KEY,
+        )?;
+        if let Some(token) = &self.session_token {
+            validate_secret_text(fields.session_token, token.expose(), MAX_SESSION_TOKEN)?;
         }
-        if self.secret_access_key.is_empty() {
-            return Err(ValidationError::new(secret_field, "must not be empty"));
-        }
-        if self.region.trim().is_empty() {
-            return Err(ValidationError::new("region", "must not be empty"));
-        }
+        validate_region(fields.region, &self.region)?;
         for (field, url) in [
-            ("iam-endpoint", &self.iam_endpoint),
-            ("sts-endpoint", &self.sts_endpoint),
+            (fields.iam_endpoint, &self.iam_endpoint),
+            (fields.sts_endpoint, &self.sts_endpoint),
         ] {
             if let Some(url) = url {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(ValidationError::new(
-                        field,
-                        "must be an http:// or https:// URL",
-                    ));
-                }
+                validate_endpoint(field, url)?;
             }
         }
         Ok(())
+    }
+}
+
+/// `[A-Z0-9]{16,128}`, the shape of every AWS access key id.
+pub fn validate_access_key_id(field: &str, value: &str) -> Result<(), ValidationError> {
+    if value.is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    let shape_ok = (16..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if shape_ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be an AWS access key id: 16 to 128 upper-case letters and digits",
+        ))
+    }
+}
+
+/// A secret key or session token: printable ASCII, no whitespace, at most
+/// `max` characters. The value is never echoed.
+fn validate_secret_text(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
+    if value.is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    if value.len() > max {
+        return Err(ValidationError::new(
+            field,
+            format!("longer than {max} characters"),
+        ));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ValidationError::new(
+            field,
+            "may hold printable ASCII only, without spaces, tabs or line breaks",
+        ));
+    }
+    Ok(())
+}
+
+/// `[a-z0-9-]+`, like `us-east-1`.
+fn validate_region(field: &str, value: &str) -> Result<(), ValidationError> {
+    if value.is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    let shape_ok = value.len() <= MAX_REGION
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if shape_ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be an AWS region name: lower-case letters, digits and '-' (e.g. us-east-1)",
+        ))
+    }
+}
+
+fn validate_endpoint(field: &str, url: &str) -> Result<(), ValidationError> {
+    crate::limits::text(field, url, crate::limits::URL)?;
+    let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+    if scheme_ok && url.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be an http:// or https:// URL of printable ASCII",
+        ))
     }
 }
 
@@ -163,6 +277,7 @@ impl ProducerSettings {
         // Also checked when the TTL is parsed; settings built another way
         // must not overflow an expiry either.
         crate::ttl::at_most_max("user-ttl", self.ttl_secs)?;
+        self.validate_lengths()?;
         match self.access_mode {
             AccessMode::IamUser => {
                 if !self.programmatic_access && !self.console_access {
@@ -223,6 +338,68 @@ impl ProducerSettings {
             }
         }
         Ok(())
+    }
+}
+
+impl ProducerSettings {
+    /// Every free-text field within its documented limit (`crate::limits`).
+    fn validate_lengths(&self) -> Result<(), ValidationError> {
+        use crate::limits::{self, list, text};
+        text("description", &self.description, limits::DESCRIPTION)?;
+        text("user-ttl", &self.ttl_text, limits::TTL_TEXT)?;
+        if let Some(template) = &self.username_template {
+            text(
+                "custom-username-template",
+                template,
+                limits::USERNAME_TEMPLATE,
+            )?;
+        }
+        if let Some(external_id) = &self.external_id {
+            text("aws-external-id", external_id, limits::EXTERNAL_ID)?;
+        }
+        list(
+            "aws-user-policies",
+            &self.user_policies,
+            limits::LIST_ENTRIES,
+            limits::ARN,
+        )?;
+        list(
+            "aws-user-groups",
+            &self.user_groups,
+            limits::LIST_ENTRIES,
+            128,
+        )?;
+        list(
+            "aws-role-arns",
+            &self.role_arns,
+            limits::LIST_ENTRIES,
+            limits::ARN,
+        )?;
+        list("tags", &self.tags, limits::LIST_ENTRIES, limits::TAG)?;
+        list(
+            "transitive-tag-keys",
+            &self.transitive_tag_keys,
+            limits::LIST_ENTRIES,
+            limits::TAG,
+        )?;
+        let session_tags: Vec<String> = self
+            .session_tags
+            .iter()
+            .flat_map(|(k, v)| [k.clone(), v.clone()])
+            .collect();
+        if self.session_tags.len() > limits::LIST_ENTRIES {
+            return Err(ValidationError::new(
+                "session-tags",
+                format!("more than {} entries", limits::LIST_ENTRIES),
+            ));
+        }
+        list(
+            "session-tags",
+            &session_tags,
+            2 * limits::LIST_ENTRIES,
+            limits::TAG,
+        )?;
+        text("iam-path", &self.iam_path, 512)
     }
 }
 
@@ -367,6 +544,138 @@ mod tests {
         s.validate().unwrap();
         s.password.length = 4;
         assert_eq!(s.validate().unwrap_err().field, "password-length");
+    }
+
+    fn connection() -> AwsConnection {
+        AwsConnection {
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+            secret_access_key: SecretString::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            session_token: Some(SecretString::new("FwoGZXIvYXdzEBYaDH+/=")),
+            region: "us-east-1".into(),
+            iam_endpoint: Some("http://127.0.0.1:5000".into()),
+            sts_endpoint: None,
+        }
+    }
+
+    #[test]
+    fn connections_refuse_what_the_sdk_cannot_sign() {
+        connection().validate(&ConnectionFields::TARGET).unwrap();
+        type Spoil = fn(&mut AwsConnection);
+        let cases: Vec<(Spoil, &str, &str)> = vec![
+            (
+                |c| c.access_key_id = "AKIA\nFAKEFAKEFAKE1".into(),
+                "access-key-id",
+                "aws-access-key-id",
+            ),
+            (
+                |c| c.access_key_id = "AKIA\rFAKEFAKEFAKE1".into(),
+                "access-key-id",
+                "aws-access-key-id",
+            ),
+            (
+                |c| c.access_key_id = "akiaiosfodnn7example".into(),
+                "access-key-id",
+                "aws-access-key-id",
+            ),
+            (
+                |c| c.access_key_id = "AKIA".into(),
+                "access-key-id",
+                "aws-access-key-id",
+            ),
+            (
+                |c| c.access_key_id = String::new(),
+                "access-key-id",
+                "aws-access-key-id",
+            ),
+            (
+                |c| c.secret_access_key = SecretString::new("abc\ndef"),
+                "access-key",
+                "aws-access-secret-key",
+            ),
+            (
+                |c| c.secret_access_key = SecretString::new("abc def"),
+                "access-key",
+                "aws-access-secret-key",
+            ),
+            (
+                |c| c.secret_access_key = SecretString::new("ab\u{e9}"),
+                "access-key",
+                "aws-access-secret-key",
+            ),
+            (
+                |c| c.secret_access_key = SecretString::default(),
+                "access-key",
+                "aws-access-secret-key",
+            ),
+            (
+                |c| c.session_token = Some(SecretString::new("tok\r\nen")),
+                "session-token",
+                "aws-session-token",
+            ),
+            (|c| c.region = "us-east-1\n".into(), "region", "region"),
+            (|c| c.region = "US-EAST-1".into(), "region", "region"),
+            (
+                |c| c.iam_endpoint = Some("ftp://x".into()),
+                "iam-endpoint",
+                "iam-endpoint",
+            ),
+            (
+                |c| c.sts_endpoint = Some("http://a\nb".into()),
+                "sts-endpoint",
+                "sts-endpoint",
+            ),
+        ];
+        for (spoil, target_field, inline_field) in cases {
+            let mut c = connection();
+            spoil(&mut c);
+            let err = c.validate(&ConnectionFields::TARGET).unwrap_err();
+            assert_eq!(err.field, target_field, "{err}");
+            assert_eq!(
+                c.validate(&ConnectionFields::INLINE).unwrap_err().field,
+                inline_field
+            );
+            // Never echoes the value.
+            assert!(
+                !err.reason.contains("FAKE") && !err.reason.contains("abc"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn free_text_settings_are_capped() {
+        let huge = "x".repeat(600_000);
+        type Set = fn(&mut ProducerSettings, String);
+        let cases: Vec<(Set, &str)> = vec![
+            (|s, v| s.description = v, "description"),
+            (
+                |s, v| s.username_template = Some(v),
+                "custom-username-template",
+            ),
+            (|s, v| s.external_id = Some(v), "aws-external-id"),
+            (|s, v| s.tags = vec![v], "tags"),
+            (|s, v| s.ttl_text = v, "user-ttl"),
+            (
+                |s, v| s.session_tags = vec![("k".into(), v)],
+                "session-tags",
+            ),
+            (
+                |s, v| s.transitive_tag_keys = vec![v],
+                "transitive-tag-keys",
+            ),
+            (
+                |s, v| s.user_policies = vec![format!("arn:{v}")],
+                "aws-user-policies",
+            ),
+        ];
+        for (set, field) in cases {
+            let mut s = iam_user();
+            set(&mut s, huge.clone());
+            assert_eq!(s.validate().unwrap_err().field, field);
+        }
+        let mut s = iam_user();
+        s.tags = vec!["t".into(); 101];
+        assert_eq!(s.validate().unwrap_err().field, "tags");
     }
 
     #[test]

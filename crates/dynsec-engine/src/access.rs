@@ -1,9 +1,25 @@
 //! Access control: API-key auth methods, roles with path rules, and the checks
 //! every operation runs before it touches anything.
+//!
+//! Two rules keep a caller from raising its own (or anyone's) rights:
+//!
+//! - **No capability is gained by moving an object** ([`Engine::may_move`]):
+//!   a rename needs `delete` on the old name and `create` on the new one, and
+//!   whatever the caller may do on the new name it must already have been
+//!   allowed on the old one.
+//! - **Nobody grants what they do not hold** ([`Engine::may_grant`],
+//!   [`Engine::may_lift_denies`]): a rule set on a role, a role associated
+//!   with an auth method, or a deny removed (a rule deleted, replaced, or its
+//!   role unlinked or deleted) may only give capabilities the caller itself
+//!   holds on every path concerned. The first admin may do anything.
 
 use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
-use dynsec_core::access::{allows, normalize_rule_path, Capability, Cidr, PathRule, RuleType};
+use dynsec_core::access::{
+    allows, allows_pattern, normalize_rule_path, patterns_overlap, Capability, Cidr, PathRule,
+    RuleType,
+};
+use dynsec_core::limits;
 use dynsec_core::ttl::MAX_TTL_SECS;
 use dynsec_core::{ItemPath, SecretString, ValidationError};
 use dynsec_crypto::{hash_credential, random_id, random_secret};
@@ -42,6 +58,113 @@ impl Caller {
                 "access denied: this operation needs the admin key".into(),
             ))
         }
+    }
+}
+
+/// The capabilities that let a caller act on an existing object; `create`
+/// concerns names, not objects, and is checked separately on renames.
+const OBJECT_CAPABILITIES: [Capability; 5] = [
+    Capability::Read,
+    Capability::Update,
+    Capability::Delete,
+    Capability::List,
+    Capability::Reveal,
+];
+
+impl Engine {
+    /// Whether `caller` may rename the object `from` (of `rule_type`) to
+    /// `to`: `delete` on `from`, `create` on `to`, and no capability on `to`
+    /// that it lacks on `from` — moving an object must not unlock it.
+    pub fn may_move(
+        &self,
+        caller: &Caller,
+        rule_type: RuleType,
+        from: &ItemPath,
+        to: &ItemPath,
+    ) -> Result<(), EngineError> {
+        caller.require(rule_type, from.as_str(), Capability::Delete)?;
+        caller.require(rule_type, to.as_str(), Capability::Create)?;
+        for capability in OBJECT_CAPABILITIES {
+            if caller.can(rule_type, to.as_str(), capability)
+                && !caller.can(rule_type, from.as_str(), capability)
+            {
+                return Err(EngineError::Forbidden(format!(
+                    "access denied: moving {kind} '{from}' to '{to}' would give this auth method '{capability}' on it, which it does not have on '{from}'",
+                    kind = kind_name(rule_type)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `caller` may hand out `rule` (to a role, or through an
+    /// association): it must itself hold every capability of the rule on
+    /// every path the rule's pattern matches. Denies only take rights away
+    /// and need nothing.
+    pub fn may_grant(&self, caller: &Caller, rule: &PathRule) -> Result<(), EngineError> {
+        if caller.is_admin {
+            return Ok(());
+        }
+        for &capability in rule.capabilities.iter().filter(|c| **c != Capability::Deny) {
+            if !allows_pattern(&caller.rules, rule.rule_type, &rule.path, capability) {
+                return Err(EngineError::Forbidden(format!(
+                    "access denied: granting '{capability}' on {} '{}' needs this auth method to hold '{capability}' on all of it itself",
+                    rule.rule_type.as_str(),
+                    rule.path
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `caller` may remove the denies among `removed` from auth
+    /// methods that keep `remaining`: whatever those grant inside a removed
+    /// deny's paths becomes allowed, so the caller must hold it there.
+    pub fn may_lift_denies(
+        &self,
+        caller: &Caller,
+        removed: &[PathRule],
+        remaining: &[PathRule],
+    ) -> Result<(), EngineError> {
+        if caller.is_admin {
+            return Ok(());
+        }
+        for deny in removed
+            .iter()
+            .filter(|r| r.capabilities.contains(&Capability::Deny))
+        {
+            for grant in remaining.iter().filter(|r| {
+                r.rule_type == deny.rule_type
+                    && !r.capabilities.contains(&Capability::Deny)
+                    && patterns_overlap(&r.path, &deny.path)
+            }) {
+                for &capability in &grant.capabilities {
+                    if !allows_pattern(&caller.rules, deny.rule_type, &deny.path, capability) {
+                        return Err(EngineError::Forbidden(format!(
+                            "access denied: lifting the deny on {} '{}' would allow '{capability}' there (through '{}'), which this auth method does not hold itself",
+                            deny.rule_type.as_str(),
+                            deny.path,
+                            grant.path
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every rule the auth methods associated with role `role_id` hold (all
+    /// their roles' rules), but those of `role_id` itself.
+    async fn rules_beside_role(&self, role_id: i64) -> Result<Vec<PathRule>, EngineError> {
+        let mut rules = Vec::new();
+        for assoc in self.store().assocs_of_role(role_id).await? {
+            for other in self.store().assocs_of_access_id(&assoc.access_id).await? {
+                if other.role_id != role_id {
+                    rules.extend(self.store().role_rules(other.role_id).await?);
+                }
+            }
+        }
+        Ok(rules)
     }
 }
 
@@ -94,6 +217,8 @@ impl Engine {
         &self,
         input: AuthMethodInput,
     ) -> Result<NewAuthMethod, EngineError> {
+        limits::text("description", &input.description, limits::DESCRIPTION)?;
+        limits::list("bound-ips", &input.bound_ips, limits::LIST_ENTRIES, 64)?;
         for ip in &input.bound_ips {
             Cidr::parse("bound-ips", ip)?;
         }
@@ -185,6 +310,7 @@ impl Engine {
         name: &ItemPath,
         description: String,
     ) -> Result<i64, EngineError> {
+        limits::text("description", &description, limits::DESCRIPTION)?;
         let now = Utc::now();
         Ok(self
             .store()
@@ -223,26 +349,56 @@ impl Engine {
         Ok(views)
     }
 
-    pub async fn delete_role(&self, name: &ItemPath) -> Result<(), EngineError> {
+    /// Deletes a role. Its denies leave the auth methods it was associated
+    /// with, so they are lifted as [`Engine::may_lift_denies`] allows.
+    pub async fn delete_role(&self, caller: &Caller, name: &ItemPath) -> Result<(), EngineError> {
         let record = self.role_record(name).await?;
+        let rules = self.store().role_rules(record.id).await?;
+        let remaining = self.rules_beside_role(record.id).await?;
+        self.may_lift_denies(caller, &rules, &remaining)?;
         self.store().delete_role(record.id).await?;
         Ok(())
     }
 
-    pub async fn set_role_rule(&self, role: &ItemPath, rule: PathRule) -> Result<(), EngineError> {
+    /// Sets (adds or replaces) a rule of a role; the caller may grant only
+    /// what it holds ([`Engine::may_grant`]), and replacing a deny lifts it.
+    pub async fn set_role_rule(
+        &self,
+        caller: &Caller,
+        role: &ItemPath,
+        rule: PathRule,
+    ) -> Result<(), EngineError> {
         let record = self.role_record(role).await?;
+        self.may_grant(caller, &rule)?;
+        let rules = self.store().role_rules(record.id).await?;
+        let (replaced, mut remaining): (Vec<PathRule>, Vec<PathRule>) = rules
+            .into_iter()
+            .partition(|r| r.rule_type == rule.rule_type && r.path == rule.path);
+        if !rule.capabilities.contains(&Capability::Deny) {
+            remaining.push(rule.clone());
+            remaining.extend(self.rules_beside_role(record.id).await?);
+            self.may_lift_denies(caller, &replaced, &remaining)?;
+        }
         self.store().set_role_rule(record.id, &rule).await?;
         Ok(())
     }
 
+    /// Deletes a rule of a role; deleting a deny lifts it.
     pub async fn delete_role_rule(
         &self,
+        caller: &Caller,
         role: &ItemPath,
         rule_type: RuleType,
         path: &str,
     ) -> Result<(), EngineError> {
         let record = self.role_record(role).await?;
         let path = normalize_rule_path(path);
+        let rules = self.store().role_rules(record.id).await?;
+        let (removed, mut remaining): (Vec<PathRule>, Vec<PathRule>) = rules
+            .into_iter()
+            .partition(|r| r.rule_type == rule_type && r.path == path);
+        remaining.extend(self.rules_beside_role(record.id).await?);
+        self.may_lift_denies(caller, &removed, &remaining)?;
         if self
             .store()
             .delete_role_rule(record.id, rule_type, &path)
@@ -258,12 +414,18 @@ impl Engine {
     }
 
     /// Associates a role with an auth method; returns the association id.
+    /// The auth method gains every rule of the role, so the caller must hold
+    /// each of them ([`Engine::may_grant`]).
     pub async fn assoc_role_am(
         &self,
+        caller: &Caller,
         role: &ItemPath,
         auth_method: &ItemPath,
     ) -> Result<String, EngineError> {
         let record = self.role_record(role).await?;
+        for rule in self.store().role_rules(record.id).await? {
+            self.may_grant(caller, &rule)?;
+        }
         let key = self
             .store()
             .api_key_by_name(auth_method.as_str())
@@ -287,8 +449,39 @@ impl Engine {
         Ok(id)
     }
 
-    /// The association `id`, for authorization before deleting it.
-    pub async fn find_assoc(&self, id: &str) -> Result<AssocRecord, EngineError> {
+    /// Deletes an association. The caller needs `update` on its role, and
+    /// the role's denies leave the auth method, so they are lifted as
+    /// [`Engine::may_lift_denies`] allows. A caller without `update` learns
+    /// nothing about whether the association exists.
+    pub async fn delete_assoc(&self, caller: &Caller, id: &str) -> Result<(), EngineError> {
+        let assoc = match self.find_assoc(id).await {
+            Ok(assoc) => assoc,
+            Err(EngineError::NotFound(_)) if !caller.is_admin => {
+                return Err(EngineError::Forbidden(
+                    "access denied: 'update' on the association's role is not granted".into(),
+                ))
+            }
+            Err(err) => return Err(err),
+        };
+        caller.require(RuleType::Role, &assoc.role_name, Capability::Update)?;
+        let removed = self.store().role_rules(assoc.role_id).await?;
+        let mut remaining = Vec::new();
+        for other in self.store().assocs_of_access_id(&assoc.access_id).await? {
+            if other.id != assoc.id {
+                remaining.extend(self.store().role_rules(other.role_id).await?);
+            }
+        }
+        self.may_lift_denies(caller, &removed, &remaining)?;
+        if self.store().delete_assoc(id).await? {
+            Ok(())
+        } else {
+            Err(EngineError::not_found(format!(
+                "association '{id}' not found"
+            )))
+        }
+    }
+
+    async fn find_assoc(&self, id: &str) -> Result<AssocRecord, EngineError> {
         for role in self.store().list_roles().await? {
             if let Some(assoc) = self
                 .store()
@@ -303,16 +496,6 @@ impl Engine {
         Err(EngineError::not_found(format!(
             "association '{id}' not found"
         )))
-    }
-
-    pub async fn delete_assoc(&self, id: &str) -> Result<(), EngineError> {
-        if self.store().delete_assoc(id).await? {
-            Ok(())
-        } else {
-            Err(EngineError::not_found(format!(
-                "association '{id}' not found"
-            )))
-        }
     }
 
     async fn role_record(&self, name: &ItemPath) -> Result<RoleRecord, EngineError> {

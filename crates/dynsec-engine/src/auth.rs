@@ -25,9 +25,6 @@ const MAX_FAILURES_PER_ADDRESS: usize = 50;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Bound on remembered keys, so a flood of random ids can't exhaust memory.
 const MAX_TRACKED: usize = 10_000;
-/// Longest access id looked at; longer ones are refused before any lookup or
-/// bookkeeping (real ids are `p-` + 12 characters).
-const MAX_ACCESS_ID_LEN: usize = 64;
 
 /// Who is calling, once their token checked out, with the path rules of every
 /// role associated with their auth method.
@@ -141,10 +138,10 @@ impl Engine {
         }
         let (access_id, access_key, was_preset) = match preset {
             Some((id, key)) => {
-                if !id.starts_with("p-") || id.len() < 4 {
+                if !dynsec_core::access::is_access_id(&id) {
                     return Err(EngineError::Invalid(dynsec_core::ValidationError::new(
                         "DYNSEC_ADMIN_ACCESS_ID",
-                        "must look like p-<letters and digits>",
+                        "must look like p-<4 to 32 letters and digits>",
                     )));
                 }
                 if key.expose().len() < 16 {
@@ -194,7 +191,16 @@ impl Engine {
         // One message for every failure, so callers can't probe which ids exist.
         let refused =
             || EngineError::Unauthenticated("access denied: wrong access id or access key".into());
-        if access_id.len() > MAX_ACCESS_ID_LEN {
+        if !dynsec_core::access::is_access_id(access_id) {
+            // Not an id at all (perhaps the key, swapped in): nothing to look
+            // up, and nothing to remember it by; the address still counts.
+            let address = [format!("ip:{client}")];
+            if let Some(wait) = self.inner.auth_failures.blocked(&address) {
+                return Err(EngineError::RateLimited(format!(
+                    "too many failed authentication attempts; retry in {wait} s"
+                )));
+            }
+            self.inner.auth_failures.record(&address);
             return Err(refused());
         }
         let limiter_keys = [format!("id:{access_id}"), format!("ip:{client}")];

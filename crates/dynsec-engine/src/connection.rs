@@ -2,8 +2,8 @@
 
 use crate::{Engine, EngineError};
 use dynsec_aws::AwsAdmin;
-use dynsec_core::{AwsConnection, SecretString};
-use dynsec_store::{ConnectionColumns, ProducerRecord};
+use dynsec_core::{AwsConnection, ConnectionFields, SecretString};
+use dynsec_store::{ConnectionColumns, ProducerRecord, TargetRecord};
 use serde_json::json;
 
 /// Associated data binding a sealed secret to the record that owns it.
@@ -67,7 +67,8 @@ impl Engine {
         })
     }
 
-    /// The AWS connection a dynamic secret uses: its target's, or its inline one.
+    /// The AWS connection a dynamic secret uses: its target's, or its inline
+    /// one — refused if a stored field could not be used (see [`usable`]).
     pub(crate) async fn producer_connection(
         &self,
         producer: &ProducerRecord,
@@ -84,26 +85,48 @@ impl Engine {
                             producer.name
                         ))
                     })?;
-                self.open_connection(
-                    &target_aad(&target.uid),
-                    &target.connection,
-                    target.protection_key.as_deref(),
-                )
-                .await
+                self.target_connection(&target).await
             }
             (None, Some(inline)) => {
-                self.open_connection(
-                    &producer_aad(&producer.uid),
-                    inline,
-                    producer.settings.protection_key.as_deref(),
+                let conn = self
+                    .open_connection(
+                        &producer_aad(&producer.uid),
+                        inline,
+                        producer.settings.protection_key.as_deref(),
+                    )
+                    .await?;
+                usable(
+                    conn,
+                    &ConnectionFields::INLINE,
+                    &format!("dynamic secret '{}'", producer.name),
+                    "gateway-update-producer-aws",
                 )
-                .await
             }
             (None, None) => Err(EngineError::Internal(format!(
                 "dynamic secret '{}' has neither a target nor an inline connection",
                 producer.name
             ))),
         }
+    }
+
+    /// A target's connection, ready for AWS calls (see [`usable`]).
+    pub(crate) async fn target_connection(
+        &self,
+        target: &TargetRecord,
+    ) -> Result<AwsConnection, EngineError> {
+        let conn = self
+            .open_connection(
+                &target_aad(&target.uid),
+                &target.connection,
+                target.protection_key.as_deref(),
+            )
+            .await?;
+        usable(
+            conn,
+            &ConnectionFields::TARGET,
+            &format!("target '{}'", target.name),
+            "update-aws-target",
+        )
     }
 
     /// AWS clients for a dynamic secret, with `max_attempts` SDK attempts per call.
@@ -114,5 +137,25 @@ impl Engine {
     ) -> Result<AwsAdmin, EngineError> {
         let conn = self.producer_connection(producer).await?;
         Ok(AwsAdmin::new(&conn, max_attempts))
+    }
+}
+
+/// A stored connection as the AWS SDK can use it. Values are validated when
+/// written, but a record written by an older version, restored from
+/// elsewhere or edited in the database may hold anything — and a control
+/// character in a key id makes the SDK panic while signing. Such a record is
+/// refused with an error naming the field and the fix; a revocation records
+/// it as the lease's `last_error` and retries.
+fn usable(
+    conn: AwsConnection,
+    fields: &ConnectionFields,
+    owner: &str,
+    fix: &str,
+) -> Result<AwsConnection, EngineError> {
+    match conn.validate(fields) {
+        Ok(()) => Ok(conn),
+        Err(err) => Err(EngineError::Conflict(format!(
+            "the AWS connection stored in {owner} is unusable: {err}; correct it with {fix}"
+        ))),
     }
 }

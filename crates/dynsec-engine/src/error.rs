@@ -44,8 +44,20 @@ impl EngineError {
 impl From<StoreError> for EngineError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::Conflict(what) => Self::Conflict(conflict_message(&what)),
             other => Self::Internal(other.to_string()),
         }
+    }
+}
+
+/// What a uniqueness conflict means for the caller: what exists, and why
+/// that stops the request.
+fn conflict_message(what: &str) -> String {
+    if what.starts_with("association") {
+        format!("{what} already exists: that role is already associated with that auth method")
+    } else {
+        format!(
+            "{what} already exists: names are unique, so choose another name (or delete or rename the existing one first)"
+        )
     }
 }

@@ -40,13 +40,10 @@ impl Housekeeper {
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = beat.tick() => {
-                    if let Err(err) = engine.store().heartbeat(engine.instance_id(), Utc::now()).await {
-                        warn!(error = %err, "cannot record heartbeat");
-                    }
-                    match engine.recover_intents().await {
-                        Ok(0) => {}
-                        Ok(n) => info!(intents = n, "rolling back intents of stopped gateways"),
-                        Err(err) => warn!(error = %err, "cannot recover intents"),
+                    // One heartbeat is one unit of work: a panic in it (or
+                    // in the recovery it runs) waits for the next beat.
+                    if let Err(error) = crate::duty::unit_of_work("heartbeat", engine.heartbeat()).await {
+                        warn!(%error, "heartbeat failed");
                     }
                 }
             }
@@ -72,10 +69,11 @@ async fn sweep_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
     let sweeps = async {
         loop {
             sweep.tick().await;
-            match engine.sweep_orphans().await {
-                Ok(0) => {}
-                Ok(n) => info!(users = n, "orphan sweep removed IAM users no lease claims"),
-                Err(err) => warn!(error = %err, "orphan sweep failed"),
+            match crate::duty::unit_of_work("orphan sweep", engine.sweep_orphans()).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => info!(users = n, "orphan sweep removed IAM users no lease claims"),
+                Ok(Err(err)) => warn!(error = %err, "orphan sweep failed"),
+                Err(error) => warn!(%error, "orphan sweep failed"),
             }
         }
     };
@@ -87,6 +85,38 @@ async fn sweep_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
 }
 
 impl Engine {
+    /// Records that this process is alive (which also tells whether the store
+    /// takes writes, for [`Engine::health`]), then recovers the intents of
+    /// dead processes.
+    async fn heartbeat(&self) {
+        match self.store().heartbeat(self.instance_id(), Utc::now()).await {
+            Ok(()) => self.inner.health.store_write_succeeded(),
+            Err(err) => {
+                warn!(error = %err, "cannot record heartbeat");
+                self.inner
+                    .health
+                    .store_write_failed(format!("cannot record the heartbeat: {err}"));
+            }
+        }
+        match self.recover_intents().await {
+            Ok(0) => {}
+            Ok(n) => info!(intents = n, "rolling back intents of stopped gateways"),
+            Err(err) => warn!(error = %err, "cannot recover intents"),
+        }
+    }
+
+    /// Refuses a store that does not take writes (read-only files, a full
+    /// disk): a gateway on one would answer every `auth` with 500 while
+    /// leases go unrevoked. Writes this instance's first heartbeat.
+    pub async fn check_store_writable(&self) -> Result<(), EngineError> {
+        self.store()
+            .heartbeat(self.instance_id(), Utc::now())
+            .await
+            .map_err(|err| {
+                EngineError::Internal(format!("the store does not accept writes: {err}"))
+            })
+    }
+
     /// Turns work left by dead gateway processes into due revocations: their
     /// pending intents (the reaper then tears down whatever they created),
     /// and the revocations they had claimed (released at once, not when the
@@ -146,10 +176,15 @@ impl Engine {
         let mut removed = 0;
         for (conn, path) in self.sweep_scopes().await? {
             let aws = AwsAdmin::new(&conn, 3);
-            let users = match aws.list_users_with_tags(&path).await {
-                Ok(users) => users,
-                Err(err) => {
+            let listing = aws.list_users_with_tags(&path);
+            let users = match crate::duty::unit_of_work("orphan sweep listing", listing).await {
+                Ok(Ok(users)) => users,
+                Ok(Err(err)) => {
                     warn!(error = %err, region = %conn.region, "orphan sweep cannot list users");
+                    continue;
+                }
+                Err(error) => {
+                    warn!(%error, region = %conn.region, "orphan sweep cannot list users");
                     continue;
                 }
             };
@@ -160,13 +195,18 @@ impl Engine {
                 if !self.is_orphan(&user).await? {
                     continue;
                 }
-                match aws.teardown_user(&user.user_name).await {
-                    Ok(()) => {
+                // One teardown is one unit of work: a panic skips this user.
+                let teardown = aws.teardown_user(&user.user_name);
+                match crate::duty::unit_of_work("orphan sweep teardown", teardown).await {
+                    Ok(Ok(())) => {
                         info!(user = %user.user_name, "orphan sweep removed an expired IAM user no lease claims");
                         removed += 1;
                     }
-                    Err(err) => {
+                    Ok(Err(err)) => {
                         warn!(user = %user.user_name, error = %err, "orphan sweep teardown failed")
+                    }
+                    Err(error) => {
+                        warn!(user = %user.user_name, %error, "orphan sweep teardown failed")
                     }
                 }
             }
@@ -193,7 +233,7 @@ impl Engine {
             return Ok(false);
         }
         let claimed =
-            match tag("dynsec:lease-id") {
+            match tag(dynsec_aws::LEASE_ID_TAG) {
                 Some(id) => self.store().lease(id).await?.is_some_and(|lease| {
                     lease.state.is_live() && lease.principal == user.user_name
                 }),
@@ -220,14 +260,7 @@ impl Engine {
             }
         };
         for target in self.store().list_targets().await? {
-            match self
-                .open_connection(
-                    &crate::connection::target_aad(&target.uid),
-                    &target.connection,
-                    target.protection_key.as_deref(),
-                )
-                .await
-            {
+            match self.target_connection(&target).await {
                 Ok(conn) => add(conn, self.config().iam_path.clone()),
                 Err(err) => {
                     warn!(target = %target.name, error = %err, "orphan sweep skips a target")

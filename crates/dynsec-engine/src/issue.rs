@@ -113,6 +113,31 @@ impl Engine {
             )));
         }
 
+        // Everything from here on is one unit of work: should it panic, the
+        // intent goes to the reaper, which tears down whatever exists.
+        let intent = lease.clone();
+        match crate::duty::unit_of_work("issuance", self.create_and_activate(producer, &aws, lease))
+            .await
+        {
+            Ok(result) => result,
+            Err(reason) => {
+                self.hand_intent_to_reaper(intent, &reason).await;
+                Err(EngineError::Internal(reason))
+            }
+        }
+    }
+
+    /// CreateUser and the rest for the intent `lease`, then its activation.
+    async fn create_and_activate(
+        &self,
+        producer: &ProducerRecord,
+        aws: &dynsec_aws::AwsAdmin,
+        mut lease: Lease,
+    ) -> Result<IssuedValue, EngineError> {
+        let settings = &producer.settings;
+        let lease_id = lease.id.clone();
+        let user_name = lease.principal.clone();
+        let expires_at = lease.expires_at;
         let tags = vec![
             (
                 "dynsec:managed-by".to_string(),
@@ -122,7 +147,7 @@ impl Engine {
                 "dynsec:dynamic-secret".to_string(),
                 tag_value(&producer.name),
             ),
-            ("dynsec:lease-id".to_string(), lease_id.clone()),
+            (dynsec_aws::LEASE_ID_TAG.to_string(), lease_id.clone()),
             (
                 EXPIRES_AT_TAG.to_string(),
                 expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -143,9 +168,24 @@ impl Engine {
         };
         let created = match aws.create_user(&request).await {
             Ok(created) => created,
+            Err(err) if never_created(&err) => {
+                // AWS refused CreateUser itself: there is no user to tear
+                // down, and trying to (with the same refused credentials)
+                // would keep the lease revoking forever.
+                warn!(lease = %lease_id, user = %user_name, error = %err, "AWS refused to create the user; closing the intent");
+                lease.state = LeaseState::Revoked;
+                lease.last_error = Some(format!(
+                    "issuance refused by AWS before the user existed: {err}"
+                ));
+                if let Err(store_err) = self.store().update_lease(&lease).await {
+                    // The intent stays `pending`; recovery rolls it back.
+                    warn!(lease = %lease.id, error = %store_err, "cannot close the intent");
+                }
+                return Err(err.into());
+            }
             Err(err) => {
                 warn!(lease = %lease_id, user = %user_name, error = %err, "issuance failed; rolling back");
-                self.roll_back(&aws, &mut lease, &err.to_string()).await;
+                self.roll_back(aws, &mut lease, &err.to_string()).await;
                 return Err(err.into());
             }
         };
@@ -170,7 +210,7 @@ impl Engine {
             Err(err) => {
                 // We cannot record the credential as handed out, so we must not hand it out.
                 warn!(lease = %lease_id, error = %err, "cannot activate lease; rolling back");
-                self.roll_back(&aws, &mut lease, "lease could not be activated")
+                self.roll_back(aws, &mut lease, "lease could not be activated")
                     .await;
                 return Err(err.into());
             }
@@ -193,6 +233,25 @@ impl Engine {
             expires_at,
             ttl_secs: settings.ttl_secs,
         })
+    }
+
+    /// After a panic mid-issuance: the intent (if still pending) becomes a
+    /// due revocation, so the reaper tears down whatever was created.
+    async fn hand_intent_to_reaper(&self, mut lease: Lease, reason: &str) {
+        lease.state = LeaseState::Revoking;
+        lease.last_error = Some(format!("issuance failed: {reason}"));
+        lease.next_attempt_at = Some(Utc::now());
+        match self
+            .store()
+            .update_lease_if(&lease, LeaseState::Pending)
+            .await
+        {
+            Ok(_) => self.wake_reaper(),
+            // Still pending: the housekeeper takes it over once it is stale.
+            Err(err) => {
+                warn!(lease = %lease.id, error = %err, "cannot hand the intent to the reaper")
+            }
+        }
     }
 
     /// Tears down what a failed issuance may have created. If AWS can't be
@@ -301,6 +360,21 @@ impl Engine {
             ttl_secs: settings.ttl_secs,
         })
     }
+}
+
+/// Whether a failed [`dynsec_aws::AwsAdmin::create_user`] proves no user of
+/// ours was created: AWS (or the SDK, before sending) refused CreateUser
+/// itself as denied or invalid, or the name belongs to someone else's user.
+/// A timeout, a 5xx or a throttle proves nothing (the user may exist), nor
+/// does a failure of a later step.
+fn never_created(err: &dynsec_aws::AwsError) -> bool {
+    use dynsec_aws::AwsErrorKind::{Denied, Invalid};
+    err.operation == "CreateUser"
+        && (matches!(err.kind, Denied | Invalid)
+            // A user of that name exists and is not ours (ours would have
+            // been taken up by `create_user`): nothing of ours to tear down,
+            // and theirs must not be.
+            || err.code.as_deref() == Some("EntityAlreadyExists"))
 }
 
 /// Reads the caller's `args`; returns the chosen role ARN, if any.
@@ -418,6 +492,49 @@ mod tests {
         for huge in [u64::MAX, i64::MAX as u64, i64::MAX as u64 / 1000] {
             assert_eq!(expiry(now, huge).unwrap_err().field, "user-ttl");
         }
+    }
+
+    #[test]
+    fn only_a_refused_create_user_proves_there_is_no_user() {
+        use dynsec_aws::{AwsError, AwsErrorKind::*};
+        let err = |op, kind, code: Option<&str>| {
+            AwsError::new(kind, "IAM", op, code.map(str::to_string), "m")
+        };
+        assert!(never_created(&err(
+            "CreateUser",
+            Denied,
+            Some("AccessDenied")
+        )));
+        assert!(never_created(&err("CreateUser", Denied, None)));
+        assert!(never_created(&err(
+            "CreateUser",
+            Invalid,
+            Some("ValidationError")
+        )));
+        assert!(never_created(&err(
+            "CreateUser",
+            Retryable,
+            Some("EntityAlreadyExists")
+        )));
+        assert!(!never_created(&err(
+            "CreateUser",
+            Retryable,
+            Some("Throttling")
+        )));
+        assert!(
+            !never_created(&err("CreateUser", Retryable, None)),
+            "a timeout"
+        );
+        assert!(!never_created(&err(
+            "AttachUserPolicy",
+            Invalid,
+            Some("NoSuchEntity")
+        )));
+        assert!(!never_created(&err(
+            "CreateAccessKey",
+            Denied,
+            Some("AccessDenied")
+        )));
     }
 
     #[test]

@@ -410,6 +410,11 @@ impl Engine {
         &self,
         input: ProtectionKeyInput,
     ) -> Result<ProtectionKeyView, EngineError> {
+        dynsec_core::limits::text(
+            "description",
+            &input.description,
+            dynsec_core::limits::DESCRIPTION,
+        )?;
         let alg = if input.alg.trim().is_empty() {
             ALG_AES256GCM.to_string()
         } else {
@@ -455,7 +460,7 @@ impl Engine {
             .is_some()
         {
             return Err(EngineError::Conflict(format!(
-                "a dynamic secret named '{}' already exists",
+                "the name '{}' is taken by a dynamic secret; dynamic secrets and protection keys share one namespace, so pick another name",
                 input.name
             )));
         }

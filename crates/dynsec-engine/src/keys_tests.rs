@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use crate::test_support::{self, path};
+use crate::test_support::{self, admin, path};
 use crate::{EngineConfig, ProducerInput, TargetInput};
 use dynsec_core::AwsConnection;
 use dynsec_crypto::Sealer;
@@ -95,7 +95,7 @@ async fn rotation_rewraps_every_record_and_retires_the_old_key() {
     gw.create_target(target("/aws/protected", Some("keys/plain/")))
         .await
         .unwrap();
-    gw.create_producer(inline_producer("/ds/inline", None))
+    gw.create_producer(&admin(), inline_producer("/ds/inline", None))
         .await
         .unwrap();
     let protected_before = store
@@ -163,7 +163,7 @@ async fn an_interrupted_rotation_is_finished_at_start() {
     let gw = engine(&store, Keyring::new(old.clone()));
     let install_secret = gw.prepare_master_key().await.unwrap();
     gw.create_target(target("/aws/a", None)).await.unwrap();
-    gw.create_producer(inline_producer("/ds/inline", None))
+    gw.create_producer(&admin(), inline_producer("/ds/inline", None))
         .await
         .unwrap();
 
@@ -250,7 +250,7 @@ async fn split_keys_need_their_customer_fragment() {
         .await
         .unwrap();
     gw.create_target(target("/aws/plain", None)).await.unwrap();
-    gw.create_producer(inline_producer("/ds/split", Some("/keys/split")))
+    gw.create_producer(&admin(), inline_producer("/ds/split", Some("/keys/split")))
         .await
         .unwrap();
     assert_eq!(details_secret(&gw, "/aws/split").await.unwrap(), SECRET);
@@ -265,7 +265,7 @@ async fn split_keys_need_their_customer_fragment() {
         "{err}"
     );
     let err = gw
-        .create_producer(inline_producer("/ds/x", Some("/keys/nope")))
+        .create_producer(&admin(), inline_producer("/ds/x", Some("/keys/nope")))
         .await
         .unwrap_err();
     assert!(
@@ -324,7 +324,9 @@ async fn split_keys_need_their_customer_fragment() {
     // In use: the key cannot be deleted; once free, delete-item removes it.
     let err = gw.delete_item(&path("/keys/split")).await.unwrap_err();
     assert!(err.to_string().contains("is used by"), "{err}");
-    gw.delete_target(&path("/aws/split"), false).await.unwrap();
+    gw.delete_target(&admin(), &path("/aws/split"), false)
+        .await
+        .unwrap();
     gw.delete_producer(&path("/ds/split")).await.unwrap();
     gw.delete_item(&path("/keys/split")).await.unwrap();
     assert!(matches!(
@@ -340,7 +342,7 @@ async fn keys_are_listed_as_items_only_when_asked_for() {
     gw.create_protection_key(key_input("/keys/prod/k1", None, None))
         .await
         .unwrap();
-    gw.create_producer(inline_producer("/keys/ds", None))
+    gw.create_producer(&admin(), inline_producer("/keys/ds", None))
         .await
         .unwrap();
     let all = |_: &str| true;

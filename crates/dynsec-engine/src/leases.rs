@@ -3,7 +3,7 @@
 //! teardown; failures leave it `Failed` with the error and the next attempt.
 
 use crate::issue::seconds;
-use crate::{Engine, EngineError};
+use crate::{Caller, Engine, EngineError};
 use chrono::Utc;
 use dynsec_core::ttl::MAX_TTL_SECS;
 use dynsec_core::{AccessMode, ItemPath, Lease, LeaseState, ValidationError};
@@ -172,7 +172,101 @@ impl Engine {
 
     /// Tears a lease down and records the outcome; never returns an error so
     /// callers can't drop a lease on the floor — the state says what happened.
-    pub(crate) async fn revoke_now(&self, mut lease: Lease) -> Lease {
+    /// One revocation is one unit of work: should it panic, the lease is
+    /// recorded as failed and retried like any other failure.
+    pub(crate) async fn revoke_now(&self, lease: Lease) -> Lease {
+        self.revoke_guarded(lease, |engine, lease| async move {
+            engine.revoke_attempt(lease).await
+        })
+        .await
+    }
+
+    /// [`Engine::revoke_now`] with the attempt given (tests inject failures).
+    pub(crate) async fn revoke_guarded<F, Fut>(&self, lease: Lease, attempt: F) -> Lease
+    where
+        F: FnOnce(Engine, Lease) -> Fut,
+        Fut: std::future::Future<Output = Lease>,
+    {
+        let mut fallback = lease.clone();
+        match crate::duty::unit_of_work("revocation", attempt(self.clone(), lease)).await {
+            Ok(lease) => lease,
+            Err(error) => {
+                fallback.attempts = fallback.attempts.saturating_add(1);
+                let delay = self.backoff(fallback.attempts);
+                fallback.state = LeaseState::Failed;
+                fallback.owner = self.instance_id().to_string();
+                fallback.last_error = Some(error);
+                fallback.next_attempt_at = Some(Utc::now() + delay);
+                self.record(&fallback).await;
+                self.wake_reaper();
+                fallback
+            }
+        }
+    }
+
+    /// Forgets a lease without touching AWS (Akeyless's `soft-delete`): for a
+    /// credential that truly cannot be revoked (its account is gone, its
+    /// admin keys will never work again). Admin only. The IAM user, if one
+    /// exists, stays: the orphan sweep removes it after its expiry when a
+    /// connection still reaches it, or an operator does.
+    pub async fn forget_lease(
+        &self,
+        caller: &Caller,
+        name: &ItemPath,
+        lease_id: &str,
+    ) -> Result<Lease, EngineError> {
+        caller.require_admin()?;
+        let producer = self.producer_record(name).await?;
+        let lease = self.lease_of(&producer, lease_id).await?;
+        self.forget(caller, lease).await
+    }
+
+    /// [`Engine::forget_lease`] for every live lease of a dynamic secret but
+    /// those still being issued; returns the forgotten ones.
+    pub async fn forget_all_leases(
+        &self,
+        caller: &Caller,
+        name: &ItemPath,
+    ) -> Result<Vec<Lease>, EngineError> {
+        caller.require_admin()?;
+        let producer = self.producer_record(name).await?;
+        let mut forgotten = Vec::new();
+        for lease in self.store().leases_of_producer(producer.id, false).await? {
+            if lease.state != LeaseState::Pending {
+                forgotten.push(self.forget(caller, lease).await?);
+            }
+        }
+        Ok(forgotten)
+    }
+
+    async fn forget(&self, caller: &Caller, mut lease: Lease) -> Result<Lease, EngineError> {
+        if lease.state == LeaseState::Pending {
+            return Err(EngineError::Conflict(format!(
+                "credential {} is still being issued; try again in a moment",
+                lease.id
+            )));
+        }
+        let previous = lease.state;
+        lease.state = LeaseState::Revoked;
+        lease.next_attempt_at = None;
+        lease.last_error = Some(format!(
+            "forgotten without touching AWS (soft-delete by {}); IAM user {} may still exist",
+            caller.access_id, lease.principal
+        ));
+        // Not over a revocation that finished meanwhile, nor one in progress
+        // that will record its own outcome.
+        if !self.store().update_lease_if(&lease, previous).await? {
+            return Err(EngineError::Conflict(format!(
+                "credential {} changed state meanwhile; list it again and retry",
+                lease.id
+            )));
+        }
+        warn!(lease = %lease.id, user = %lease.principal, by = %caller.access_id, "lease forgotten without touching AWS (soft-delete)");
+        Ok(lease)
+    }
+
+    /// One revocation attempt (see [`Engine::revoke_now`]).
+    pub(crate) async fn revoke_attempt(&self, mut lease: Lease) -> Lease {
         if lease.mode == AccessMode::AssumedRole {
             // Nothing exists in AWS to tear down; the session ends by itself.
             lease.state = LeaseState::Revoked;
@@ -284,6 +378,9 @@ impl Engine {
         if let Err(err) = self.store().update_lease(lease).await {
             // The previous state stays in the store and is retried from there.
             warn!(lease = %lease.id, error = %err, "cannot record lease state");
+            self.inner
+                .health
+                .store_write_failed(format!("cannot record lease state: {err}"));
             // The lease is still due in the store; the reaper must back off
             // instead of picking it up again at once.
             self.inner

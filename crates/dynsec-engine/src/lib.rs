@@ -10,8 +10,10 @@
 mod access;
 mod auth;
 mod connection;
+mod duty;
 mod error;
 mod housekeeping;
+mod introspection;
 mod issue;
 mod items;
 mod keys;
@@ -27,8 +29,10 @@ mod tests;
 
 pub use access::{AuthMethodInput, AuthMethodView, NewAuthMethod, RoleView};
 pub use auth::{Caller, IssuedToken, NewAdminKey};
+pub use duty::{Duty, DutyHealth, Health};
 pub use error::EngineError;
 pub use housekeeping::Housekeeper;
+pub use introspection::TokenStatus;
 pub use issue::IssuedValue;
 pub use items::{ItemListing, ItemView};
 pub use keys::{
@@ -109,6 +113,8 @@ struct Inner {
     /// AWS account of each admin connection seen, keyed by credentials and
     /// endpoints (see `leases.rs::account_reached`).
     admin_accounts: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// The supervised duties' liveness and the store's writability.
+    health: duty::HealthState,
 }
 
 impl Engine {
@@ -126,6 +132,7 @@ impl Engine {
                 admin_accounts: Default::default(),
                 keys: keys::KeyState::default(),
                 lease_record_failed: Default::default(),
+                health: Default::default(),
             }),
         }
     }

@@ -1,8 +1,9 @@
 //! AWS dynamic secrets ("producers"): where they live, what they issue.
 
 use crate::connection::producer_aad;
-use crate::{Engine, EngineError};
+use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
+use dynsec_core::access::{Capability, RuleType};
 use dynsec_core::{AwsConnection, ItemPath, ProducerSettings};
 use dynsec_store::ProducerRecord;
 
@@ -44,12 +45,14 @@ pub struct ProducerView {
 }
 
 impl Engine {
+    /// Creates a dynamic secret. Using a target needs `read` on it.
     pub async fn create_producer(
         &self,
+        caller: &Caller,
         mut input: ProducerInput,
     ) -> Result<ProducerView, EngineError> {
         input.settings.validate()?;
-        self.refuse_protection_key_name(&input.name).await?;
+        self.item_name_free(&input.name).await?;
         input.settings.protection_key = self
             .protection_key_field(
                 "producer-encryption-key-name",
@@ -69,15 +72,16 @@ impl Engine {
             modified_at: now,
         };
         let key = record.settings.protection_key.clone();
-        self.apply_target(&mut record, input.target, key.as_deref())
+        self.apply_target(caller, &mut record, input.target, key.as_deref())
             .await?;
         record.id = self.store().insert_producer(&record).await?;
         self.producer_view(record).await
     }
 
-    /// Items share one namespace in Akeyless: a dynamic secret must not
-    /// shadow a protection key (`create_protection_key` checks the converse).
-    async fn refuse_protection_key_name(&self, name: &ItemPath) -> Result<(), EngineError> {
+    /// Items share one namespace in Akeyless: a dynamic secret must not take
+    /// a protection key's name (`create_protection_key` checks the converse).
+    /// Creating and renaming both go through here.
+    async fn item_name_free(&self, name: &ItemPath) -> Result<(), EngineError> {
         if self
             .store()
             .protection_key_by_name(name.as_str())
@@ -85,19 +89,26 @@ impl Engine {
             .is_some()
         {
             return Err(EngineError::Conflict(format!(
-                "a protection key named '{name}' already exists"
+                "the name '{name}' is taken by a protection key; dynamic secrets and protection keys share one namespace, so pick another name"
             )));
         }
         Ok(())
     }
 
     /// Replaces every settable field of `name` (Akeyless clients always send
-    /// defaults, so an update cannot tell unset from default).
+    /// defaults, so an update cannot tell unset from default). The target it
+    /// keeps or sets needs `read`; a rename is allowed as
+    /// [`Engine::may_move`] says.
     pub async fn update_producer(
         &self,
+        caller: &Caller,
         name: &ItemPath,
         mut input: ProducerInput,
     ) -> Result<ProducerView, EngineError> {
+        if &input.name != name {
+            self.may_move(caller, RuleType::Item, name, &input.name)?;
+            self.item_name_free(&input.name).await?;
+        }
         input.settings.validate()?;
         input.settings.protection_key = self
             .protection_key_field(
@@ -128,6 +139,7 @@ impl Engine {
             other => other,
         };
         self.apply_target(
+            caller,
             &mut record,
             target,
             input.settings.protection_key.as_deref(),
@@ -201,18 +213,25 @@ impl Engine {
 
     async fn apply_target(
         &self,
+        caller: &Caller,
         record: &mut ProducerRecord,
         target: ProducerTargetInput,
         key: Option<&str>,
     ) -> Result<(), EngineError> {
         match target {
             ProducerTargetInput::Named(name) => {
+                // Whoever points a dynamic secret at a target (or keeps it
+                // there while changing what it issues) uses the target's
+                // admin credentials, so needs `read` on it. Checked on the
+                // normalized name, before whether it exists is revealed.
+                let path = ItemPath::parse("target-name", &name)?;
+                caller.require(RuleType::Target, path.as_str(), Capability::Read)?;
                 let target = self.target_for_field("target-name", &name).await?;
                 record.target_id = Some(target.id);
                 record.inline_connection = None;
             }
             ProducerTargetInput::Inline(conn) => {
-                conn.validate("aws-access-key-id", "aws-access-secret-key")?;
+                conn.validate(&dynsec_core::ConnectionFields::INLINE)?;
                 record.target_id = None;
                 record.inline_connection = Some(
                     self.seal_connection(&producer_aad(&record.uid), &conn, key)

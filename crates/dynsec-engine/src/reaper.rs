@@ -73,11 +73,26 @@ impl Engine {
     /// Revokes every lease due now, a bounded number at a time. Returns true
     /// when the batch was full (more may be due).
     async fn reap_due(&self) -> Result<bool, EngineError> {
+        self.reap_due_with(|engine, lease| async move { engine.revoke_attempt(lease).await })
+            .await
+    }
+
+    /// [`Engine::reap_due`] with the revocation given (tests inject failures).
+    /// Each lease is its own unit of work: one that fails, or panics, is
+    /// recorded and retried while the others go on.
+    async fn reap_due_with<F, Fut>(&self, revoke: F) -> Result<bool, EngineError>
+    where
+        F: Fn(Engine, dynsec_core::Lease) -> Fut + Clone,
+        Fut: Future<Output = dynsec_core::Lease>,
+    {
         let due = self.store().due_leases(Utc::now(), BATCH).await?;
         let full = due.len() == BATCH as usize;
         futures::stream::iter(due)
-            .for_each_concurrent(self.config().reaper_concurrency, |lease| async move {
-                self.revoke_now(lease).await;
+            .for_each_concurrent(self.config().reaper_concurrency, |lease| {
+                let revoke = revoke.clone();
+                async move {
+                    self.revoke_guarded(lease, revoke).await;
+                }
             })
             .await;
         Ok(full)
@@ -115,6 +130,53 @@ mod tests {
                 .await
                 .unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_revocation_fails_alone_and_the_reaper_goes_on() {
+        let (engine, store) = memory_engine().await;
+        let past = Utc::now() - chrono::Duration::minutes(1);
+        for i in 0..5 {
+            let mut l = lease(&format!("l{i}"), 999, LeaseState::Active, past);
+            // Nothing to tear down in AWS: a working revocation just records it.
+            l.mode = dynsec_core::AccessMode::AssumedRole;
+            store.insert_lease(&l).await.unwrap();
+        }
+        let full = engine
+            .reap_due_with(|engine, lease| async move {
+                if lease.id == "l2" {
+                    panic!("a poisoned record");
+                }
+                engine.revoke_attempt(lease).await
+            })
+            .await
+            .unwrap();
+        assert!(!full);
+        for i in [0, 1, 3, 4] {
+            let l = store.lease(&format!("l{i}")).await.unwrap().unwrap();
+            assert_eq!(l.state, LeaseState::Revoked, "l{i}");
+        }
+        let poisoned = store.lease("l2").await.unwrap().unwrap();
+        assert_eq!(poisoned.state, LeaseState::Failed);
+        assert_eq!(poisoned.attempts, 1);
+        assert!(poisoned
+            .last_error
+            .as_deref()
+            .unwrap()
+            .starts_with("revocation failed unexpectedly"));
+        assert!(
+            poisoned.next_attempt_at.unwrap() > Utc::now(),
+            "retried later"
+        );
+        // The next pass retries it (and this time it works).
+        let mut retry = poisoned.clone();
+        retry.next_attempt_at = Some(past);
+        store.update_lease(&retry).await.unwrap();
+        engine.reap_due().await.unwrap();
+        assert_eq!(
+            store.lease("l2").await.unwrap().unwrap().state,
+            LeaseState::Revoked
+        );
     }
 
     #[tokio::test]

@@ -1,9 +1,10 @@
 //! AWS targets: named admin connections that dynamic secrets refer to.
 
 use crate::connection::target_aad;
-use crate::{Engine, EngineError};
+use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
-use dynsec_core::{AwsConnection, ItemPath, ValidationError};
+use dynsec_core::access::{Capability, RuleType};
+use dynsec_core::{limits, AwsConnection, ConnectionFields, ItemPath, ValidationError};
 use dynsec_store::TargetRecord;
 
 /// A target as the caller describes it. On update, an empty secret keeps the
@@ -45,7 +46,8 @@ pub struct TargetDetails {
 
 impl Engine {
     pub async fn create_target(&self, input: TargetInput) -> Result<TargetView, EngineError> {
-        input.connection.validate("access-key-id", "access-key")?;
+        input.connection.validate(&ConnectionFields::TARGET)?;
+        limits::text("description", &input.description, limits::DESCRIPTION)?;
         let protection_key = self
             .protection_key_field("key", input.protection_key.as_deref())
             .await?;
@@ -72,12 +74,18 @@ impl Engine {
         self.target_view(record).await
     }
 
-    /// Replaces the settable fields of `name` (renaming it to `input.name`).
+    /// Replaces the settable fields of `name` (renaming it to `input.name`,
+    /// which `caller` may do only as [`Engine::may_move`] says).
     pub async fn update_target(
         &self,
+        caller: &Caller,
         name: &ItemPath,
         input: TargetInput,
     ) -> Result<TargetView, EngineError> {
+        if &input.name != name {
+            self.may_move(caller, RuleType::Target, name, &input.name)?;
+        }
+        limits::text("description", &input.description, limits::DESCRIPTION)?;
         let mut record = self.target_record(name).await?;
         let mut connection = input.connection;
         if connection.secret_access_key.is_empty() {
@@ -93,7 +101,7 @@ impl Engine {
                 connection.session_token = stored.session_token;
             }
         }
-        connection.validate("access-key-id", "access-key")?;
+        connection.validate(&ConnectionFields::TARGET)?;
         let protection_key = self
             .protection_key_field("key", input.protection_key.as_deref())
             .await?;
@@ -149,8 +157,14 @@ impl Engine {
     /// dynamic secrets use it — unless `force`, which first deletes those
     /// dynamic secrets (revoking everything they issued, see
     /// [`Engine::delete_producer`]); if any of them can't be deleted, nothing
-    /// more is and the target stays.
-    pub async fn delete_target(&self, name: &ItemPath, force: bool) -> Result<i64, EngineError> {
+    /// more is and the target stays. Forcing needs `delete` on each of those
+    /// dynamic secrets too: it deletes them.
+    pub async fn delete_target(
+        &self,
+        caller: &Caller,
+        name: &ItemPath,
+        force: bool,
+    ) -> Result<i64, EngineError> {
         let record = self.target_record(name).await?;
         if record.delete_protection {
             return Err(EngineError::Conflict(format!(
@@ -164,6 +178,9 @@ impl Engine {
                 "target '{name}' is used by dynamic secrets {}; delete them first, or pass force-deletion to delete them with it",
                 names.join(", ")
             )));
+        }
+        for producer in &users {
+            caller.require(RuleType::Item, &producer.name, Capability::Delete)?;
         }
         if let Some(protected) = users.iter().find(|p| p.delete_protection) {
             return Err(EngineError::Conflict(format!(

@@ -2,7 +2,7 @@
 //! store, and leases and dynamic secrets that never reach AWS.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::{Engine, EngineConfig, ProducerInput, ProducerTargetInput};
+use crate::{Caller, Engine, EngineConfig, ProducerInput, ProducerTargetInput};
 use chrono::{DateTime, Utc};
 use dynsec_core::{
     AccessMode, AwsConnection, ItemPath, Lease, LeaseState, PasswordPolicy, ProducerSettings,
@@ -107,5 +107,14 @@ pub fn lease(id: &str, producer_id: i64, state: LeaseState, expires_at: DateTime
         attempts: 0,
         last_error: None,
         next_attempt_at: None,
+    }
+}
+
+/// The first admin, who may do anything.
+pub fn admin() -> Caller {
+    Caller {
+        access_id: "p-testadmin0001".into(),
+        is_admin: true,
+        rules: Vec::new(),
     }
 }

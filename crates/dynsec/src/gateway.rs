@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use dynsec_core::SecretString;
 use dynsec_crypto::{MacKey, Sealer};
-use dynsec_engine::{Engine, EngineConfig, Housekeeper, Reaper};
+use dynsec_engine::{Duty, Engine, EngineConfig};
 use dynsec_store::{SqliteStore, Store};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -80,6 +80,21 @@ pub struct GatewayArgs {
     /// `<data-dir>/audit.log`.
     #[arg(long, env = "DYNSEC_AUDIT_LOG")]
     audit_log: Option<PathBuf>,
+    /// Most client connections open at once; accepting pauses while all are
+    /// taken. Lowered further to fit the open-files limit, keeping
+    /// descriptors for the store and AWS calls.
+    #[arg(long, default_value_t = 1024, env = "DYNSEC_MAX_CONNECTIONS")]
+    max_connections: usize,
+    /// Seconds a connection may take to send a complete request head, counted
+    /// from its opening or its previous answer (so also how long an idle
+    /// keep-alive connection stays open).
+    #[arg(long, default_value_t = 10, env = "DYNSEC_HEADER_READ_TIMEOUT_SECS")]
+    header_read_timeout_secs: u64,
+    /// Start even though the database is missing or empty in a data dir that
+    /// was used before (its node id, master key or audit log exist): a new
+    /// installation that knows none of the earlier leases.
+    #[arg(long, env = "DYNSEC_ALLOW_NEW_DATABASE")]
+    allow_new_database: bool,
 }
 
 /// `dynsec gateway`'s command line, for the CLI's help and shell completions.
@@ -152,23 +167,66 @@ async fn run(args: GatewayArgs) -> Result<()> {
     dynsec_core::spec::validate_iam_path(&args.iam_path)
         .map_err(|e| anyhow::anyhow!("invalid --iam-path '{}': {}", args.iam_path, e.reason))?;
     let token_ttl = token_ttl(args.token_ttl_minutes)?;
+    if args.header_read_timeout_secs == 0 {
+        bail!("--header-read-timeout-secs must be at least 1");
+    }
+    // Before anything is created: every file from here on is 0600.
+    crate::startup::restrict_file_creation();
+    let fd_limit = crate::startup::raise_fd_limit();
     create_private_dir(&data_dir)?;
-    let _lock = lock_data_dir(&data_dir)?;
-    let node_id = load_node_id(&data_dir)?;
     let db_path = data_dir.join(DATABASE_FILE);
+    let audit_path = args
+        .audit_log
+        .unwrap_or_else(|| data_dir.join(AUDIT_LOG_FILE));
+    // What an earlier start left, looked at before this one creates any of it.
+    let evidence = crate::startup::Evidence::gather(&[
+        data_dir.join(NODE_ID_FILE),
+        data_dir.join(crate::keyfile::MASTER_KEY_FILE),
+        audit_path.clone(),
+    ]);
+    let _lock = lock_data_dir(&data_dir)?;
+    let db_missing = crate::startup::missing_or_empty(&db_path);
+    crate::startup::refuse_forgotten_database(
+        &db_path,
+        db_missing,
+        db_missing,
+        &evidence,
+        args.allow_new_database,
+    )?;
+    let journal = |suffix: &str| {
+        let mut name = db_path.clone().into_os_string();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    crate::startup::tighten_existing(&[
+        db_path.clone(),
+        journal("-wal"),
+        journal("-shm"),
+        data_dir.join(LOCK_FILE),
+    ])?;
+    let node_id = load_node_id(&data_dir)?;
     let (keyring, key_custody) =
         crate::keyfile::load_keyring(&data_dir, args.master_key_file.as_deref(), db_path.exists())?;
     let customer_fragments =
         crate::keyfile::load_customer_fragments(args.customer_fragments.as_deref())?;
-    let audit_path = args
-        .audit_log
-        .unwrap_or_else(|| data_dir.join(AUDIT_LOG_FILE));
 
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&db_path)
             .await
             .with_context(|| format!("cannot open the database {}", db_path.display()))?,
     );
+    // A database that exists but holds no API key is as new as a missing one.
+    let keys = store
+        .api_key_count()
+        .await
+        .with_context(|| format!("cannot read the database {}", db_path.display()))?;
+    crate::startup::refuse_forgotten_database(
+        &db_path,
+        keys == 0,
+        false,
+        &evidence,
+        args.allow_new_database,
+    )?;
     let tag_ok = |c: char| c.is_alphanumeric() || " _.:/=+-@".contains(c);
     if args.managed_by.is_empty()
         || args.managed_by.len() > 256
@@ -186,6 +244,14 @@ async fn run(args: GatewayArgs) -> Result<()> {
         ..EngineConfig::default()
     };
     let engine = Engine::new(store, Sealer::with_keyring(keyring), config);
+    // A store that refuses writes would answer every `auth` with 500 while
+    // leases go unrevoked: refuse to start instead.
+    engine.check_store_writable().await.map_err(|err| {
+        anyhow::anyhow!(
+            "the database {} cannot be written ({err}); check its permissions, the disk, and that no other program holds it read-only",
+            db_path.display()
+        )
+    })?;
     engine.set_master_key_custody(key_custody);
     engine.set_customer_fragments(customer_fragments);
     // Refuses a wrong master key, finishes a rotation a crash interrupted.
@@ -216,9 +282,18 @@ async fn run(args: GatewayArgs) -> Result<()> {
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let reaper = tokio::spawn(Reaper::run(engine.clone(), stopped(stop_rx.clone())));
+    // Supervised: restarted (and reported by /health) should one ever stop.
+    let reaper = tokio::spawn({
+        let engine = engine.clone();
+        let stop = stop_rx.clone();
+        async move { engine.supervise(Duty::Reaper, stop).await }
+    });
     let purger = tokio::spawn(purge_tokens(engine.clone(), stopped(stop_rx.clone())));
-    let housekeeper = tokio::spawn(Housekeeper::run(engine.clone(), stopped(stop_rx.clone())));
+    let housekeeper = tokio::spawn({
+        let engine = engine.clone();
+        let stop = stop_rx.clone();
+        async move { engine.supervise(Duty::Housekeeper, stop).await }
+    });
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -228,17 +303,22 @@ async fn run(args: GatewayArgs) -> Result<()> {
         warn!("listening on a non-loopback address without TLS: tokens and secrets cross the network in clear text");
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
-    info!(data_dir = %data_dir.display(), audit_log = %audit_path.display(), instance = engine.instance_id(), "dynsec gateway listening on {scheme}://{local}");
-    let router = dynsec_api::router(engine, audit, trusted_proxies);
+    let limits = dynsec_api::ServerLimits {
+        max_connections: crate::startup::connection_budget(
+            args.max_connections,
+            fd_limit,
+            args.reaper_concurrency.max(1),
+        ),
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+    };
+    info!(data_dir = %data_dir.display(), audit_log = %audit_path.display(), instance = engine.instance_id(), open_files_limit = ?fd_limit, max_connections = limits.max_connections, "dynsec gateway listening on {scheme}://{local}");
+    let router = dynsec_api::router(engine, audit.clone(), trusted_proxies);
     let shutdown = async move {
         shutdown_signal().await;
         info!("shutting down");
         let _ = stop_tx.send(true);
     };
-    let served = match tls {
-        Some(config) => dynsec_api::tls::serve_tls(listener, config, router, shutdown).await,
-        None => dynsec_api::serve(listener, router, shutdown).await,
-    };
+    let served = dynsec_api::serve(listener, router, audit, tls, limits, shutdown).await;
     // The router (and with it every request's audit handle) is gone now.
     audit_writer.finish(Duration::from_secs(10)).await;
     served?;
@@ -296,10 +376,14 @@ fn preset_admin() -> Result<Option<(String, SecretString)>> {
 /// OS releases it when the process dies, even by SIGKILL.
 fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File> {
     let path = data_dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     match file.try_lock() {

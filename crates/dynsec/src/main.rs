@@ -4,6 +4,7 @@
 mod cli;
 mod gateway;
 mod keyfile;
+mod startup;
 
 use std::process::ExitCode;
 

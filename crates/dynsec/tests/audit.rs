@@ -124,6 +124,7 @@ async fn every_request_is_audited_once_without_secrets() {
         "status",
         "error",
         "lease_id",
+        "warning",
         "token_hmac",
     ];
     for record in &records {

@@ -1268,7 +1268,7 @@ async fn robust_exit_codes_pipes_help_status_and_configure() {
                 "-n",
                 TARGET,
                 "--access-key-id",
-                "AKIAEXAMPLE",
+                "AKIAEXAMPLEEXAMPLE01",
                 "--access-key",
                 "x",
             ])

@@ -228,6 +228,195 @@ async fn path_rules_decide_who_may_do_what() {
     assert_eq!(status, 403);
 }
 
+/// The three routes to more rights than one was given — moving an object
+/// where one holds more, granting oneself (or through an association), and
+/// repointing a dynamic secret at a target one may not read — each refused,
+/// while the same operations within one's rights still work.
+#[tokio::test]
+async fn moving_granting_and_repointing_cannot_raise_rights() {
+    let world = World::start().await;
+    let gw = world.gw();
+    // The admin's things: a shared target with its admin secret, a dynamic
+    // secret under /prod using it, and a rich role.
+    gw.ok(
+        "create-aws-target",
+        json!({
+            "name": "/shared/aws",
+            "access-key-id": world.admin.access_key_id,
+            "access-key": world.admin.secret_access_key,
+            "region": "us-east-1",
+            "iam-endpoint": world.moto.endpoint,
+            "sts-endpoint": world.moto.endpoint,
+        }),
+    )
+    .await;
+    world
+        .iam_user_secret("/prod/db", json!({"target-name": "/shared/aws"}))
+        .await;
+    gw.ok("create-role", json!({"name": "/roles/rich"})).await;
+    gw.ok(
+        "set-role-rule",
+        json!({"role-name": "/roles/rich", "path": "*", "capability": ["read", "reveal"], "rule-type": "target-rule"}),
+    )
+    .await;
+
+    // Mallory: her own folder, update (only) on what she should not read,
+    // update on her own role and on the rich one, read on her auth method.
+    let mallory = User::create(gw, "/users/mallory", json!({})).await;
+    gw.ok("create-role", json!({"name": "/roles/mallory"}))
+        .await;
+    for (path, caps, kind) in [
+        ("/shared/*", vec!["update"], "target-rule"),
+        (
+            "/team/*",
+            vec!["create", "read", "reveal", "update", "delete", "list"],
+            "target-rule",
+        ),
+        (
+            "/team/*",
+            vec!["create", "read", "update", "delete", "list"],
+            "item-rule",
+        ),
+        ("/prod/*", vec!["update"], "item-rule"),
+        ("/roles/*", vec!["update", "read"], "role-rule"),
+        ("/users/mallory", vec!["read"], "auth-method-rule"),
+        ("/aws/*", vec!["read"], "target-rule"),
+    ] {
+        gw.ok(
+            "set-role-rule",
+            json!({"role-name": "/roles/mallory", "path": path, "capability": caps, "rule-type": kind}),
+        )
+        .await;
+    }
+    gw.ok(
+        "assoc-role-am",
+        json!({"role-name": "/roles/mallory", "am-name": "/users/mallory"}),
+    )
+    .await;
+    let denied = |(status, body): (u16, Value), what: &str, why: &str| {
+        assert_eq!(status, 403, "{what}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(why),
+            "{what}: {body}"
+        );
+    };
+
+    // (2) Renaming the shared target into her folder, to read its secret.
+    denied(
+        mallory
+            .call(
+                "update-aws-target",
+                json!({"name": "/shared/aws", "new-name": "/team/stolen",
+                       "access-key-id": world.admin.access_key_id}),
+            )
+            .await,
+        "rename a target to where she may reveal it",
+        "'delete' on target '/shared/aws'",
+    );
+    // (2) Renaming a /prod item she cannot read into her folder, to issue from it.
+    denied(
+        mallory
+            .call(
+                "gateway-update-producer-aws",
+                json!({"name": "/prod/db", "new-name": "/team/db", "access-mode": "iam_user"}),
+            )
+            .await,
+        "rename an item to where she may read it",
+        "'delete' on item '/prod/db'",
+    );
+    // (6) Updating it in place (to admin rights) while it keeps a target she
+    // may not read.
+    denied(
+        mallory
+            .call(
+                "gateway-update-producer-aws",
+                json!({"name": "/prod/db", "access-mode": "iam_user",
+                       "aws-user-policies": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+            )
+            .await,
+        "update a dynamic secret whose target she cannot read",
+        "'read' on target '/shared/aws'",
+    );
+    // (5) Granting herself read+reveal on every target, directly...
+    denied(
+        mallory
+            .call(
+                "set-role-rule",
+                json!({"role-name": "/roles/mallory", "path": "*", "capability": ["read", "reveal"],
+                       "rule-type": "target-rule"}),
+            )
+            .await,
+        "grant herself what she does not hold",
+        "granting 'read' on target-rule '*'",
+    );
+    // ...or by associating the rich role with herself.
+    denied(
+        mallory
+            .call(
+                "assoc-role-am",
+                json!({"role-name": "/roles/rich", "am-name": "/users/mallory"}),
+            )
+            .await,
+        "associate a role granting what she does not hold",
+        "granting 'read' on target-rule '*'",
+    );
+    denied(
+        mallory
+            .call("get-target-details", json!({"name": "/shared/aws"}))
+            .await,
+        "the secret stays hidden",
+        "'read' on target '/shared/aws'",
+    );
+    // Even with `delete` where the target is, the move would unlock it.
+    gw.ok(
+        "set-role-rule",
+        json!({"role-name": "/roles/mallory", "path": "/shared/*", "capability": ["update", "delete"],
+               "rule-type": "target-rule"}),
+    )
+    .await;
+    denied(
+        mallory
+            .call(
+                "update-aws-target",
+                json!({"name": "/shared/aws", "new-name": "/team/stolen",
+                       "access-key-id": world.admin.access_key_id}),
+            )
+            .await,
+        "a move that gains rights",
+        "would give this auth method 'read'",
+    );
+    let (status, _) = gw.call("describe-item", json!({"name": "/prod/db"})).await;
+    assert_eq!(status, 200, "the item did not move");
+    let (status, _) = gw.call("get-target", json!({"name": "/shared/aws"})).await;
+    assert_eq!(status, 200, "the target did not move");
+
+    // Within her rights, the same operations work.
+    let (status, body) = mallory
+        .call(
+            "create-aws-target",
+            json!({"name": "/team/own", "access-key-id": world.admin.access_key_id,
+                   "access-key": world.admin.secret_access_key, "region": "us-east-1",
+                   "iam-endpoint": world.moto.endpoint, "sts-endpoint": world.moto.endpoint}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = mallory
+        .call(
+            "update-aws-target",
+            json!({"name": "/team/own", "new-name": "/team/renamed",
+                   "access-key-id": world.admin.access_key_id}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = mallory
+        .call(
+            "set-role-rule",
+            json!({"role-name": "/roles/mallory", "path": "/team/sub/*", "capability": ["read"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "granting what she holds: {body}");
+}
+
 #[tokio::test]
 async fn keys_tokens_expiry_bound_ips_and_rate_limits() {
     let world = World::start().await;

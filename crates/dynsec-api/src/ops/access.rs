@@ -136,13 +136,23 @@ pub async fn list_roles(engine: &Engine, caller: &Caller, body: &Value) -> Resul
     Ok(json!({ "roles": roles }))
 }
 
-pub async fn delete_role(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn delete_role(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
-    engine.delete_role(&name_field("name", &req.name)?).await?;
+    engine
+        .delete_role(caller, &name_field("name", &req.name)?)
+        .await?;
     Ok(json!({}))
 }
 
-pub async fn set_role_rule(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn set_role_rule(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let req: RuleRequest = parse(body)?;
     let role = name_field("role-name", &req.role_name)?;
     let rule_type =
@@ -154,25 +164,39 @@ pub async fn set_role_rule(engine: &Engine, body: &Value) -> Result<Value, ApiEr
         .map_err(invalid)?;
     let rule =
         PathRule::new(rule_type, required("path", &req.path)?, capabilities).map_err(invalid)?;
-    engine.set_role_rule(&role, rule).await?;
+    engine.set_role_rule(caller, &role, rule).await?;
     Ok(json!({}))
 }
 
-pub async fn delete_role_rule(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn delete_role_rule(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let req: RuleRequest = parse(body)?;
     let role = name_field("role-name", &req.role_name)?;
     let rule_type =
         RuleType::parse(req.rule_type.as_deref().unwrap_or("item-rule")).map_err(invalid)?;
     engine
-        .delete_role_rule(&role, rule_type, required("path", &req.path)?.trim())
+        .delete_role_rule(
+            caller,
+            &role,
+            rule_type,
+            required("path", &req.path)?.trim(),
+        )
         .await?;
     Ok(json!({}))
 }
 
-pub async fn assoc_role_am(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn assoc_role_am(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let req: RuleRequest = parse(body)?;
     let id = engine
         .assoc_role_am(
+            caller,
             &name_field("role-name", &req.role_name)?,
             &name_field("am-name", &req.am_name)?,
         )
@@ -187,17 +211,7 @@ pub async fn delete_assoc(
 ) -> Result<Value, ApiError> {
     let req: RuleRequest = parse(body)?;
     let id = required("assoc-id", &req.assoc_id)?;
-    if !caller.is_admin {
-        // Deny before revealing whether the association exists.
-        let assoc = engine.find_assoc(id).await.map_err(|_| {
-            ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "access denied: 'update' on the association's role is not granted",
-            )
-        })?;
-        caller.require(RuleType::Role, &assoc.role_name, Capability::Update)?;
-    }
-    engine.delete_assoc(id).await?;
+    engine.delete_assoc(caller, id).await?;
     Ok(json!({}))
 }
 

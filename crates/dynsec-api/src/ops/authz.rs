@@ -30,6 +30,8 @@ enum Needs {
     /// Filtered by `list` in the handler, or checked there after a lookup.
     InHandler,
     AdminOnly,
+    /// About the caller's own token and rules: any authenticated caller.
+    SelfService,
     /// `auth` itself.
     Nothing,
 }
@@ -44,7 +46,7 @@ pub fn check(caller: &Caller, op: Op, body: &Value) -> Result<(), ApiError> {
             Ok(())
         }
         Needs::AdminOnly => Ok(caller.require_admin()?),
-        Needs::InHandler | Needs::Nothing => Ok(()),
+        Needs::InHandler | Needs::SelfService | Needs::Nothing => Ok(()),
     }
 }
 
@@ -127,6 +129,7 @@ fn needs(op: Op, body: &Value) -> Result<Needs, ApiError> {
         // them (and describe-item / delete-item / list-items cover them too).
         Op::CreateDfcKey => one(Item, Create),
         Op::RotateMasterKey => Ok(Needs::AdminOnly),
+        Op::ValidateToken | Op::DescribePermissions => Ok(Needs::SelfService),
         #[allow(unreachable_patterns)]
         _ => Ok(Needs::AdminOnly),
     }

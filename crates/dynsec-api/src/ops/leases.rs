@@ -4,7 +4,7 @@ use super::{name_field, rfc3339};
 use crate::wire::{flex_bool, flex_u64, parse};
 use crate::ApiError;
 use dynsec_core::Lease;
-use dynsec_engine::Engine;
+use dynsec_engine::{Caller, Engine};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -15,6 +15,8 @@ struct TmpCredsRequest {
     tmp_creds_id: Option<String>,
     #[serde(default, deserialize_with = "flex_bool")]
     revoke_all: Option<bool>,
+    #[serde(default, deserialize_with = "flex_bool")]
+    soft_delete: Option<bool>,
     #[serde(default, deserialize_with = "flex_u64")]
     new_ttl_min: Option<u64>,
 }
@@ -25,9 +27,28 @@ pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     Ok(Value::Array(leases.iter().map(lease_json).collect()))
 }
 
-pub async fn revoke(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn revoke(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: TmpCredsRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
+    if req.soft_delete.unwrap_or(false) {
+        // Forget without touching AWS: said loudly in the answer (and so in
+        // the audit record).
+        let forgotten = if req.revoke_all.unwrap_or(false) {
+            engine.forget_all_leases(caller, &name).await?
+        } else {
+            let id = crate::wire::required("tmp-creds-id", &req.tmp_creds_id)?;
+            vec![engine.forget_lease(caller, &name, id).await?]
+        };
+        let users: Vec<&str> = forgotten.iter().map(|l| l.principal.as_str()).collect();
+        return Ok(json!({
+            "warning": format!(
+                "soft-delete: {} credential(s) forgotten without touching AWS; their IAM users ({}) may still exist and keep working until removed — the orphan sweep removes them after they expire, or delete them in IAM",
+                forgotten.len(),
+                users.join(", ")
+            ),
+            "forgotten": forgotten.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
+        }));
+    }
     if req.revoke_all.unwrap_or(false) {
         let remaining = engine.revoke_all(&name).await?;
         if remaining > 0 {

@@ -4,6 +4,7 @@
 mod access;
 mod auth;
 mod authz;
+mod introspection;
 mod items;
 mod keys;
 mod leases;
@@ -61,6 +62,10 @@ pub enum Op {
     DeleteRoleRule,
     AssocRoleAm,
     DeleteAssoc,
+    /// `validate-token`: whether the body's token is still good, and until when.
+    ValidateToken,
+    /// `describe-permissions`: the caller's capabilities on a path.
+    DescribePermissions,
 }
 
 /// Every operation name the gateway serves (both naming generations), for
@@ -118,6 +123,8 @@ pub const SERVED_OPERATIONS: &[&str] = &[
     "delete-role-rule",
     "assoc-role-am",
     "delete-assoc",
+    "validate-token",
+    "describe-permissions",
 ];
 
 impl Op {
@@ -163,6 +170,8 @@ impl Op {
             "delete-role-rule" => Self::DeleteRoleRule,
             "assoc-role-am" => Self::AssocRoleAm,
             "delete-assoc" => Self::DeleteAssoc,
+            "validate-token" => Self::ValidateToken,
+            "describe-permissions" => Self::DescribePermissions,
             _ => return None,
         })
     }
@@ -176,6 +185,12 @@ pub async fn handle(
     op: Op,
     body: &Value,
 ) -> Result<(StatusCode, Value), ApiError> {
+    if op == Op::ValidateToken {
+        // It reports on the token instead of requiring a good one.
+        return introspection::validate_token(engine, ctx, body)
+            .await
+            .map(ok);
+    }
     let caller = if op == Op::Auth {
         // `auth` is how a caller gets a token, so it alone runs without one,
         // as nobody: no rules, not the admin, so allowed nothing else.
@@ -198,23 +213,27 @@ pub async fn handle(
     let result = match op {
         Op::Auth => auth::auth(engine, ctx, body).await.map(ok),
         Op::CreateTarget => targets::create(engine, body).await.map(ok),
-        Op::UpdateTarget => targets::update(engine, body).await.map(ok),
+        Op::UpdateTarget => targets::update(engine, caller, body).await.map(ok),
         Op::GetTarget => targets::get(engine, caller, body).await.map(ok),
         Op::GetTargetDetails => targets::details(engine, caller, body).await.map(ok),
         Op::ListTargets => targets::list(engine, caller, body).await.map(ok),
         Op::DeleteTarget => targets::delete(engine, caller, body).await.map(ok),
-        Op::CreateProducerLegacy => producers::create(engine, body, "producer_details")
+        Op::CreateProducerLegacy => producers::create(engine, caller, body, "producer_details")
             .await
             .map(created),
-        Op::CreateDynamicSecret => producers::create(engine, body, "dynamic_secret_details")
-            .await
-            .map(created),
-        Op::UpdateProducerLegacy => producers::update(engine, body, "producer_details")
+        Op::CreateDynamicSecret => {
+            producers::create(engine, caller, body, "dynamic_secret_details")
+                .await
+                .map(created)
+        }
+        Op::UpdateProducerLegacy => producers::update(engine, caller, body, "producer_details")
             .await
             .map(ok),
-        Op::UpdateDynamicSecret => producers::update(engine, body, "dynamic_secret_details")
-            .await
-            .map(ok),
+        Op::UpdateDynamicSecret => {
+            producers::update(engine, caller, body, "dynamic_secret_details")
+                .await
+                .map(ok)
+        }
         Op::GetProducer => producers::get(engine, body).await.map(ok),
         Op::ListProducers => producers::list(engine, caller, body).await.map(ok),
         Op::DeleteProducerLegacy => producers::delete(engine, body, "producer_name")
@@ -225,7 +244,7 @@ pub async fn handle(
             .map(ok),
         Op::GetValue => values::get_value(engine, body).await.map(ok),
         Op::ListTmpCreds => leases::list(engine, body).await.map(ok),
-        Op::RevokeTmpCreds => leases::revoke(engine, body).await.map(ok),
+        Op::RevokeTmpCreds => leases::revoke(engine, caller, body).await.map(ok),
         Op::UpdateTmpCreds => leases::update(engine, body).await.map(ok),
         Op::ListItems => items::list(engine, caller, body).await.map(ok),
         Op::DescribeItem => items::describe(engine, body).await.map(ok),
@@ -241,11 +260,17 @@ pub async fn handle(
         Op::CreateRole => access::create_role(engine, body).await.map(ok),
         Op::GetRole => access::get_role(engine, body).await.map(ok),
         Op::ListRoles => access::list_roles(engine, caller, body).await.map(ok),
-        Op::DeleteRole => access::delete_role(engine, body).await.map(ok),
-        Op::SetRoleRule => access::set_role_rule(engine, body).await.map(ok),
-        Op::DeleteRoleRule => access::delete_role_rule(engine, body).await.map(ok),
-        Op::AssocRoleAm => access::assoc_role_am(engine, body).await.map(ok),
+        Op::DeleteRole => access::delete_role(engine, caller, body).await.map(ok),
+        Op::SetRoleRule => access::set_role_rule(engine, caller, body).await.map(ok),
+        Op::DeleteRoleRule => access::delete_role_rule(engine, caller, body).await.map(ok),
+        Op::AssocRoleAm => access::assoc_role_am(engine, caller, body).await.map(ok),
         Op::DeleteAssoc => access::delete_assoc(engine, caller, body).await.map(ok),
+        Op::DescribePermissions => {
+            introspection::describe_permissions(engine, caller, body).map(ok)
+        }
+        Op::ValidateToken => introspection::validate_token(engine, ctx, body)
+            .await
+            .map(ok),
     };
     hide_aws_refusal_details(result, caller)
 }

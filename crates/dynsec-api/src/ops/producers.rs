@@ -171,14 +171,26 @@ struct ListRequest {
     filter: Option<String>,
 }
 
-pub async fn create(engine: &Engine, body: &Value, wrapper: &str) -> Result<Value, ApiError> {
+pub async fn create(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+    wrapper: &str,
+) -> Result<Value, ApiError> {
     let req: ProducerRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
-    let view = engine.create_producer(req.into_input(name, None)?).await?;
+    let view = engine
+        .create_producer(caller, req.into_input(name, None)?)
+        .await?;
     Ok(json!({ wrapper: details_json(&view) }))
 }
 
-pub async fn update(engine: &Engine, body: &Value, wrapper: &str) -> Result<Value, ApiError> {
+pub async fn update(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+    wrapper: &str,
+) -> Result<Value, ApiError> {
     let req: ProducerRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
     let new_name = match blank_none(req.new_name.clone()) {
@@ -187,7 +199,7 @@ pub async fn update(engine: &Engine, body: &Value, wrapper: &str) -> Result<Valu
     };
     let current = engine.get_producer(&name).await?;
     let view = engine
-        .update_producer(&name, req.into_input(new_name, Some(&current))?)
+        .update_producer(caller, &name, req.into_input(new_name, Some(&current))?)
         .await?;
     Ok(json!({ wrapper: details_json(&view) }))
 }

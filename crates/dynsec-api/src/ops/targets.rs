@@ -80,7 +80,7 @@ pub async fn create(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     Ok(json!({ "target_id": view.id }))
 }
 
-pub async fn update(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn update(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: TargetRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
     let new_name = match req.new_name.as_deref().map(str::trim) {
@@ -89,7 +89,7 @@ pub async fn update(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     };
     let current = engine.get_target(&name).await?;
     let view = engine
-        .update_target(&name, req.input(new_name, Some(&current)))
+        .update_target(caller, &name, req.input(new_name, Some(&current)))
         .await?;
     Ok(json!({ "target_id": view.id }))
 }
@@ -140,14 +140,7 @@ pub async fn delete(engine: &Engine, caller: &Caller, body: &Value) -> Result<Va
     let req: NameRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
     let force = req.force_deletion.unwrap_or(false);
-    if force {
-        // Forcing deletes the dynamic secrets using the target too: the caller
-        // must be allowed to delete each of them.
-        for (_, secret) in engine.get_target(&name).await?.dynamic_secrets {
-            caller.require(RuleType::Item, &secret, Capability::Delete)?;
-        }
-    }
-    engine.delete_target(&name, force).await?;
+    engine.delete_target(caller, &name, force).await?;
     Ok(json!({}))
 }
 

@@ -370,6 +370,15 @@ const ASSOC_ID: &[Flag] = &[string("assoc-id", "association id").required()];
 
 const FILTER: &[Flag] = &[string("filter", "only names containing this text")];
 
+const PERMISSIONS: &[Flag] = &[
+    string("path", "the object's path, e.g. /prod/aws/dev").required(),
+    string(
+        "type",
+        "item (dynamic secrets, protection keys), target, role or am",
+    )
+    .required(),
+];
+
 const fn op(
     names: &'static [&'static str],
     summary: &'static str,
@@ -603,6 +612,16 @@ pub static OPERATIONS: &[Operation] = &[
         &["delete-assoc"],
         "remove a role association",
         &[ASSOC_ID, CONNECTION, TOKEN, OUTPUT],
+    ),
+    op(
+        &["validate-token"],
+        "show whether a token is valid, whose it is and when it expires",
+        &[CONNECTION, TOKEN, OUTPUT],
+    ),
+    op(
+        &["describe-permissions"],
+        "show the capabilities your roles grant on a path",
+        &[PERMISSIONS, CONNECTION, TOKEN, OUTPUT],
     ),
 ];
 

@@ -27,6 +27,8 @@ pub struct World {
     pub role_arn: String,
     pub second_role_arn: String,
     pub dir: TempDir,
+    /// Extra environment every start of the gateway gets.
+    pub gateway_env: Vec<(String, String)>,
 }
 
 pub fn bin() -> PathBuf {
@@ -36,6 +38,16 @@ pub fn bin() -> PathBuf {
 impl World {
     /// moto (auth on) + fixtures + gateway + target.
     pub async fn start() -> World {
+        Self::start_with(false).await
+    }
+
+    /// Like [`World::start`], with the gateway's AWS endpoints (`AWS_ENDPOINT_URL`)
+    /// pointing at moto, so connections given without endpoints reach it too.
+    pub async fn start_with_moto_as_aws() -> World {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(moto_as_aws: bool) -> World {
         let moto = Moto::start().await;
         let admin = moto.bootstrap_admin().await;
         let iam = moto.admin_iam(&admin);
@@ -92,7 +104,11 @@ impl World {
             role_arn: role_arns[0].clone(),
             second_role_arn: role_arns[1].clone(),
             dir,
+            gateway_env: Vec::new(),
         };
+        if moto_as_aws {
+            world.gateway_env = vec![("AWS_ENDPOINT_URL".into(), world.moto.endpoint.clone())];
+        }
         world.start_gateway().await;
         world
             .gw()
@@ -117,7 +133,12 @@ impl World {
 
     /// (Re)starts the gateway on the same data dir.
     pub async fn start_gateway(&mut self) {
-        let gateway = Gateway::start(&bin(), &self.data_dir(), &[]).await;
+        let env: Vec<(&str, &str)> = self
+            .gateway_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let gateway = Gateway::start(&bin(), &self.data_dir(), &env).await;
         self.gateway = Some(gateway);
     }
 
