@@ -152,9 +152,11 @@ impl AwsAdmin {
     }
 
     /// An admin acting as the gateway host itself (see [`HostIdentity`]).
-    /// Credentials are resolved on the first call and refreshed by the SDK
-    /// before they expire; a host without any fails that call with
-    /// [`AwsErrorKind::Denied`].
+    /// Credentials are resolved on the first call (one AssumeRole shared by
+    /// the IAM and STS clients) and refreshed by the SDK before they expire;
+    /// on a host without any, every call fails. Profiles that need the
+    /// `credential_process` or SSO providers are not supported (aws-config
+    /// is built without those features).
     pub async fn from_host_identity(
         host: &HostIdentity,
         max_attempts: u32,

@@ -4,10 +4,13 @@
 //!
 //! Emulator gaps that need no code here (the tests work around them, see
 //! `tests/`): moto's DeleteUser does not enforce DeleteConflict for keys,
-//! login profiles, MFA devices or groups; moto ignores policy conditions,
-//! session policies and permissions boundaries; its GetSessionToken and
-//! GetFederationToken credentials fail once auth is on; it answers
-//! `Connection: close` to every request.
+//! login profiles, MFA devices or groups (the testkit's strict proxy adds
+//! the rule); moto ignores policy conditions, session policies, external
+//! ids and permissions boundaries (ministack evaluates them); its
+//! GetSessionToken and GetFederationToken credentials fail once auth is on
+//! (ministack's work); it answers `Connection: close` to every request (the
+//! testkit's keep-alive proxy hides that). ministack ignores MFA codes and
+//! enforces DeleteConflict only for keys and attached policies.
 
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::config::interceptors::InterceptorContext;

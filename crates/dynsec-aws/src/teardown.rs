@@ -260,7 +260,7 @@ const FULL_TEARDOWN: [Step; 9] = [
 
 impl AwsAdmin {
     /// Deletes the user and everything AWS requires to be gone first, found
-    /// by listing ([`FULL_TEARDOWN`]). The removals run concurrently;
+    /// by listing (one row of `FULL_TEARDOWN` per kind). The removals run concurrently;
     /// DeleteUser runs only after all of them succeeded. Idempotent: a
     /// missing piece (or user) counts as deleted.
     pub async fn teardown_user(&self, user_name: &str) -> Result<(), AwsError> {
