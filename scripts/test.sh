@@ -2,10 +2,12 @@
 # Needs the local PostgreSQL (127.0.0.1:5432, trust auth) for the store and
 # cluster tests; starts it if it has stopped.
 # Installs what the tests need (moto, the Akeyless Python SDK, pytest into
-# .venv; cargo-nextest, Debian's chromium and the console tests' pinned
-# playwright-core if missing) and runs every test: formatting, clippy, the
-# Rust unit and end-to-end suites (the console's in headless Chromium), and
-# the Python SDK suite. Console screenshots land in test-output/console/.
+# .venv; ministack into .venv-ministack, made only if missing, since it pins
+# its own botocore; cargo-nextest, Debian's chromium and the console tests'
+# pinned playwright-core if missing) and runs every test: formatting,
+# clippy, the Rust unit and end-to-end suites (the console's in headless
+# Chromium), and the Python SDK suite. Console screenshots land in
+# test-output/console/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 export DYNSEC_MOTO_SERVER="$PWD/.venv/bin/moto_server"
+
+if [ ! -x .venv-ministack/bin/python ]; then
+  python3 -m venv .venv-ministack
+fi
+.venv-ministack/bin/pip install --quiet --disable-pip-version-check -r tests/ministack/requirements.txt
+export DYNSEC_MINISTACK="$PWD/.venv-ministack/bin/ministack"
 export PATH="$PWD/.venv/bin:$PATH"
 
 if ! cargo nextest --version >/dev/null 2>&1; then

@@ -1,19 +1,26 @@
-//! [`AwsAdmin`]: IAM and STS clients built from one [`AwsConnection`], and the
-//! STS side (AssumeRole).
+//! [`AwsAdmin`]: the IAM and STS clients of one AWS connection, built lazily
+//! over one shared [`AwsHttp`], and where their credentials come from.
 //!
 //! The service configs are assembled by hand rather than through
-//! `aws_config::load_from_env`: a connection's credentials must be exactly the
-//! ones the operator stored, never whatever a profile or instance role on the
-//! gateway host happens to provide.
+//! `aws_config::load_from_env`: a stored connection's credentials must be
+//! exactly the ones the operator stored, never whatever a profile or instance
+//! role on the gateway host happens to provide. The host's own identity is
+//! used only when asked for ([`AwsAdmin::from_host_identity`]).
 
 use crate::error::{AwsError, AwsErrorKind};
+use crate::http::AwsHttp;
+use aws_config::default_provider::credentials::DefaultCredentialsChain;
+use aws_config::provider_config::ProviderConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
 use aws_sdk_iam::config::retry::RetryConfig;
 use aws_sdk_iam::config::timeout::TimeoutConfig;
-use aws_sdk_iam::config::{BehaviorVersion, Region};
+use aws_sdk_iam::config::{BehaviorVersion, IdentityCache, Region, SharedIdentityCache};
 use dynsec_core::{AwsConnection, SecretString};
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 pub(crate) const IAM: &str = "IAM";
 pub(crate) const STS: &str = "STS";
@@ -22,216 +29,398 @@ pub(crate) const STS: &str = "STS";
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Clients for one AWS connection. Cheap to clone (the SDK clients are `Arc`s).
+/// Clients for one AWS connection. Cheap to clone and meant to be kept: the
+/// clones share the lazily built SDK clients, the credential cache and the
+/// caller identity, and every `AwsAdmin` of a process shares one connection
+/// pool (see [`AwsHttp`]). Build a new one when the connection's settings
+/// change.
 #[derive(Clone)]
 pub struct AwsAdmin {
-    pub(crate) iam: aws_sdk_iam::Client,
-    pub(crate) sts: aws_sdk_sts::Client,
-    region: String,
-    iam_endpoint: Option<String>,
-    sts_endpoint: Option<String>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: ClientSettings,
+    credentials: SharedCredentialsProvider,
+    /// Shared by the IAM and STS clients, so credentials that must be fetched
+    /// (an assumed role) are fetched once for both.
+    identity_cache: SharedIdentityCache,
+    source: CredentialSource,
+    iam: OnceLock<aws_sdk_iam::Client>,
+    sts: OnceLock<aws_sdk_sts::Client>,
+    caller: tokio::sync::OnceCell<CallerIdentity>,
+}
+
+/// Where an admin's credentials come from; decides which calls make sense
+/// (a session cannot rotate "its" key, GetFederationToken needs a user key).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum CredentialSource {
+    /// A long-term IAM user access key.
+    AccessKey { access_key_id: String },
+    /// Temporary credentials (a session token came with the key).
+    SessionToken,
+    /// The gateway host's default credential chain, perhaps via AssumeRole.
+    HostIdentity,
+}
+
+impl CredentialSource {
+    fn describe(&self) -> &'static str {
+        match self {
+            Self::AccessKey { .. } => "access key",
+            Self::SessionToken => "session credentials",
+            Self::HostIdentity => "the gateway host's identity",
+        }
+    }
 }
 
 impl fmt::Debug for AwsAdmin {
     // Deliberately no credentials, not even the key id.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.inner.settings;
         f.debug_struct("AwsAdmin")
-            .field("region", &self.region)
-            .field("iam_endpoint", &self.iam_endpoint)
-            .field("sts_endpoint", &self.sts_endpoint)
+            .field("region", &s.region.as_ref())
+            .field("iam_endpoint", &s.iam_endpoint)
+            .field("sts_endpoint", &s.sts_endpoint)
+            .field("credentials", &self.inner.source.describe())
             .finish_non_exhaustive()
     }
 }
 
-/// Parameters of an STS AssumeRole call.
-#[derive(Debug, Clone, Copy)]
-pub struct AssumeRoleRequest<'a> {
-    pub role_arn: &'a str,
-    pub session_name: &'a str,
-    /// Emulators accept any value; the caller validates 900..=43200 (see `dynsec_core::spec`).
-    pub duration_secs: u64,
-    pub external_id: Option<&'a str>,
-    pub session_tags: &'a [(String, String)],
-    pub transitive_tag_keys: &'a [String],
+/// Who a set of credentials acts as (STS GetCallerIdentity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerIdentity {
+    pub account: String,
+    /// `arn:aws:iam::<account>:user/...`, `arn:aws:sts::<account>:assumed-role/...`.
+    pub arn: String,
+    pub user_id: String,
 }
 
-/// Temporary credentials returned by AssumeRole. `Debug` redacts the secrets.
-#[derive(Debug, Clone)]
-pub struct SessionCredentials {
-    pub access_key_id: String,
-    pub secret_access_key: SecretString,
-    pub session_token: SecretString,
-    pub expiration: Option<SystemTime>,
-    pub assumed_role_arn: Option<String>,
+/// The gateway host's own identity as an admin connection: the SDK's default
+/// credential chain (environment, shared profile, web identity token, ECS
+/// container credentials, EC2 instance metadata — in that order), optionally
+/// assuming a role with it. No key is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostIdentity {
+    pub region: String,
+    pub iam_endpoint: Option<String>,
+    pub sts_endpoint: Option<String>,
+    pub assume_role: Option<HostRole>,
+}
+
+/// The role a [`HostIdentity`] assumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRole {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    /// Names the session in the role's CloudTrail records, e.g. `dynsec-gateway`.
+    pub session_name: String,
 }
 
 impl AwsAdmin {
-    /// Builds the clients. Endpoint per service: the connection's override, else
+    /// Builds an admin for a stored connection on the process's shared
+    /// [`AwsHttp`]. Endpoint per service: the connection's override, else
     /// `AWS_ENDPOINT_URL_IAM` / `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`,
-    /// else AWS's own. `max_attempts` (at least 1) feeds the SDK's standard retry,
-    /// which backs off on throttling and 5xx.
+    /// else AWS's own. `max_attempts` (at least 1) feeds the SDK's standard
+    /// retry, which backs off on throttling and 5xx. Nothing is sent and no
+    /// SDK client is built until the first call.
     pub fn new(conn: &AwsConnection, max_attempts: u32) -> Self {
-        let env = |name: &str| std::env::var(name).ok();
-        let iam_endpoint =
-            resolve_endpoint(conn.iam_endpoint.as_deref(), "AWS_ENDPOINT_URL_IAM", env);
-        let sts_endpoint =
-            resolve_endpoint(conn.sts_endpoint.as_deref(), "AWS_ENDPOINT_URL_STS", env);
+        Self::with_http(conn, max_attempts, &AwsHttp::shared())
+    }
 
-        let credentials = Credentials::new(
-            conn.access_key_id.clone(),
-            conn.secret_access_key.expose().to_owned(),
-            conn.session_token.as_ref().map(|t| t.expose().to_owned()),
-            None,
-            "dynsec-connection",
+    /// [`AwsAdmin::new`] on a given HTTP client.
+    pub fn with_http(conn: &AwsConnection, max_attempts: u32, http: &AwsHttp) -> Self {
+        let credentials = static_credentials(
+            &conn.access_key_id,
+            &conn.secret_access_key,
+            conn.session_token.as_ref(),
         );
-        let retry = RetryConfig::standard().with_max_attempts(max_attempts.max(1));
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-            .build();
-        let region = Region::new(conn.region.clone());
+        let source = if conn.session_token.is_some() {
+            CredentialSource::SessionToken
+        } else {
+            CredentialSource::AccessKey {
+                access_key_id: conn.access_key_id.clone(),
+            }
+        };
+        let settings = ClientSettings::new(
+            &conn.region,
+            conn.iam_endpoint.as_deref(),
+            conn.sts_endpoint.as_deref(),
+            max_attempts,
+            http,
+        );
+        Self::from_parts(settings, credentials, source)
+    }
 
-        let mut iam = aws_sdk_iam::config::Builder::new()
-            .behavior_version(BehaviorVersion::latest())
-            .region(region.clone())
-            .credentials_provider(credentials.clone())
-            .retry_config(retry.clone())
-            .timeout_config(timeouts.clone());
-        if let Some(url) = &iam_endpoint {
-            iam = iam.endpoint_url(url);
-        }
-        let mut sts = aws_sdk_sts::config::Builder::new()
-            .behavior_version(BehaviorVersion::latest())
-            .region(region)
-            .credentials_provider(credentials)
-            .retry_config(retry)
-            .timeout_config(timeouts);
-        if let Some(url) = &sts_endpoint {
-            sts = sts.endpoint_url(url);
-        }
+    /// An admin acting as the gateway host itself (see [`HostIdentity`]).
+    /// Credentials are resolved on the first call (one AssumeRole shared by
+    /// the IAM and STS clients) and refreshed by the SDK before they expire;
+    /// on a host without any, every call fails. Profiles that need the
+    /// `credential_process` or SSO providers are not supported (aws-config
+    /// is built without those features).
+    pub async fn from_host_identity(
+        host: &HostIdentity,
+        max_attempts: u32,
+        http: &AwsHttp,
+    ) -> Self {
+        let settings = ClientSettings::new(
+            &host.region,
+            host.iam_endpoint.as_deref(),
+            host.sts_endpoint.as_deref(),
+            max_attempts,
+            http,
+        );
+        let provider_config = ProviderConfig::default()
+            .with_http_client(http.sdk_client())
+            .with_region(Some(settings.region.clone()));
+        let chain = DefaultCredentialsChain::builder()
+            .region(settings.region.clone())
+            .configure(provider_config)
+            .build()
+            .await;
+        let credentials = match &host.assume_role {
+            None => SharedCredentialsProvider::new(chain),
+            Some(role) => {
+                let mut provider = AssumeRoleProvider::builder(&role.role_arn)
+                    .session_name(&role.session_name)
+                    .configure(&settings.sdk_config_for_sts());
+                if let Some(id) = &role.external_id {
+                    provider = provider.external_id(id);
+                }
+                SharedCredentialsProvider::new(provider.build_from_provider(chain).await)
+            }
+        };
+        Self::from_parts(settings, credentials, CredentialSource::HostIdentity)
+    }
 
+    fn from_parts(
+        settings: ClientSettings,
+        credentials: SharedCredentialsProvider,
+        source: CredentialSource,
+    ) -> Self {
         Self {
-            iam: aws_sdk_iam::Client::from_conf(iam.build()),
-            sts: aws_sdk_sts::Client::from_conf(sts.build()),
-            region: conn.region.clone(),
-            iam_endpoint,
-            sts_endpoint,
+            inner: Arc::new(Inner {
+                settings,
+                credentials,
+                identity_cache: IdentityCache::lazy().build(),
+                source,
+                iam: OnceLock::new(),
+                sts: OnceLock::new(),
+                caller: tokio::sync::OnceCell::new(),
+            }),
         }
     }
 
-    /// STS AssumeRole with session name, duration, optional external id, session
-    /// tags and transitive tag keys.
-    pub async fn assume_role(
-        &self,
-        req: &AssumeRoleRequest<'_>,
-    ) -> Result<SessionCredentials, AwsError> {
-        const OP: &str = "AssumeRole";
-        let duration = i32::try_from(req.duration_secs).map_err(|_| {
-            AwsError::new(
-                AwsErrorKind::Invalid,
-                STS,
-                OP,
-                None,
-                format!("duration of {} seconds is out of range", req.duration_secs),
-            )
-        })?;
-        let tags = req
-            .session_tags
-            .iter()
-            .map(|(k, v)| {
-                aws_sdk_sts::types::Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .map_err(|_| invalid_tag(STS, OP, k))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-
-        tracing::debug!(
-            role_arn = req.role_arn,
-            session = req.session_name,
-            "sts:AssumeRole"
-        );
-        let out = self
-            .sts
-            .assume_role()
-            .role_arn(req.role_arn)
-            .role_session_name(req.session_name)
-            .duration_seconds(duration)
-            .set_external_id(req.external_id.map(str::to_owned))
-            .set_tags(non_empty(tags))
-            .set_transitive_tag_keys(non_empty(req.transitive_tag_keys.to_vec()))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk(STS, OP, &e))?;
-
-        let creds = out.credentials().ok_or_else(|| {
-            AwsError::new(
-                AwsErrorKind::Retryable,
-                STS,
-                OP,
-                None,
-                "the response carried no credentials",
-            )
-        })?;
-        Ok(SessionCredentials {
-            access_key_id: creds.access_key_id().to_owned(),
-            secret_access_key: SecretString::new(creds.secret_access_key()),
-            session_token: SecretString::new(creds.session_token()),
-            expiration: SystemTime::try_from(*creds.expiration()).ok(),
-            assumed_role_arn: out.assumed_role_user().map(|u| u.arn().to_owned()),
+    /// The IAM client, built on first use.
+    pub(crate) fn iam(&self) -> &aws_sdk_iam::Client {
+        self.inner.iam.get_or_init(|| {
+            let inner = &self.inner;
+            inner
+                .settings
+                .iam_client(inner.credentials.clone(), inner.identity_cache.clone())
         })
     }
 
-    /// Sets (adds or overwrites) tags on an IAM user.
-    pub async fn tag_user(
-        &self,
-        user_name: &str,
-        tags: &[(String, String)],
-    ) -> Result<(), AwsError> {
-        const OP: &str = "TagUser";
-        let tags = tags
-            .iter()
-            .map(|(k, v)| {
-                aws_sdk_iam::types::Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .map_err(|_| invalid_tag(IAM, OP, k))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        self.iam
-            .tag_user()
-            .user_name(user_name)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| AwsError::from_sdk(IAM, OP, &e))
+    /// The STS client, built on first use: an `iam_user` issuance never
+    /// needs one.
+    pub(crate) fn sts(&self) -> &aws_sdk_sts::Client {
+        self.inner.sts.get_or_init(|| {
+            let inner = &self.inner;
+            inner
+                .settings
+                .sts_client(inner.credentials.clone(), inner.identity_cache.clone())
+        })
     }
 
-    /// The AWS account these admin credentials act in (STS GetCallerIdentity,
-    /// which needs no permission).
+    /// An STS client signing with other credentials (an issued key, a new
+    /// admin key), on this connection's endpoint, region and HTTP client;
+    /// one attempt per call, the caller decides about retries.
+    pub(crate) fn sts_signed_with(&self, credential: &CredentialRef<'_>) -> aws_sdk_sts::Client {
+        let provider = static_credentials(
+            credential.access_key_id,
+            credential.secret_access_key,
+            credential.session_token,
+        );
+        self.inner
+            .settings
+            .with_max_attempts(1)
+            .sts_client(provider, IdentityCache::no_cache())
+    }
+
+    /// Who this connection's credentials act as. Asked of STS once per
+    /// `AwsAdmin` (GetCallerIdentity, which needs no permission): a key never
+    /// changes accounts, and a failed answer is not kept.
+    pub async fn caller_identity(&self) -> Result<CallerIdentity, AwsError> {
+        // Boxed, like the other composite calls: callers nest these futures
+        // deep inside request handlers, and the compiler's layout depth is finite.
+        Box::pin(
+            self.inner
+                .caller
+                .get_or_try_init(|| crate::sts::caller_identity_of(self.sts())),
+        )
+        .await
+        .cloned()
+    }
+
+    /// The AWS account these admin credentials act in.
     pub async fn account_id(&self) -> Result<String, AwsError> {
-        const OP: &str = "GetCallerIdentity";
-        let out = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk(STS, OP, &e))?;
-        out.account()
-            .filter(|a| !a.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                AwsError::new(
-                    AwsErrorKind::Retryable,
-                    STS,
-                    OP,
-                    None,
-                    "the response named no account",
-                )
-            })
+        Ok(self.caller_identity().await?.account)
+    }
+
+    /// Refuses an operation that needs a long-term IAM user key (rotation,
+    /// GetFederationToken, GetSessionToken) when this connection has none.
+    pub(crate) fn require_user_key(
+        &self,
+        service: &'static str,
+        op: &'static str,
+        why: &str,
+    ) -> Result<&str, AwsError> {
+        match &self.inner.source {
+            CredentialSource::AccessKey { access_key_id } => Ok(access_key_id),
+            other => Err(AwsError::new(
+                AwsErrorKind::Invalid,
+                service,
+                op,
+                None,
+                format!(
+                    "{why} needs the long-term access key of an IAM user, but this connection uses {}",
+                    other.describe()
+                ),
+            )),
+        }
+    }
+}
+
+/// Credentials to sign one call with, borrowed from wherever they are kept.
+/// `Debug` shows the key id only.
+#[derive(Clone, Copy)]
+pub struct CredentialRef<'a> {
+    pub access_key_id: &'a str,
+    pub secret_access_key: &'a SecretString,
+    pub session_token: Option<&'a SecretString>,
+}
+
+impl fmt::Debug for CredentialRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialRef")
+            .field("access_key_id", &self.access_key_id)
+            .field("session_token", &self.session_token.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn static_credentials(
+    access_key_id: &str,
+    secret: &SecretString,
+    session_token: Option<&SecretString>,
+) -> SharedCredentialsProvider {
+    SharedCredentialsProvider::new(Credentials::new(
+        access_key_id,
+        secret.expose(),
+        session_token.map(|t| t.expose().to_owned()),
+        None,
+        "dynsec-connection",
+    ))
+}
+
+/// Everything but the credentials that an SDK client of one connection needs.
+#[derive(Clone)]
+struct ClientSettings {
+    region: Region,
+    iam_endpoint: Option<String>,
+    sts_endpoint: Option<String>,
+    retry: RetryConfig,
+    timeouts: TimeoutConfig,
+    http: AwsHttp,
+}
+
+impl ClientSettings {
+    fn new(
+        region: &str,
+        iam_endpoint: Option<&str>,
+        sts_endpoint: Option<&str>,
+        max_attempts: u32,
+        http: &AwsHttp,
+    ) -> Self {
+        let env = |name: &str| std::env::var(name).ok();
+        Self {
+            region: Region::new(region.to_owned()),
+            iam_endpoint: resolve_endpoint(iam_endpoint, "AWS_ENDPOINT_URL_IAM", env),
+            sts_endpoint: resolve_endpoint(sts_endpoint, "AWS_ENDPOINT_URL_STS", env),
+            retry: RetryConfig::standard().with_max_attempts(max_attempts.max(1)),
+            timeouts: TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+            http: http.clone(),
+        }
+    }
+
+    fn with_max_attempts(&self, max_attempts: u32) -> Self {
+        let mut settings = self.clone();
+        settings.retry = RetryConfig::standard().with_max_attempts(max_attempts.max(1));
+        settings
+    }
+
+    fn iam_client(
+        &self,
+        credentials: SharedCredentialsProvider,
+        identity_cache: SharedIdentityCache,
+    ) -> aws_sdk_iam::Client {
+        let mut conf = aws_sdk_iam::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(self.region.clone())
+            .identity_cache(identity_cache)
+            .retry_config(self.retry.clone())
+            .timeout_config(self.timeouts.clone())
+            .http_client(self.http.sdk_client());
+        // `set_`, not `credentials_provider(..)`, which would wrap the
+        // provider anew: the identity cache keys by the provider, and the
+        // IAM and STS clients must share their cached credentials.
+        conf.set_credentials_provider(Some(credentials));
+        if let Some(url) = &self.iam_endpoint {
+            conf = conf.endpoint_url(url);
+        }
+        aws_sdk_iam::Client::from_conf(conf.build())
+    }
+
+    fn sts_client(
+        &self,
+        credentials: SharedCredentialsProvider,
+        identity_cache: SharedIdentityCache,
+    ) -> aws_sdk_sts::Client {
+        let mut conf = aws_sdk_sts::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .region(self.region.clone())
+            .identity_cache(identity_cache)
+            .retry_config(self.retry.clone())
+            .timeout_config(self.timeouts.clone())
+            .http_client(self.http.sdk_client());
+        // `set_`, not `credentials_provider(..)`, which would wrap the
+        // provider anew: the identity cache keys by the provider, and the
+        // IAM and STS clients must share their cached credentials.
+        conf.set_credentials_provider(Some(credentials));
+        if let Some(url) = &self.sts_endpoint {
+            conf = conf.endpoint_url(url);
+        }
+        aws_sdk_sts::Client::from_conf(conf.build())
+    }
+
+    /// The shared config `aws_config`'s AssumeRole provider builds its STS
+    /// client from: this connection's STS endpoint, region, retry, timeouts
+    /// and HTTP client (its credentials are set by the provider).
+    fn sdk_config_for_sts(&self) -> aws_config::SdkConfig {
+        let mut conf = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(self.region.clone())
+            .retry_config(self.retry.clone())
+            .timeout_config(self.timeouts.clone())
+            .http_client(self.http.sdk_client())
+            .time_source(aws_smithy_async::time::SystemTimeSource::new())
+            .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new());
+        if let Some(url) = &self.sts_endpoint {
+            conf = conf.endpoint_url(url);
+        }
+        conf.build()
     }
 }
 
@@ -319,7 +508,8 @@ mod tests {
         let admin = AwsAdmin::new(&conn, 3);
         let dbg = format!("{admin:?}");
         assert!(!dbg.contains("wJalr") && !dbg.contains("tokentoken") && !dbg.contains("AKIA"));
-        let creds = SessionCredentials {
+        assert!(dbg.contains("session credentials"), "{dbg}");
+        let creds = crate::SessionCredentials {
             access_key_id: "ASIA".into(),
             secret_access_key: SecretString::new("wJalrXUtnFEMIsecret"),
             session_token: SecretString::new("tokentokentoken"),
@@ -328,5 +518,36 @@ mod tests {
         };
         let dbg = format!("{creds:?}");
         assert!(!dbg.contains("wJalr") && !dbg.contains("tokentoken"));
+        let secret = SecretString::new("wJalrXUtnFEMIsecret");
+        let cref = CredentialRef {
+            access_key_id: "AKIAX",
+            secret_access_key: &secret,
+            session_token: Some(&secret),
+        };
+        assert!(!format!("{cref:?}").contains("wJalr"));
+    }
+
+    #[test]
+    fn clients_are_built_on_first_use_and_shared_by_clones() {
+        let conn = AwsConnection {
+            access_key_id: "AKIAEXAMPLEKEYID0001".into(),
+            secret_access_key: SecretString::new("secret"),
+            session_token: None,
+            region: "us-east-1".into(),
+            iam_endpoint: Some("http://127.0.0.1:1".into()),
+            sts_endpoint: Some("http://127.0.0.1:1".into()),
+        };
+        let admin = AwsAdmin::with_http(&conn, 3, &AwsHttp::new());
+        assert!(admin.inner.iam.get().is_none() && admin.inner.sts.get().is_none());
+        let copy = admin.clone();
+        copy.iam();
+        assert!(
+            admin.inner.iam.get().is_some(),
+            "clones share the IAM client"
+        );
+        assert!(
+            admin.inner.sts.get().is_none(),
+            "STS is built only when needed"
+        );
     }
 }

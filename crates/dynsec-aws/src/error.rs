@@ -72,6 +72,11 @@ impl AwsError {
         self.kind == AwsErrorKind::NotFound
     }
 
+    /// Whether AWS answered with this error code (`DeleteConflict`, ...).
+    pub fn has_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+
     /// Classifies an SDK error. Works for IAM and STS alike: both SDKs re-export
     /// the same `SdkError` and response types.
     pub(crate) fn from_sdk<E: ProvideErrorMetadata>(
@@ -123,9 +128,10 @@ impl AwsError {
                 let mut code = ctx.err().code().map(str::to_owned);
                 let mut message = ctx.err().message().map(str::to_owned);
                 if code.is_none() {
-                    // moto wraps auth errors in `<ErrorResponse><Errors><Error>`, which the
-                    // awsQuery parser does not decode; read Code/Message from the body ourselves.
-                    if let Some((c, m)) = raw.body().bytes().and_then(parse_xml_error) {
+                    // An emulator's auth error the SDK cannot decode (see quirks).
+                    if let Some((c, m)) =
+                        raw.body().bytes().and_then(crate::quirks::undecoded_error)
+                    {
                         code = Some(c);
                         message = message.or(m);
                     }
@@ -212,32 +218,6 @@ pub(crate) fn classify(code: Option<&str>, status: Option<u16>) -> AwsErrorKind 
         Some(401 | 403) => AwsErrorKind::Denied,
         _ => AwsErrorKind::Invalid,
     }
-}
-
-/// Extracts `<Code>` and `<Message>` from an AWS XML error body, whatever the nesting.
-fn parse_xml_error(body: &[u8]) -> Option<(String, Option<String>)> {
-    let text = std::str::from_utf8(body).ok()?;
-    let code = xml_element(text, "Code")?;
-    if code.is_empty() || code.len() > 128 {
-        return None;
-    }
-    Some((code, xml_element(text, "Message")))
-}
-
-fn xml_element(text: &str, name: &str) -> Option<String> {
-    let open = format!("<{name}>");
-    let close = format!("</{name}>");
-    let start = text.find(&open)? + open.len();
-    let len = text[start..].find(&close)?;
-    Some(xml_unescape(text[start..start + len].trim()))
-}
-
-fn xml_unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }
 
 /// Bounds messages so an odd body (an HTML error page) cannot flood logs.
@@ -381,12 +361,7 @@ mod tests {
     }
 
     #[test]
-    fn xml_helpers() {
-        assert_eq!(
-            parse_xml_error(b"<Error><Code>X</Code><Message>a &amp; b</Message></Error>"),
-            Some(("X".to_string(), Some("a & b".to_string())))
-        );
-        assert_eq!(parse_xml_error(b"<html>nope</html>"), None);
+    fn long_messages_are_truncated() {
         let long = "é".repeat(600);
         assert!(truncate(long).len() <= 512 + '…'.len_utf8());
     }

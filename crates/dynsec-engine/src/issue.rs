@@ -167,6 +167,7 @@ impl Engine {
             groups: &settings.user_groups,
             access_key: settings.programmatic_access,
             console_password: console_password.as_ref(),
+            ..NewIamUser::default()
         };
         let created = match aws.create_user(&request).await {
             Ok(created) => created,
@@ -330,6 +331,7 @@ impl Engine {
                 external_id: settings.external_id.as_deref(),
                 session_tags: &settings.session_tags,
                 transitive_tag_keys: &settings.transitive_tag_keys,
+                ..AssumeRoleRequest::default()
             })
             .await?;
         let now = Utc::now();

@@ -1,6 +1,10 @@
-//! Test support for dynsec: starts a real moto AWS emulator (`moto_server`) on a
-//! free loopback port, so integration tests exercise the genuine IAM and STS wire
-//! protocols through the real AWS SDK. Used only as a dev-dependency.
+//! Test support for dynsec: starts real AWS emulators on free loopback ports,
+//! so integration tests exercise the genuine IAM and STS wire protocols
+//! through the real AWS SDK — moto ([`Moto`]; `moto_server`) for most things,
+//! ministack ([`Ministack`]) where policy conditions, session policies and
+//! permissions boundaries must really be evaluated — plus a counting
+//! keep-alive proxy ([`KeepAliveProxy`]) to see connection reuse, and the
+//! gateway binary ([`Gateway`]). Used only as a dev-dependency.
 //!
 //! moto is found through `$DYNSEC_MOTO_SERVER` (CI points it into a venv), else
 //! `moto_server` on `PATH`. Each [`Moto`] is its own process, so tests running in
@@ -16,10 +20,14 @@
 //! ```
 
 mod gateway;
+mod ministack;
 mod postgres;
+mod proxy;
 
 pub use gateway::{Gateway, TempDir, ADMIN_ACCESS_ID, ADMIN_ACCESS_KEY};
+pub use ministack::{Ministack, MINISTACK_ACCOUNT_ID};
 pub use postgres::PgDatabase;
+pub use proxy::{KeepAliveProxy, ProxiedRequest};
 
 use dynsec_core::{AwsConnection, SecretString};
 use std::fmt;
@@ -228,13 +236,7 @@ impl Moto {
         secret: &str,
         session_token: Option<&str>,
     ) -> aws_sdk_iam::Client {
-        let conf = aws_sdk_iam::config::Builder::new()
-            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-            .region(aws_sdk_iam::config::Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(credentials(access_key_id, secret, session_token))
-            .build();
-        aws_sdk_iam::Client::from_conf(conf)
+        iam_client(&self.endpoint, access_key_id, secret, session_token)
     }
 
     /// An STS client for this server with the given credentials.
@@ -244,13 +246,7 @@ impl Moto {
         secret: &str,
         session_token: Option<&str>,
     ) -> aws_sdk_sts::Client {
-        let conf = aws_sdk_sts::config::Builder::new()
-            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-            .region(aws_sdk_sts::config::Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(credentials(access_key_id, secret, session_token))
-            .build();
-        aws_sdk_sts::Client::from_conf(conf)
+        sts_client(&self.endpoint, access_key_id, secret, session_token)
     }
 
     /// IAM client acting as the bootstrap admin.
@@ -266,8 +262,6 @@ impl Moto {
         }
     }
 
-    /// One HTTP/1.1 exchange. moto closes every connection, so reading to EOF
-    /// delimits the response without parsing lengths or chunking.
     async fn http(
         &self,
         method: &str,
@@ -275,43 +269,54 @@ impl Moto {
         content_type: Option<&str>,
         body: &str,
     ) -> std::io::Result<(u16, String)> {
-        let exchange = async {
-            let mut stream = TcpStream::connect(("127.0.0.1", self.port)).await?;
-            let content_type = content_type
-                .map(|ct| format!("Content-Type: {ct}\r\n"))
-                .unwrap_or_default();
-            let request = format!(
-                "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
-                 {content_type}Content-Length: {len}\r\n\r\n{body}",
-                port = self.port,
-                len = body.len(),
-            );
-            stream.write_all(request.as_bytes()).await?;
-            let mut response = Vec::new();
-            stream.read_to_end(&mut response).await?;
-            let text = String::from_utf8_lossy(&response).into_owned();
-            let status = text
-                .split_whitespace()
-                .nth(1)
-                .and_then(|s| s.parse::<u16>().ok())
-                .ok_or_else(|| {
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, "no HTTP status line")
-                })?;
-            let body = text
-                .split_once("\r\n\r\n")
-                .map(|(_, b)| b.to_string())
-                .unwrap_or_default();
-            Ok((status, body))
-        };
-        tokio::time::timeout(HTTP_TIMEOUT, exchange)
-            .await
-            .unwrap_or_else(|_| {
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "moto did not answer",
-                ))
-            })
+        http_exchange(self.port, method, path, content_type, body).await
     }
+}
+
+/// One HTTP/1.1 exchange with `Connection: close`, so reading to EOF
+/// delimits the response without parsing lengths or chunking.
+pub(crate) async fn http_exchange(
+    port: u16,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
+        let content_type = content_type
+            .map(|ct| format!("Content-Type: {ct}\r\n"))
+            .unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+                 {content_type}Content-Length: {len}\r\n\r\n{body}",
+            len = body.len(),
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse::<u16>().ok())
+            .ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "no HTTP status line")
+            })?;
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        Ok((status, body))
+    };
+    tokio::time::timeout(HTTP_TIMEOUT, exchange)
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the emulator did not answer",
+            ))
+        })
 }
 
 impl Drop for Moto {
@@ -320,6 +325,38 @@ impl Drop for Moto {
         let _ = self.child.start_kill();
         let _ = std::fs::remove_file(&self.log_path);
     }
+}
+
+/// An IAM client for an emulator at `endpoint` with the given credentials.
+pub fn iam_client(
+    endpoint: &str,
+    access_key_id: &str,
+    secret: &str,
+    session_token: Option<&str>,
+) -> aws_sdk_iam::Client {
+    let conf = aws_sdk_iam::config::Builder::new()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .region(aws_sdk_iam::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials(access_key_id, secret, session_token))
+        .build();
+    aws_sdk_iam::Client::from_conf(conf)
+}
+
+/// An STS client for an emulator at `endpoint` with the given credentials.
+pub fn sts_client(
+    endpoint: &str,
+    access_key_id: &str,
+    secret: &str,
+    session_token: Option<&str>,
+) -> aws_sdk_sts::Client {
+    let conf = aws_sdk_sts::config::Builder::new()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .region(aws_sdk_sts::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials(access_key_id, secret, session_token))
+        .build();
+    aws_sdk_sts::Client::from_conf(conf)
 }
 
 fn credentials(
@@ -336,9 +373,9 @@ fn credentials(
     )
 }
 
-/// Asks the OS for a free port. The listener is dropped before moto binds, so a
-/// race is possible; [`Moto::start`] retries on "Address already in use".
-fn free_port() -> u16 {
+/// Asks the OS for a free port. The listener is dropped before the emulator
+/// binds, so a race is possible; the starters retry on "Address already in use".
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
     listener
