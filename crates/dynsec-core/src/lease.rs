@@ -3,7 +3,11 @@
 //! A lease is written as `Pending` (the durable intent, naming the IAM user and the
 //! gateway instance that owns it) *before* anything is created in AWS, becomes
 //! `Active` once the credential is handed out, and `Revoked` only after AWS confirmed
-//! the teardown. The secret itself is never part of a lease.
+//! the teardown. The secret itself is never part of a lease. Once issuance
+//! got past CreateUser, the lease records what it created
+//! ([`CreatedIamUser`]), so revocation deletes exactly that. Revoked leases
+//! are kept for a retention period ([`DEFAULT_REVOKED_RETENTION_DAYS`]) for
+//! listings and audit correlation, then purged.
 
 use crate::AccessMode;
 use chrono::{DateTime, Utc};
@@ -62,6 +66,33 @@ impl fmt::Display for LeaseState {
     }
 }
 
+/// How long revoked leases are kept (for listings and audit correlation)
+/// before the housekeeper purges them, unless configured otherwise.
+pub const DEFAULT_REVOKED_RETENTION_DAYS: u32 = 30;
+
+/// Everything one issuance created in IAM for a temporary user, by name:
+/// what its revocation deletes (concurrently) before DeleteUser. Holds no
+/// secret. The AWS layer's description of the same thing is
+/// `dynsec_aws::CreatedIamUser` (same fields); this is the domain's, so a
+/// lease can carry it without core knowing AWS SDK types.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreatedIamUser {
+    pub user_name: String,
+    /// The access key created for it, if programmatic access was issued.
+    pub access_key_id: Option<String>,
+    /// Whether a console password (login profile) was created.
+    pub login_profile: bool,
+    /// Managed policy ARNs attached to the user.
+    pub attached_policies: Vec<String>,
+    /// Groups the user was added to.
+    pub groups: Vec<String>,
+    /// Name of the inline policy put on the user, if any.
+    pub inline_policy: Option<String>,
+    /// The permissions boundary's policy ARN. For the record: a boundary does
+    /// not stop DeleteUser, so teardown need not remove it.
+    pub permissions_boundary: Option<String>,
+}
+
 /// One issued (or being issued) credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
@@ -88,6 +119,14 @@ pub struct Lease {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// What issuance created in IAM, once known (an `iam_user` lease past
+    /// CreateUser). `None`: nothing created yet, an `assumed_role` session,
+    /// or a lease recorded before this was kept — its revocation then
+    /// discovers what the user has (the full teardown).
+    pub created: Option<CreatedIamUser>,
+    /// When AWS confirmed the teardown (state `Revoked`); `None` before, and
+    /// for leases revoked before this was recorded.
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 impl Lease {
@@ -103,6 +142,17 @@ impl Lease {
                 Some(self.next_attempt_at.unwrap_or(self.created_at))
             }
             LeaseState::Pending | LeaseState::Revoked => None,
+        }
+    }
+
+    /// When a revoked lease's retention period started: its revocation, or
+    /// its expiry for a lease revoked before revocation times were recorded.
+    /// `None` while the lease is live (never purged). Every store indexes
+    /// revoked leases by this, so it is the one definition of "kept since".
+    pub fn retained_since(&self) -> Option<DateTime<Utc>> {
+        match self.state {
+            LeaseState::Revoked => Some(self.revoked_at.unwrap_or(self.expires_at)),
+            _ => None,
         }
     }
 }
@@ -130,6 +180,8 @@ mod tests {
             attempts: 0,
             last_error: None,
             next_attempt_at: next.map(at),
+            created: None,
+            revoked_at: None,
         }
     }
 
@@ -142,6 +194,19 @@ mod tests {
         assert_eq!(secs(lease(LeaseState::Revoking, None)), Some(10));
         assert_eq!(secs(lease(LeaseState::Pending, Some(50))), None);
         assert_eq!(secs(lease(LeaseState::Revoked, Some(50))), None);
+    }
+
+    #[test]
+    fn only_revoked_leases_are_retained_from_their_revocation_or_expiry() {
+        let at = |s| Utc.timestamp_opt(s, 0).single().unwrap_or_default();
+        let secs = |l: &Lease| l.retained_since().map(|t| t.timestamp());
+        let mut l = lease(LeaseState::Active, None);
+        l.revoked_at = Some(at(40));
+        assert_eq!(secs(&l), None, "live leases are never purged");
+        l.state = LeaseState::Revoked;
+        assert_eq!(secs(&l), Some(40));
+        l.revoked_at = None;
+        assert_eq!(secs(&l), Some(100), "unknown revocation time: the expiry");
     }
 
     #[test]

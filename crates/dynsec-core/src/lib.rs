@@ -14,7 +14,7 @@ pub mod spec;
 pub mod ttl;
 
 pub use error::ValidationError;
-pub use lease::{Lease, LeaseState};
+pub use lease::{CreatedIamUser, Lease, LeaseState};
 pub use path::ItemPath;
 pub use secret::SecretString;
 pub use spec::{AccessMode, AwsConnection, ConnectionFields, PasswordPolicy, ProducerSettings};

@@ -97,6 +97,8 @@ impl Engine {
             attempts: 0,
             last_error: None,
             next_attempt_at: None,
+            created: None,
+            revoked_at: None,
         };
         // Invariant 1: the intent is durable before CreateUser is sent.
         self.store().insert_lease(&lease).await?;
@@ -359,6 +361,8 @@ impl Engine {
             attempts: 0,
             last_error: None,
             next_attempt_at: None,
+            created: None,
+            revoked_at: None,
         };
         self.store().insert_lease(&lease).await?;
         self.wake_reaper();

@@ -107,6 +107,8 @@ pub fn lease(id: &str, producer_id: i64, state: LeaseState, expires_at: DateTime
         attempts: 0,
         last_error: None,
         next_attempt_at: None,
+        created: None,
+        revoked_at: None,
     }
 }
 

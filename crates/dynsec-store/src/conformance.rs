@@ -113,6 +113,8 @@ pub fn lease(id: &str, producer_id: i64, state: LeaseState, expires: i64) -> Lea
         attempts: 0,
         last_error: None,
         next_attempt_at: None,
+        created: None,
+        revoked_at: None,
     }
 }
 

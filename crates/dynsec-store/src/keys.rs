@@ -78,7 +78,8 @@ pub trait KeyStore: Send + Sync {
     /// Inserts and returns the new id; `Conflict` when the name is taken.
     async fn insert_protection_key(&self, key: &ProtectionKeyRecord) -> Result<i64>;
     async fn protection_key_by_name(&self, name: &str) -> Result<Option<ProtectionKeyRecord>>;
-    /// All protection keys, by name.
+    /// All protection keys, by name. Deprecated for `list-items`: use
+    /// [`crate::ListingStore::items_in_folder`].
     async fn list_protection_keys(&self) -> Result<Vec<ProtectionKeyRecord>>;
     /// Fails with `InUse` while a target or dynamic secret still names the
     /// key (a foreign key, so no check-then-delete race).

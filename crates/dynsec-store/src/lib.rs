@@ -13,22 +13,37 @@
 //! The store only ever receives ciphertext for secret material (sealed blobs) and
 //! hashes for credentials. The contract every implementation meets is in
 //! [`conformance`] (feature `conformance`), run against both.
+//!
+//! Listings are keyset pages ([`paging`]): items in a folder, targets and
+//! dynamic secrets ([`ListingStore`]), auth methods and roles
+//! ([`AccessStore`]), a dynamic secret's leases and the leases under a name
+//! prefix ([`Store`]), each reading one index range in its own order. The
+//! whole-table `list_*` methods remain for the callers not yet moved; their
+//! docs name the paged method that replaces them.
 
 mod access;
 mod cluster;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+mod folders;
 mod keys;
+mod listing;
+pub mod paging;
 mod postgres;
 mod records;
 mod rows;
 mod sqlite;
 
-pub use access::{AccessStore, AssocRecord, RoleRecord};
+pub use access::{AccessStore, AssocRecord, RoleRecord, RoleRule};
 pub use cluster::{ClusterStore, FailureCount, InstanceRecord};
 pub use error::{Result, StoreError};
 pub use keys::{KeyHandover, KeyStore, ProtectionKeyRecord, SealedBlob, SealedKind};
+pub use listing::{
+    ConnectionInUse, ConnectionOwner, FolderEntry, ItemKinds, ListingStore, ProducerListing,
+    ProducerRef, TargetSummary,
+};
+pub use paging::{listing as listings, Page, PageToken, MAX_PAGE_SIZE};
 pub use postgres::PostgresStore;
 pub use records::{ApiKeyRecord, ConnectionColumns, ProducerRecord, TargetRecord, TokenRecord};
 pub use sqlite::SqliteStore;
@@ -36,10 +51,22 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use dynsec_core::{Lease, LeaseState};
+use paging::listing::{LeasesOfSecret, LeasesUnderPrefix};
+
+/// Which leases a lease listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseScope {
+    /// Not yet revoked: pending, active, revoking or failed.
+    Live,
+    /// Revoked ones too (until purged by retention).
+    All,
+}
 
 /// Everything dynsec persists.
 #[async_trait]
-pub trait Store: AccessStore + KeyStore + ClusterStore + Send + Sync + 'static {
+pub trait Store:
+    AccessStore + KeyStore + ClusterStore + ListingStore + Send + Sync + 'static
+{
     // --- API keys and tokens -------------------------------------------------
     async fn api_key_count(&self) -> Result<u64>;
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
@@ -56,6 +83,9 @@ pub trait Store: AccessStore + KeyStore + ClusterStore + Send + Sync + 'static {
     async fn update_target(&self, target: &TargetRecord) -> Result<()>;
     async fn target_by_name(&self, name: &str) -> Result<Option<TargetRecord>>;
     async fn target_by_id(&self, id: i64) -> Result<Option<TargetRecord>>;
+    /// Every target, by name. Deprecated for listings: use
+    /// [`ListingStore::targets_page`] (and [`ListingStore::connections_in_use`]
+    /// for the orphan sweep).
     async fn list_targets(&self) -> Result<Vec<TargetRecord>>;
     async fn delete_target(&self, id: i64) -> Result<()>;
 
@@ -64,7 +94,13 @@ pub trait Store: AccessStore + KeyStore + ClusterStore + Send + Sync + 'static {
     async fn update_producer(&self, producer: &ProducerRecord) -> Result<()>;
     async fn producer_by_name(&self, name: &str) -> Result<Option<ProducerRecord>>;
     async fn producer_by_id(&self, id: i64) -> Result<Option<ProducerRecord>>;
+    /// Every dynamic secret, by name. Deprecated: use
+    /// [`ListingStore::dynamic_secrets_page`], [`ListingStore::items_in_folder`]
+    /// for folders, [`ListingStore::connections_in_use`] for the orphan sweep.
     async fn list_producers(&self) -> Result<Vec<ProducerRecord>>;
+    /// The dynamic secrets using a target, by name (a forced deletion must see
+    /// all of them). For a page of targets' associations use
+    /// [`ListingStore::dynamic_secrets_of_targets`].
     async fn producers_using_target(&self, target_id: i64) -> Result<Vec<ProducerRecord>>;
     /// Deletes the dynamic secret unless one of its IAM-user leases is still
     /// live (an issuance may have written its intent meanwhile); returns
@@ -72,19 +108,57 @@ pub trait Store: AccessStore + KeyStore + ClusterStore + Send + Sync + 'static {
     async fn delete_producer(&self, id: i64) -> Result<bool>;
 
     // --- Leases --------------------------------------------------------------
+    /// Records a lease, including what issuance created (`lease.created`)
+    /// when already known.
     async fn insert_lease(&self, lease: &Lease) -> Result<()>;
-    /// Replaces every mutable field of the lease with `lease.id`.
+    /// Replaces every mutable field of the lease with `lease.id` (state,
+    /// what issuance created, revocation time, ...). The engine records
+    /// `created` here (with `update_lease_if(.., Pending)`) once CreateUser
+    /// and the rest succeeded, and `revoked_at` when it marks a lease revoked.
     async fn update_lease(&self, lease: &Lease) -> Result<()>;
     /// Like `update_lease`, but only while the stored lease is still in state
     /// `expected`; returns whether it was written.
     async fn update_lease_if(&self, lease: &Lease, expected: LeaseState) -> Result<bool>;
     async fn lease(&self, id: &str) -> Result<Option<Lease>>;
     /// A dynamic secret's leases, newest first; revoked ones only if asked.
+    /// Deprecated: use [`Store::leases_of_secret`], which pages (a busy
+    /// secret may hold 100k live leases).
     async fn leases_of_producer(
         &self,
         producer_id: i64,
         include_revoked: bool,
     ) -> Result<Vec<Lease>>;
+    /// One page of a dynamic secret's leases, newest first (creation time,
+    /// then id): the live ones only, or all. Reads one index range of that
+    /// secret (live leases have an index of their own, so retained revoked
+    /// ones are never walked); the tmp-creds listing's store side.
+    async fn leases_of_secret(
+        &self,
+        producer_id: i64,
+        scope: LeaseScope,
+        after: Option<&PageToken<LeasesOfSecret>>,
+        limit: u32,
+    ) -> Result<Page<Lease, LeasesOfSecret>>;
+    /// One page of the leases of every dynamic secret whose *current* name
+    /// starts with `name_prefix` (byte-wise; pass `/prod/` for a folder, a
+    /// full name for one secret, `""` for all): grouped by secret (by
+    /// internal id), newest first within each. `producer_name` in the page
+    /// is the secret's current name. For `list-leases`/`revoke-leases` by
+    /// path. Reads the page's leases from the per-secret index plus the ids
+    /// of the secrets under the prefix (one name-index range).
+    async fn leases_under_prefix(
+        &self,
+        name_prefix: &str,
+        scope: LeaseScope,
+        after: Option<&PageToken<LeasesUnderPrefix>>,
+        limit: u32,
+    ) -> Result<Page<Lease, LeasesUnderPrefix>>;
+    /// Deletes at most `limit` revoked leases retained since before
+    /// `older_than` (see `dynsec_core::Lease::retained_since`), oldest first,
+    /// from the retention index; returns how many. Live leases are never
+    /// touched. The housekeeper calls it in bounded batches (e.g. 1000 until
+    /// it returns less) with `now - retention`.
+    async fn purge_revoked_leases(&self, older_than: DateTime<Utc>, limit: u32) -> Result<u64>;
     /// Leases whose due time (expiry while active, next retry while revoking or
     /// failed) is at or before `now`, soonest first, at most `limit`.
     async fn due_leases(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Lease>>;

@@ -10,7 +10,8 @@ use crate::records::{ApiKeyRecord, ConnectionColumns, ProducerRecord, TargetReco
 use crate::{ProtectionKeyRecord, Result, RoleRecord, StoreError};
 use chrono::{DateTime, TimeZone, Utc};
 use dynsec_core::access::{Capability, PathRule, RuleType};
-use dynsec_core::{AccessMode, Lease, LeaseState, ProducerSettings};
+use dynsec_core::{AccessMode, CreatedIamUser, Lease, LeaseState, ProducerSettings};
+use serde::{Deserialize, Serialize};
 
 pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -34,6 +35,67 @@ pub(crate) fn signed(n: u64) -> i64 {
 /// `lease.due_at()` as stored (see `dynsec_core::Lease::due_at`).
 pub(crate) fn due_millis(lease: &Lease) -> Option<i64> {
     lease.due_at().map(millis)
+}
+
+/// `lease.retained_since()` as stored (see `dynsec_core::Lease::retained_since`).
+pub(crate) fn retained_millis(lease: &Lease) -> Option<i64> {
+    lease.retained_since().map(millis)
+}
+
+/// `leases.created_json`: what issuance created, in a format of the store's
+/// own (so renaming a domain field cannot silently change stored data).
+#[derive(Serialize, Deserialize)]
+struct CreatedJson {
+    user_name: String,
+    #[serde(default)]
+    access_key_id: Option<String>,
+    #[serde(default)]
+    login_profile: bool,
+    #[serde(default)]
+    attached_policies: Vec<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    inline_policy: Option<String>,
+    #[serde(default)]
+    permissions_boundary: Option<String>,
+}
+
+/// The `created_json` column of `lease`.
+pub(crate) fn created_json(lease: &Lease) -> Result<Option<String>> {
+    lease
+        .created
+        .as_ref()
+        .map(|c| {
+            serde_json::to_string(&CreatedJson {
+                user_name: c.user_name.clone(),
+                access_key_id: c.access_key_id.clone(),
+                login_profile: c.login_profile,
+                attached_policies: c.attached_policies.clone(),
+                groups: c.groups.clone(),
+                inline_policy: c.inline_policy.clone(),
+                permissions_boundary: c.permissions_boundary.clone(),
+            })
+            .map_err(|e| StoreError::Corrupt(format!("leases.created_json: {e}")))
+        })
+        .transpose()
+}
+
+fn parse_created(json: Option<String>) -> Result<Option<CreatedIamUser>> {
+    json.map(|json| {
+        let c: CreatedJson = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("leases.created_json: {e}")))?;
+        Ok(CreatedIamUser {
+            user_name: c.user_name,
+            access_key_id: c.access_key_id,
+            login_profile: c.login_profile,
+            attached_policies: c.attached_policies,
+            groups: c.groups,
+            inline_policy: c.inline_policy,
+            permissions_boundary: c.permissions_boundary,
+        })
+    })
+    .transpose()
 }
 
 /// The names of the claimed states, for `state IN (...)` binds.
@@ -152,6 +214,156 @@ pub(crate) const PRODUCER_COLUMNS: &str = "id, uid, name, target_id, settings_js
      protection_key, inline_access_key_id, inline_region, inline_iam_endpoint, \
      inline_sts_endpoint, inline_sealed_secret, delete_protection, created_at, modified_at";
 
+/// [`PRODUCER_COLUMNS`] of table alias `p`, and the target summary of alias
+/// `t` (a `LEFT JOIN targets t ON t.id = p.target_id`): a [`ProducerListingRow`].
+pub(crate) const PRODUCER_LISTING_COLUMNS: &str = "p.id, p.uid, p.name, p.target_id, \
+     p.settings_json, p.protection_key, p.inline_access_key_id, p.inline_region, \
+     p.inline_iam_endpoint, p.inline_sts_endpoint, p.inline_sealed_secret, p.delete_protection, \
+     p.created_at, p.modified_at, t.name AS target_name, t.access_key_id AS target_access_key_id, \
+     t.region AS target_region";
+
+/// The condition selecting live leases, written out (not bound) so both
+/// dialects can use the partial index `leases_live_of_producer`, whose
+/// predicate it must match.
+pub(crate) const LIVE_LEASE: &str = "state <> 'revoked'";
+
+/// A dynamic secret joined with its target's summary.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ProducerListingRow {
+    #[sqlx(flatten)]
+    producer: ProducerRow,
+    target_name: Option<String>,
+    target_access_key_id: Option<String>,
+    target_region: Option<String>,
+}
+
+impl TryFrom<ProducerListingRow> for crate::ProducerListing {
+    type Error = StoreError;
+    fn try_from(r: ProducerListingRow) -> Result<Self> {
+        let producer = ProducerRecord::try_from(r.producer)?;
+        let target = match (producer.target_id, r.target_name) {
+            (Some(id), Some(name)) => Some(crate::TargetSummary {
+                id,
+                name,
+                access_key_id: r.target_access_key_id.unwrap_or_default(),
+                region: r.target_region.unwrap_or_default(),
+            }),
+            (Some(_), None) => return Err(StoreError::Corrupt("producers.target_id".into())),
+            (None, _) => None,
+        };
+        Ok(Self { producer, target })
+    }
+}
+
+/// The columns of a producer that the store derives from the record: its
+/// folder, its IAM path (settings' `iam_path`) and its inline connection's
+/// key (for the orphan sweep's distinct connections).
+pub(crate) struct ProducerDerived {
+    pub parent: String,
+    pub iam_path: String,
+    pub inline_connection_key: Option<String>,
+}
+
+impl ProducerDerived {
+    pub(crate) fn of(p: &ProducerRecord) -> Self {
+        Self {
+            parent: crate::folders::parent_of(&p.name).to_string(),
+            iam_path: p.settings.iam_path.clone(),
+            inline_connection_key: match p.target_id {
+                Some(_) => None,
+                None => p.inline_connection.as_ref().map(inline_connection_key),
+            },
+        }
+    }
+}
+
+/// What makes two inline connections the same connection: access key id,
+/// region and endpoints, space-separated (none of them contains a space;
+/// the migrations compute the same text).
+pub(crate) fn inline_connection_key(c: &ConnectionColumns) -> String {
+    format!(
+        "{} {} {} {}",
+        c.access_key_id,
+        c.region,
+        c.iam_endpoint.as_deref().unwrap_or(""),
+        c.sts_endpoint.as_deref().unwrap_or("")
+    )
+}
+
+/// A row of `producers` with an inline connection, as the connections
+/// listing reads it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct InlineConnectionRow {
+    pub id: i64,
+    pub uid: String,
+    pub name: String,
+    pub protection_key: Option<String>,
+    pub inline_access_key_id: Option<String>,
+    pub inline_region: Option<String>,
+    pub inline_iam_endpoint: Option<String>,
+    pub inline_sts_endpoint: Option<String>,
+    pub inline_sealed_secret: Option<Vec<u8>>,
+}
+
+pub(crate) const INLINE_CONNECTION_COLUMNS: &str = "id, uid, name, protection_key, \
+     inline_access_key_id, inline_region, inline_iam_endpoint, inline_sts_endpoint, \
+     inline_sealed_secret";
+
+impl InlineConnectionRow {
+    pub(crate) fn into_connection(self, iam_paths: Vec<String>) -> Result<crate::ConnectionInUse> {
+        let corrupt = |c: &str| StoreError::Corrupt(format!("producers.{c}"));
+        Ok(crate::ConnectionInUse {
+            owner: crate::ConnectionOwner::DynamicSecret {
+                id: self.id,
+                name: self.name,
+            },
+            uid: self.uid,
+            connection: ConnectionColumns {
+                access_key_id: self
+                    .inline_access_key_id
+                    .ok_or_else(|| corrupt("inline_access_key_id"))?,
+                region: self.inline_region.unwrap_or_default(),
+                iam_endpoint: self.inline_iam_endpoint,
+                sts_endpoint: self.inline_sts_endpoint,
+                sealed_secret: self
+                    .inline_sealed_secret
+                    .ok_or_else(|| corrupt("inline_sealed_secret"))?,
+            },
+            protection_key: self.protection_key,
+            iam_paths,
+        })
+    }
+}
+
+/// A target as a connection in use.
+pub(crate) fn target_connection(t: TargetRecord, iam_paths: Vec<String>) -> crate::ConnectionInUse {
+    crate::ConnectionInUse {
+        owner: crate::ConnectionOwner::Target {
+            id: t.id,
+            name: t.name,
+        },
+        uid: t.uid,
+        connection: t.connection,
+        protection_key: t.protection_key,
+        iam_paths,
+    }
+}
+
+/// `(owner key, iam_path)` pairs grouped into each owner's sorted paths.
+pub(crate) fn group_paths<K: Ord>(
+    pairs: Vec<(K, String)>,
+) -> std::collections::BTreeMap<K, Vec<String>> {
+    let mut grouped: std::collections::BTreeMap<K, Vec<String>> = Default::default();
+    for (key, path) in pairs {
+        grouped.entry(key).or_default().push(path);
+    }
+    for paths in grouped.values_mut() {
+        paths.sort();
+        paths.dedup();
+    }
+    grouped
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct ProducerRow {
     id: i64,
@@ -228,6 +440,8 @@ pub(crate) struct LeaseRow {
     attempts: i64,
     last_error: Option<String>,
     next_attempt_at: Option<i64>,
+    created_json: Option<String>,
+    revoked_at: Option<i64>,
 }
 
 impl TryFrom<LeaseRow> for Lease {
@@ -251,6 +465,8 @@ impl TryFrom<LeaseRow> for Lease {
             attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
             last_error: r.last_error,
             next_attempt_at: opt_from_millis(r.next_attempt_at, "leases.next_attempt_at")?,
+            created: parse_created(r.created_json)?,
+            revoked_at: opt_from_millis(r.revoked_at, "leases.revoked_at")?,
         })
     }
 }
@@ -289,6 +505,24 @@ impl TryFrom<RoleRow> for RoleRecord {
             description: r.description,
             created_at: from_millis(r.created_at, "roles.created_at")?,
             modified_at: from_millis(r.modified_at, "roles.modified_at")?,
+        })
+    }
+}
+
+/// A rule with the role it belongs to.
+#[derive(sqlx::FromRow)]
+pub(crate) struct RoleRuleRow {
+    role_id: i64,
+    #[sqlx(flatten)]
+    rule: RuleRow,
+}
+
+impl TryFrom<RoleRuleRow> for crate::RoleRule {
+    type Error = StoreError;
+    fn try_from(r: RoleRuleRow) -> Result<Self> {
+        Ok(Self {
+            role_id: r.role_id,
+            rule: PathRule::try_from(r.rule)?,
         })
     }
 }
@@ -425,5 +659,27 @@ impl TryFrom<KeyHandoverRow> for crate::KeyHandover {
             sealed_key: r.sealed_key,
             created_at: from_millis(r.created_at, "master_key_handovers.created_at")?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_live_lease_condition_names_the_revoked_state() {
+        assert_eq!(
+            LIVE_LEASE,
+            format!("state <> '{}'", LeaseState::Revoked.as_str())
+        );
+        for migration in [
+            include_str!("../migrations/sqlite/0008_scale.sql"),
+            include_str!("../migrations/postgres/0002_scale.sql"),
+        ] {
+            assert!(
+                migration.contains(&format!("WHERE {LIVE_LEASE};")),
+                "the partial index's predicate is the query's"
+            );
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! [`KeyStore`] for PostgreSQL.
 
 use crate::error::{conflict, in_use};
+use crate::folders::{folder_deltas, parent_of, ItemKind};
 use crate::keys::{KeyHandover, KeyStore, ProtectionKeyRecord, SealedBlob, SealedKind};
 use crate::rows::{decode, decode_one, millis, KeyHandoverRow, ProtectionKeyRow, SealedRow};
 use crate::{PostgresStore, Result, StoreError};
@@ -34,10 +35,11 @@ const SEALED_COLUMNS: &[(SealedKind, &str, &str)] = &[
 #[async_trait]
 impl KeyStore for PostgresStore {
     async fn insert_protection_key(&self, k: &ProtectionKeyRecord) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
         let id = sqlx::query_scalar(
             "INSERT INTO protection_keys (uid, name, alg, split_level, customer_fragment_id, \
-             key_id, sealed_fragments, description, delete_protection, created_at, modified_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+             key_id, sealed_fragments, description, delete_protection, created_at, modified_at, \
+             parent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(&k.uid)
         .bind(&k.name)
@@ -50,9 +52,13 @@ impl KeyStore for PostgresStore {
         .bind(k.delete_protection)
         .bind(millis(k.created_at))
         .bind(millis(k.modified_at))
-        .fetch_one(&self.pool)
+        .bind(parent_of(&k.name))
+        .fetch_one(&mut *tx)
         .await
         .map_err(conflict(&format!("protection key '{}'", k.name)))?;
+        let deltas = folder_deltas(ItemKind::ProtectionKey, None, Some(&k.name));
+        super::folders::apply(&mut tx, &deltas).await?;
+        tx.commit().await?;
         Ok(id)
     }
 
@@ -74,11 +80,18 @@ impl KeyStore for PostgresStore {
     }
 
     async fn delete_protection_key(&self, id: i64) -> Result<()> {
-        sqlx::query("DELETE FROM protection_keys WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(in_use("the protection key is in use"))?;
+        let mut tx = self.pool.begin().await?;
+        let deleted: Option<String> =
+            sqlx::query_scalar("DELETE FROM protection_keys WHERE id = $1 RETURNING name")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(in_use("the protection key is in use"))?;
+        if let Some(name) = deleted {
+            let deltas = folder_deltas(ItemKind::ProtectionKey, Some(&name), None);
+            super::folders::apply(&mut tx, &deltas).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

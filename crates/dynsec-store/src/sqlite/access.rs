@@ -1,10 +1,13 @@
 //! [`AccessStore`] for SQLite.
 
-use crate::access::{AccessStore, AssocRecord, RoleRecord};
+use super::queries::{self, placeholders};
+use crate::access::{AccessStore, AssocRecord, RoleRecord, RoleRule};
 use crate::error::conflict;
+use crate::paging::listing::{AuthMethods, Roles};
+use crate::paging::{name_filter, name_position, page_size, CursorKey, Page, PageToken};
 use crate::rows::{
-    capabilities_text, decode, decode_one, millis, ApiKeyRow, AssocRow, RoleRow, RuleRow,
-    ASSOC_SELECT,
+    capabilities_text, decode, decode_one, millis, ApiKeyRow, AssocRow, RoleRow, RoleRuleRow,
+    RuleRow, ASSOC_SELECT,
 };
 use crate::{ApiKeyRecord, Result, SqliteStore};
 use async_trait::async_trait;
@@ -17,6 +20,41 @@ impl AccessStore for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         decode(rows)
+    }
+
+    async fn auth_methods_page(
+        &self,
+        filter: &str,
+        after: Option<&PageToken<AuthMethods>>,
+        limit: u32,
+    ) -> Result<Page<ApiKeyRecord, AuthMethods>> {
+        let limit = page_size(limit);
+        let rows: Vec<ApiKeyRow> = sqlx::query_as(queries::AUTH_METHODS_PAGE)
+            .bind(name_position(after.map(PageToken::key)))
+            .bind(name_filter(filter))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Page::from_rows(decode(rows)?, limit, |k: &ApiKeyRecord| {
+            CursorKey::AuthMethods {
+                name: k.name.clone(),
+            }
+        }))
+    }
+
+    async fn assocs_of_access_ids(&self, access_ids: &[String]) -> Result<Vec<AssocRecord>> {
+        if access_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{ASSOC_SELECT} WHERE a.access_id IN ({}) ORDER BY a.access_id, r.name",
+            placeholders(access_ids.len())
+        );
+        let mut query = sqlx::query_as::<_, AssocRow>(&sql);
+        for id in access_ids {
+            query = query.bind(id);
+        }
+        decode(query.fetch_all(&self.pool).await?)
     }
 
     async fn api_key_by_name(&self, name: &str) -> Result<Option<ApiKeyRecord>> {
@@ -64,6 +102,61 @@ impl AccessStore for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         decode(rows)
+    }
+
+    async fn roles_page(
+        &self,
+        filter: &str,
+        after: Option<&PageToken<Roles>>,
+        limit: u32,
+    ) -> Result<Page<RoleRecord, Roles>> {
+        let limit = page_size(limit);
+        let rows: Vec<RoleRow> = sqlx::query_as(queries::ROLES_PAGE)
+            .bind(name_position(after.map(PageToken::key)))
+            .bind(name_filter(filter))
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Page::from_rows(decode(rows)?, limit, |r: &RoleRecord| {
+            CursorKey::Roles {
+                name: r.name.clone(),
+            }
+        }))
+    }
+
+    async fn rules_of_roles(&self, role_ids: &[i64]) -> Result<Vec<RoleRule>> {
+        if role_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = queries::rules_of_roles(role_ids.len());
+        let mut query = sqlx::query_as::<_, RoleRuleRow>(&sql);
+        for id in role_ids {
+            query = query.bind(id);
+        }
+        decode(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn assocs_of_roles(&self, role_ids: &[i64]) -> Result<Vec<AssocRecord>> {
+        if role_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{ASSOC_SELECT} WHERE a.role_id IN ({}) ORDER BY a.role_id, k.name",
+            placeholders(role_ids.len())
+        );
+        let mut query = sqlx::query_as::<_, AssocRow>(&sql);
+        for id in role_ids {
+            query = query.bind(id);
+        }
+        decode(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn assoc(&self, id: &str) -> Result<Option<AssocRecord>> {
+        let row: Option<AssocRow> = sqlx::query_as(&format!("{ASSOC_SELECT} WHERE a.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_one(row)
     }
 
     async fn delete_role(&self, id: i64) -> Result<()> {

@@ -3,15 +3,22 @@
 
 mod access;
 mod cluster;
+mod folders;
 mod keys;
+mod listing;
+mod queries;
 
 use crate::error::conflict;
+use crate::folders::{folder_deltas, ItemKind};
+use crate::paging::listing::{LeasesOfSecret, LeasesUnderPrefix};
+use crate::paging::{lease_position, page_size, prefix_end, CursorKey, Page, PageToken};
 use crate::records::{ApiKeyRecord, ProducerRecord, TargetRecord, TokenRecord};
 use crate::rows::{
-    claimed_states, decode, decode_one, due_millis, from_millis, join_list, millis, settings_json,
-    signed, ApiKeyRow, LeaseRow, ProducerRow, TargetRow, TokenRow, PRODUCER_COLUMNS,
+    claimed_states, created_json, decode, decode_one, due_millis, from_millis, join_list, millis,
+    retained_millis, settings_json, signed, ApiKeyRow, LeaseRow, ProducerDerived, ProducerRow,
+    TargetRow, TokenRow, LIVE_LEASE, PRODUCER_COLUMNS,
 };
-use crate::{Result, Store};
+use crate::{LeaseScope, Result, Store};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use dynsec_core::{AccessMode, Lease, LeaseState};
@@ -51,6 +58,13 @@ impl SqliteStore {
         Self::connect(options, 1).await
     }
 
+    /// A transaction holding SQLite's write lock from its first statement,
+    /// so a read inside it can never be invalidated by another writer (a
+    /// deferred transaction that read first may not upgrade to a write).
+    pub(crate) async fn write_transaction(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     async fn connect(options: SqliteConnectOptions, max: u32) -> Result<Self> {
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
@@ -68,8 +82,10 @@ impl SqliteStore {
         let sql = format!(
             "UPDATE leases SET producer_name = ?, principal = ?, access_key_id = ?, role_arn = ?, \
              state = ?, owner = ?, expires_at = ?, attempts = ?, last_error = ?, \
-             next_attempt_at = ?, due_at = ?, account_id = ? WHERE id = ?{condition}"
+             next_attempt_at = ?, due_at = ?, account_id = ?, created_json = ?, revoked_at = ?, \
+             retained_since = ? WHERE id = ?{condition}"
         );
+        let created = created_json(l)?;
         let mut query = sqlx::query(&sql)
             .bind(&l.producer_name)
             .bind(&l.principal)
@@ -83,11 +99,57 @@ impl SqliteStore {
             .bind(l.next_attempt_at.map(millis))
             .bind(due_millis(l))
             .bind(&l.account_id)
+            .bind(created)
+            .bind(l.revoked_at.map(millis))
+            .bind(retained_millis(l))
             .bind(&l.id);
         for value in binds {
             query = query.bind(*value);
         }
         Ok(query.execute(&self.pool).await?.rows_affected())
+    }
+}
+
+impl SqliteStore {
+    /// Leases of one dynamic secret older than `before` (created_at, id),
+    /// newest first, at most `fetch`: one range of its lease index.
+    async fn lease_rows_of(
+        &self,
+        producer_id: i64,
+        scope: LeaseScope,
+        before: (i64, &str),
+        fetch: u32,
+    ) -> Result<Vec<LeaseRow>> {
+        Ok(sqlx::query_as(&queries::leases_of_secret(scope))
+            .bind(producer_id)
+            .bind(before.0)
+            .bind(before.0)
+            .bind(before.1)
+            .bind(i64::from(fetch))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Gives each lease its dynamic secret's current name.
+    async fn with_current_names(&self, leases: &mut [Lease]) -> Result<()> {
+        let mut ids: Vec<i64> = leases.iter().map(|l| l.producer_id).collect();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = queries::producer_names(ids.len());
+        let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
+        for id in &ids {
+            query = query.bind(id);
+        }
+        let names: std::collections::HashMap<i64, String> =
+            query.fetch_all(&self.pool).await?.into_iter().collect();
+        for lease in leases {
+            if let Some(name) = names.get(&lease.producer_id) {
+                lease.producer_name.clone_from(name);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -236,11 +298,14 @@ impl Store for SqliteStore {
 
     async fn insert_producer(&self, p: &ProducerRecord) -> Result<i64> {
         let inline = p.inline_connection.as_ref();
+        let derived = ProducerDerived::of(p);
+        let mut tx = self.write_transaction().await?;
         let id = sqlx::query_scalar(
             "INSERT INTO producers (uid, name, target_id, settings_json, protection_key, \
              inline_access_key_id, inline_region, inline_iam_endpoint, inline_sts_endpoint, \
-             inline_sealed_secret, delete_protection, created_at, modified_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             inline_sealed_secret, delete_protection, created_at, modified_at, parent, iam_path, \
+             inline_connection_key) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&p.uid)
         .bind(&p.name)
@@ -255,19 +320,32 @@ impl Store for SqliteStore {
         .bind(p.delete_protection)
         .bind(millis(p.created_at))
         .bind(millis(p.modified_at))
-        .fetch_one(&self.pool)
+        .bind(&derived.parent)
+        .bind(&derived.iam_path)
+        .bind(&derived.inline_connection_key)
+        .fetch_one(&mut *tx)
         .await
         .map_err(conflict(&format!("dynamic secret '{}'", p.name)))?;
+        let deltas = folder_deltas(ItemKind::DynamicSecret, None, Some(&p.name));
+        folders::apply(&mut tx, &deltas).await?;
+        tx.commit().await?;
         Ok(id)
     }
 
     async fn update_producer(&self, p: &ProducerRecord) -> Result<()> {
         let inline = p.inline_connection.as_ref();
+        let derived = ProducerDerived::of(p);
+        let mut tx = self.write_transaction().await?;
+        let old_name: Option<String> =
+            sqlx::query_scalar("SELECT name FROM producers WHERE id = ?")
+                .bind(p.id)
+                .fetch_optional(&mut *tx)
+                .await?;
         sqlx::query(
             "UPDATE producers SET name = ?, target_id = ?, settings_json = ?, protection_key = ?, \
              inline_access_key_id = ?, inline_region = ?, inline_iam_endpoint = ?, \
              inline_sts_endpoint = ?, inline_sealed_secret = ?, delete_protection = ?, \
-             modified_at = ? WHERE id = ?",
+             modified_at = ?, parent = ?, iam_path = ?, inline_connection_key = ? WHERE id = ?",
         )
         .bind(&p.name)
         .bind(p.target_id)
@@ -280,10 +358,18 @@ impl Store for SqliteStore {
         .bind(inline.map(|c| &c.sealed_secret))
         .bind(p.delete_protection)
         .bind(millis(p.modified_at))
+        .bind(&derived.parent)
+        .bind(&derived.iam_path)
+        .bind(&derived.inline_connection_key)
         .bind(p.id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(conflict(&format!("dynamic secret '{}'", p.name)))?;
+        if let Some(old_name) = old_name {
+            let deltas = folder_deltas(ItemKind::DynamicSecret, Some(&old_name), Some(&p.name));
+            folders::apply(&mut tx, &deltas).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -327,26 +413,29 @@ impl Store for SqliteStore {
     }
 
     async fn delete_producer(&self, id: i64) -> Result<bool> {
+        let mut tx = self.write_transaction().await?;
         // One statement, so no intent can slip in between check and delete.
-        let done = sqlx::query(
-            "DELETE FROM producers WHERE id = ? AND NOT EXISTS (SELECT 1 FROM leases \
-             WHERE producer_id = ? AND mode = ? AND state != ?)",
-        )
-        .bind(id)
-        .bind(id)
-        .bind(AccessMode::IamUser.as_str())
-        .bind(LeaseState::Revoked.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let deleted: Option<String> = sqlx::query_scalar(&queries::delete_idle_producer())
+            .bind(id)
+            .bind(id)
+            .bind(AccessMode::IamUser.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(name) = deleted else {
+            return Ok(false);
+        };
+        let deltas = folder_deltas(ItemKind::DynamicSecret, Some(&name), None);
+        folders::apply(&mut tx, &deltas).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn insert_lease(&self, l: &Lease) -> Result<()> {
         sqlx::query(
             "INSERT INTO leases (id, producer_id, producer_name, mode, principal, access_key_id, \
              role_arn, state, owner, created_at, expires_at, attempts, last_error, \
-             next_attempt_at, due_at, account_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             next_attempt_at, due_at, account_id, created_json, revoked_at, retained_since) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&l.id)
         .bind(l.producer_id)
@@ -364,6 +453,9 @@ impl Store for SqliteStore {
         .bind(l.next_attempt_at.map(millis))
         .bind(due_millis(l))
         .bind(&l.account_id)
+        .bind(created_json(l)?)
+        .bind(l.revoked_at.map(millis))
+        .bind(retained_millis(l))
         .execute(&self.pool)
         .await
         .map_err(conflict("lease"))?;
@@ -394,20 +486,99 @@ impl Store for SqliteStore {
         producer_id: i64,
         include_revoked: bool,
     ) -> Result<Vec<Lease>> {
-        // With include_revoked, the state filter matches no state name.
-        let excluded = if include_revoked {
-            ""
+        let live = if include_revoked {
+            String::new()
         } else {
-            LeaseState::Revoked.as_str()
+            format!(" AND {LIVE_LEASE}")
         };
-        let rows: Vec<LeaseRow> = sqlx::query_as(
-            "SELECT * FROM leases WHERE producer_id = ? AND state != ? ORDER BY created_at DESC",
-        )
+        let rows: Vec<LeaseRow> = sqlx::query_as(&format!(
+            "SELECT * FROM leases WHERE producer_id = ?{live} ORDER BY created_at DESC, id DESC"
+        ))
         .bind(producer_id)
-        .bind(excluded)
         .fetch_all(&self.pool)
         .await?;
         decode(rows)
+    }
+
+    async fn leases_of_secret(
+        &self,
+        producer_id: i64,
+        scope: LeaseScope,
+        after: Option<&PageToken<LeasesOfSecret>>,
+        limit: u32,
+    ) -> Result<Page<Lease, LeasesOfSecret>> {
+        let limit = page_size(limit);
+        let (created_at, id) = lease_position(after.map(PageToken::key));
+        let rows = self
+            .lease_rows_of(producer_id, scope, (created_at, &id), limit + 1)
+            .await?;
+        Ok(Page::from_rows(decode(rows)?, limit, |l: &Lease| {
+            CursorKey::Leases {
+                created_at: millis(l.created_at),
+                id: l.id.clone(),
+            }
+        }))
+    }
+
+    async fn leases_under_prefix(
+        &self,
+        name_prefix: &str,
+        scope: LeaseScope,
+        after: Option<&PageToken<LeasesUnderPrefix>>,
+        limit: u32,
+    ) -> Result<Page<Lease, LeasesUnderPrefix>> {
+        let limit = page_size(limit);
+        let fetch = limit + 1;
+        let mut rows = Vec::new();
+        let after_producer = match after.map(PageToken::key) {
+            Some(key @ CursorKey::LeasesUnder { producer_id, .. }) => {
+                // The rest of the secret the last page ended in, unless it
+                // has been renamed out of the prefix since.
+                let name: Option<String> =
+                    sqlx::query_scalar("SELECT name FROM producers WHERE id = ?")
+                        .bind(producer_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                if name.is_some_and(|n| n.starts_with(name_prefix)) {
+                    let (created_at, id) = lease_position(Some(key));
+                    rows = self
+                        .lease_rows_of(*producer_id, scope, (created_at, &id), fetch)
+                        .await?;
+                }
+                *producer_id
+            }
+            _ => i64::MIN,
+        };
+        let room = fetch.saturating_sub(u32::try_from(rows.len()).unwrap_or(u32::MAX));
+        if room > 0 {
+            let more: Vec<LeaseRow> = sqlx::query_as(&queries::leases_under_prefix(scope))
+                .bind(name_prefix)
+                .bind(prefix_end(name_prefix))
+                .bind(after_producer)
+                .bind(i64::from(room))
+                .fetch_all(&self.pool)
+                .await?;
+            rows.extend(more);
+        }
+        let mut leases: Vec<Lease> = decode(rows)?;
+        self.with_current_names(&mut leases).await?;
+        Ok(Page::from_rows(leases, limit, |l: &Lease| {
+            CursorKey::LeasesUnder {
+                producer_id: l.producer_id,
+                created_at: millis(l.created_at),
+                id: l.id.clone(),
+            }
+        }))
+    }
+
+    async fn purge_revoked_leases(&self, older_than: DateTime<Utc>, limit: u32) -> Result<u64> {
+        let done = sqlx::query(queries::PURGE_REVOKED_LEASES)
+            .bind(millis(older_than))
+            .bind(i64::from(limit))
+            .bind(LeaseState::Revoked.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn due_leases(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Lease>> {
