@@ -39,7 +39,8 @@ pub enum FolderEntry {
     /// The full path of an immediate sub-folder (one holding a listed kind
     /// of item somewhere below it).
     Folder(String),
-    DynamicSecret(ProducerListing),
+    /// Boxed: a listed secret is much larger than the other entries.
+    DynamicSecret(Box<ProducerListing>),
     ProtectionKey(ProtectionKeyRecord),
 }
 

@@ -72,3 +72,88 @@ async fn protection_key_references_survive_the_upgrade_and_become_foreign_keys()
         Err(StoreError::InUse(_))
     ));
 }
+
+/// A database written before folders, IAM-path columns and lease retention
+/// existed: its items get their folders, its secrets their connections'
+/// IAM paths, its leases no record of what was created (so revocation
+/// discovers) and, once revoked, retention from their expiry.
+#[tokio::test]
+async fn items_and_leases_written_before_paging_are_paged_after_the_upgrade() {
+    use dynsec_store::{ItemKinds, LeaseScope, ListingStore};
+    let dir = dynsec_testkit::TempDir::new("dynsec-upgrade");
+    let db = dir.path().join("dynsec.db");
+    migrate_up_to(&db, "0008", &dir.path().join("old-migrations")).await;
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let mut settings = dynsec_store::conformance::settings();
+    for (uid, name, iam_path) in [("p2", "/ds/sub/deep", "/custom/"), ("p3", "/ds/b", "")] {
+        settings.iam_path = iam_path.into();
+        sqlx::query(
+            "INSERT INTO producers (uid, name, target_id, settings_json, inline_access_key_id, \
+             inline_region, inline_sealed_secret, created_at, modified_at) \
+             VALUES (?, ?, NULL, ?, 'AKIAOLD', 'eu-west-1', x'02', 0, 0)",
+        )
+        .bind(uid)
+        .bind(name)
+        .bind(serde_json::to_string(&settings).unwrap())
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    for (id, state) in [("old-live", "active"), ("old-revoked", "revoked")] {
+        sqlx::query(
+            "INSERT INTO leases (id, producer_id, producer_name, mode, principal, state, owner, \
+             created_at, expires_at) VALUES (?, 1, '/ds/old', 'iam_user', 'u', ?, 'o', 0, 5000)",
+        )
+        .bind(id)
+        .bind(state)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let store = SqliteStore::open(&db).await.unwrap();
+    let all = ItemKinds {
+        dynamic_secrets: true,
+        protection_keys: true,
+    };
+    let names = |page: dynsec_store::Page<dynsec_store::FolderEntry, _>| -> Vec<String> {
+        page.items.iter().map(|e| e.name().to_string()).collect()
+    };
+    assert_eq!(
+        names(store.items_in_folder("/", all, "", None, 10).await.unwrap()),
+        ["/ds", "/keys"]
+    );
+    assert_eq!(
+        names(
+            store
+                .items_in_folder("/ds", all, "", None, 10)
+                .await
+                .unwrap()
+        ),
+        ["/ds/b", "/ds/old", "/ds/sub"]
+    );
+    let connections = store.connections_in_use(None, 10).await.unwrap().items;
+    let paths: Vec<Vec<String>> = connections.iter().map(|c| c.iam_paths.clone()).collect();
+    assert_eq!(
+        paths,
+        [vec![String::new()], vec![String::new(), "/custom/".into()]]
+    );
+    let old = store.lease("old-revoked").await.unwrap().unwrap();
+    assert_eq!(old.created, None, "revocation discovers what the user has");
+    let live = store
+        .leases_of_secret(1, LeaseScope::Live, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(live.items.len(), 1);
+    let expiry = chrono::DateTime::from_timestamp_millis(5000).unwrap();
+    assert_eq!(store.purge_revoked_leases(expiry, 10).await.unwrap(), 0);
+    let after_expiry = chrono::DateTime::from_timestamp_millis(5001).unwrap();
+    assert_eq!(
+        store.purge_revoked_leases(after_expiry, 10).await.unwrap(),
+        1
+    );
+    assert!(store.lease("old-live").await.unwrap().is_some());
+}

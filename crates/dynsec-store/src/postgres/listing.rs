@@ -63,7 +63,11 @@ impl ListingStore for PostgresStore {
             .fetch_all(&self.pool)
             .await?;
             let listed: Vec<ProducerListing> = decode(rows)?;
-            entries.extend(listed.into_iter().map(FolderEntry::DynamicSecret));
+            entries.extend(
+                listed
+                    .into_iter()
+                    .map(|l| FolderEntry::DynamicSecret(Box::new(l))),
+            );
         }
         if kinds.protection_keys {
             let rows: Vec<ProtectionKeyRow> = sqlx::query_as(&queries::folder_protection_keys(op(

@@ -108,10 +108,14 @@ pub(super) fn leases_under_prefix(scope: LeaseScope) -> String {
 
 pub(super) const PRODUCER_NAMES: &str = "SELECT id, name FROM producers WHERE id = ANY($1)";
 
-/// Rows another gateway is purging right now are skipped.
-pub(super) const PURGE_REVOKED_LEASES: &str = "DELETE FROM leases WHERE id IN (SELECT id \
+/// Rows another gateway is purging right now are skipped. The batch is
+/// chosen once, in a materialized CTE: as `IN (SELECT … LIMIT … FOR UPDATE)`
+/// the locking subquery may be re-run per row, skip the rows this statement
+/// already deleted, and so delete more than the limit.
+pub(super) const PURGE_REVOKED_LEASES: &str = "WITH batch AS MATERIALIZED (SELECT id \
      FROM leases WHERE retained_since IS NOT NULL AND retained_since < $1 \
-     ORDER BY retained_since LIMIT $2 FOR UPDATE SKIP LOCKED) AND state = $3";
+     ORDER BY retained_since LIMIT $2 FOR UPDATE SKIP LOCKED) \
+     DELETE FROM leases WHERE id IN (SELECT id FROM batch) AND state = $3";
 
 /// Deletes a dynamic secret unless one of its IAM-user leases is live.
 pub(super) fn delete_idle_producer() -> String {
