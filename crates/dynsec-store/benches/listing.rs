@@ -15,7 +15,7 @@
 //! store; memory is measured by a counting global allocator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use dynsec_store::listings::{ItemsInFolder, LeasesOfSecret};
+use dynsec_store::paging::listing::{ItemsInFolder, LeasesOfSecret};
 use dynsec_store::{ItemKinds, LeaseScope, PageToken, PostgresStore, SqliteStore, Store};
 use dynsec_testkit::{PgDatabase, TempDir};
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -20,6 +20,42 @@
 //! prefix ([`Store`]), each reading one index range in its own order. The
 //! whole-table `list_*` methods remain for the callers not yet moved; their
 //! docs name the paged method that replaces them.
+//!
+//! # What the engine calls, use case by use case
+//!
+//! - **Any paged listing**: parse the client's token with
+//!   [`PageToken::parse`]`("pagination-token", raw)` for the listing about to
+//!   be called (a bad token is then the client's `ValidationError`), pass a
+//!   page size (cut to [`MAX_PAGE_SIZE`]), hand `page.next`'s
+//!   [`PageToken::encode`] back as `next_page`. Filter the page by the
+//!   caller's `list` right; to fill an answer, ask for the next page.
+//! - `list-items`: [`ListingStore::items_in_folder`] with the normalized
+//!   folder, the `type`s as [`ItemKinds`] and `filter`. A sub-folder comes
+//!   as [`FolderEntry::Folder`]; whether the caller may see it is the
+//!   engine's rule (today: it holds an item the caller may list).
+//! - `list-targets`: [`ListingStore::targets_page`], then
+//!   [`ListingStore::dynamic_secrets_of_targets`] for the page's
+//!   `target_items_assoc` (capped per target). `dynamic-secret-list`:
+//!   [`ListingStore::dynamic_secrets_page`] (the target's summary is joined
+//!   in: no lookup per secret). `auth-method-list`:
+//!   [`AccessStore::auth_methods_page`] with [`AccessStore::assocs_of_access_ids`];
+//!   `list-roles`: [`AccessStore::roles_page`] with [`AccessStore::rules_of_roles`]
+//!   and [`AccessStore::assocs_of_roles`]; finding an association:
+//!   [`AccessStore::assoc`].
+//! - tmp-creds listing: [`Store::leases_of_secret`] with [`LeaseScope::Live`]
+//!   and a default cap; `revoke-all` walks the same pages (revoking a lease
+//!   does not move the cursor). `list-leases`/`revoke-leases` by path:
+//!   [`Store::leases_under_prefix`] with `"<folder>/"`.
+//! - Orphan sweep: [`ListingStore::connections_in_use`], page by page, each
+//!   connection with its IAM paths (`""`: the gateway's default path).
+//! - Issuance: once the user and everything on it exist, set
+//!   `lease.created` (from `dynsec_aws::CreatedIamUser`, same fields) with
+//!   the lease going `Active` (`update_lease_if(.., Pending)`); revocation
+//!   then passes it to `teardown_created` (`None`: discovery teardown).
+//!   Marking a lease revoked: set `lease.revoked_at`.
+//! - Housekeeper: [`Store::purge_revoked_leases`]`(now - retention, 1000)`
+//!   until it returns less than the batch (default retention
+//!   `dynsec_core::lease::DEFAULT_REVOKED_RETENTION_DAYS`).
 
 mod access;
 mod cluster;
@@ -43,7 +79,7 @@ pub use listing::{
     ConnectionInUse, ConnectionOwner, FolderEntry, ItemKinds, ListingStore, ProducerListing,
     ProducerRef, TargetSummary,
 };
-pub use paging::{listing as listings, Page, PageToken, MAX_PAGE_SIZE};
+pub use paging::{Page, PageToken, MAX_PAGE_SIZE};
 pub use postgres::PostgresStore;
 pub use records::{ApiKeyRecord, ConnectionColumns, ProducerRecord, TargetRecord, TokenRecord};
 pub use sqlite::SqliteStore;
