@@ -51,6 +51,8 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo nextest run --workspace --no-fail-fast
-# The Python suite drives the gateway binary built above.
-cargo build -p dynsec
+# The Python suite drives the gateway binary built above. Built for the whole
+# workspace (the features nextest unified), not `-p dynsec`: that would
+# rebuild tokio and the AWS SDK with another feature set (~3 min cold).
+cargo build --workspace --bins
 DYNSEC_BIN="$PWD/target/debug/dynsec" .venv/bin/python -m pytest tests/python -q
