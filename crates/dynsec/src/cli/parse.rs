@@ -530,16 +530,6 @@ pub(crate) mod tests {
                 "--admin-rotation-interval-days",
             ),
             (
-                vec![
-                    "dynamic-secret-create-aws",
-                    "-n",
-                    "x",
-                    "--custom-username-template",
-                    "u",
-                ],
-                "--custom-username-template",
-            ),
-            (
                 vec!["create-aws-target", "-n", "x", "--use-gw-cloud-identity"],
                 "--use-gw-cloud-identity",
             ),
