@@ -291,6 +291,7 @@ mod tests {
                 "producer-encryption-key-name": "/keys/k",
                 "tags": ["team:a"],
                 "description": "dev creds",
+                "custom-username-template": "old-{{name}}",
                 "target-name": "/aws/prod",
             })
         );
