@@ -199,12 +199,14 @@ fn placeholder(inner: &str) -> Result<Part, ValidationError> {
         ("random", None) => Part::Random(DEFAULT_RANDOM_LEN),
         ("random", Some(n)) => match n.parse::<usize>() {
             Ok(n) if (1..=MAX_RANDOM_LEN).contains(&n) => Part::Random(n),
-            _ => return Err(ValidationError::new(
-                FIELD,
-                format!(
+            _ => {
+                return Err(ValidationError::new(
+                    FIELD,
+                    format!(
                     "{{{{random {n}}}}}: the length must be a number from 1 to {MAX_RANDOM_LEN}"
                 ),
-            )),
+                ))
+            }
         },
         _ => return Err(unknown(inner)),
     };

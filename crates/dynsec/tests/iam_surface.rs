@@ -579,3 +579,158 @@ async fn list_and_revoke_leases_under_a_path_per_secret_rights() {
     refused(gw, "revoke-leases", json!({}), "path").await;
     refused(gw, "list-leases", json!({"path": "/a/../b"}), "path").await;
 }
+
+/// Whether an SDK call went through; a refusal must be a 403.
+fn allowed<T, E: std::fmt::Debug>(
+    result: Result<T, aws_sdk_iam::error::SdkError<E, aws_sdk_iam::config::http::HttpResponse>>,
+) -> bool {
+    match result {
+        Ok(_) => true,
+        Err(e) => {
+            assert_eq!(common::status_of(&e), Some(403), "{e:?}");
+            false
+        }
+    }
+}
+
+/// ministack evaluates what moto ignores: the session policy and the
+/// permissions boundary set through the gateway bind the credentials it
+/// hands out.
+#[tokio::test]
+async fn on_ministack_session_policies_and_boundaries_bind_what_the_gateway_issues() {
+    let ms = dynsec_testkit::Ministack::start().await;
+    let root = ms.root_iam();
+    let allow = |action: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"*"}}]}}"#
+        )
+    };
+    let policy = |name: &'static str, action: &'static str| {
+        let root = root.clone();
+        let document = allow(action);
+        async move {
+            root.create_policy()
+                .policy_name(name)
+                .policy_document(document)
+                .send()
+                .await
+                .unwrap()
+                .policy()
+                .unwrap()
+                .arn()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let everything = policy("everything", "*").await;
+    let list_roles_only = policy("list-roles-only", "iam:ListRoles").await;
+    // The gateway's admin: an IAM user allowed everything (the gateway
+    // takes AWS-shaped key ids only, which ministack's root key is not).
+    let admin = root
+        .create_user()
+        .user_name("dynsec-admin")
+        .send()
+        .await
+        .unwrap()
+        .user()
+        .unwrap()
+        .arn()
+        .to_string();
+    root.attach_user_policy()
+        .user_name("dynsec-admin")
+        .policy_arn(&everything)
+        .send()
+        .await
+        .unwrap();
+    let admin_key = root
+        .create_access_key()
+        .user_name("dynsec-admin")
+        .send()
+        .await
+        .unwrap();
+    let admin_key = admin_key.access_key().unwrap();
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::{}:root","{admin}"]}},"Action":"sts:AssumeRole"}}]}}"#,
+        dynsec_testkit::MINISTACK_ACCOUNT_ID
+    );
+    let role_arn = root
+        .create_role()
+        .role_name("dynsec-wide")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap()
+        .role()
+        .unwrap()
+        .arn()
+        .to_string();
+    root.put_role_policy()
+        .role_name("dynsec-wide")
+        .policy_name("everything")
+        .policy_document(allow("*"))
+        .send()
+        .await
+        .unwrap();
+
+    let dir = dynsec_testkit::TempDir::new("dynsec-ministack");
+    let gw = Gateway::start(&common::bin(), &dir.path().join("data"), &[]).await;
+    gw.ok(
+        "create-aws-target",
+        json!({"name": "/aws/ministack", "access-key-id": admin_key.access_key_id(),
+               "access-key": admin_key.secret_access_key(),
+               "region": ms.root_connection().region,
+               "iam-endpoint": ms.endpoint, "sts-endpoint": ms.endpoint}),
+    )
+    .await;
+
+    // A session narrowed to ListRoles by its session policy, though the
+    // role may do everything.
+    gw.ok(
+        "gateway-create-producer-aws",
+        json!({"name": "/ms/role", "target-name": "/aws/ministack",
+               "access-mode": "assumed_role", "aws-role-arns": role_arn, "user-ttl": "15m",
+               "session-policy": allow("iam:ListRoles")}),
+    )
+    .await;
+    let session = gw
+        .ok("get-dynamic-secret-value", json!({"name": "/ms/role"}))
+        .await;
+    let as_session = ms.iam(
+        session["access_key_id"].as_str().unwrap(),
+        session["secret_access_key"].as_str().unwrap(),
+        session["session_token"].as_str(),
+    );
+    assert!(allowed(as_session.list_roles().send().await));
+    assert!(!allowed(as_session.list_users().send().await));
+
+    // A user granted everything, capped by its boundary.
+    gw.ok(
+        "gateway-create-producer-aws",
+        json!({"name": "/ms/user", "target-name": "/aws/ministack",
+               "access-mode": "iam_user", "aws-user-policies": everything,
+               "permissions-boundary-arn": list_roles_only}),
+    )
+    .await;
+    let user = gw
+        .ok("get-dynamic-secret-value", json!({"name": "/ms/user"}))
+        .await;
+    let as_user = ms.iam(
+        user["access_key_id"].as_str().unwrap(),
+        user["secret_access_key"].as_str().unwrap(),
+        None,
+    );
+    assert!(allowed(as_user.list_roles().send().await));
+    assert!(!allowed(as_user.list_users().send().await));
+    gw.ok(
+        "gateway-revoke-producer-tmp-creds",
+        json!({"name": "/ms/user", "tmp-creds-id": user["id"]}),
+    )
+    .await;
+    let gone = root
+        .get_user()
+        .user_name(user["user_name"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(gone.into_service_error().is_no_such_entity_exception());
+}
