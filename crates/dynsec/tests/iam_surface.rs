@@ -552,6 +552,7 @@ async fn list_and_revoke_leases_under_a_path_per_secret_rights() {
         .map(|l| l["dynamic_secret"].as_str().unwrap())
         .collect();
     assert_eq!(revoked, ["/inc/b"]);
+    assert!(report["warning"].as_str().unwrap().contains("still live"));
     let not_revoked = report["not_revoked"].as_array().unwrap();
     assert_eq!(not_revoked.len(), 1, "{report}");
     assert_eq!(not_revoked[0]["dynamic_secret"], "/inc/role");

@@ -163,7 +163,7 @@ pub async fn revoke_under(
             })
         })
         .collect();
-    Ok(json!({
+    let mut answer = json!({
         "path": path.as_ref().map_or("/", |p| p.as_str()),
         "message": format!(
             "{} credential(s) revoked, {} not revoked",
@@ -172,7 +172,16 @@ pub async fn revoke_under(
         ),
         "revoked": revoked,
         "not_revoked": not_revoked,
-    }))
+    });
+    if !report.not_revoked.is_empty() {
+        // Also what the audit record keeps: an incident response that left
+        // credentials live must say so.
+        answer["warning"] = json!(format!(
+            "{} credential(s) under this path are still live; see not_revoked",
+            report.not_revoked.len()
+        ));
+    }
+    Ok(answer)
 }
 
 /// Akeyless's `TmpUserData`, plus dynsec's lease state so failures are visible.
