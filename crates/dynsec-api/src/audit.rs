@@ -95,6 +95,9 @@ pub(crate) struct RequestFacts<'a> {
 }
 
 /// What the writer thread is handed, in order.
+// Records are nearly every entry: boxing them to shrink the rare reopen
+// would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
 enum Entry {
     Record(AuditRecord),
     /// Close the file and open the path again; answer how that went.
