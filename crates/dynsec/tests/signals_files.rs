@@ -211,7 +211,10 @@ async fn an_upgrade_backs_the_sqlite_database_up_first_and_only_then() {
 
     // The old installation's master key, supplied by the operator (the old
     // database holds no record yet that it would have to open).
-    let key = [("DYNSEC_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")];
+    let key = [(
+        "DYNSEC_MASTER_KEY",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    )];
     let gw = Gateway::start(&bin(), &data_dir, &key).await;
     assert!(
         gw.log()
