@@ -83,6 +83,51 @@ fn request_of(op: Op) -> RequestDoc {
     }
 }
 
+/// The fields the handler refuses to go without (besides the token), as
+/// its "missing required field" errors name them. Some are conditional in
+/// the handler (`tmp-creds-id` unless `revoke-all`); those are left out.
+fn required_fields(op: Op) -> &'static [&'static str] {
+    match op {
+        Op::Auth => &["access-id", "access-key"],
+        Op::CreateTarget
+        | Op::UpdateTarget
+        | Op::GetTarget
+        | Op::GetTargetDetails
+        | Op::DeleteTarget
+        | Op::CreateProducerLegacy
+        | Op::CreateDynamicSecret
+        | Op::UpdateProducerLegacy
+        | Op::UpdateDynamicSecret
+        | Op::GetProducer
+        | Op::DeleteProducerLegacy
+        | Op::DeleteDynamicSecret
+        | Op::GetValue
+        | Op::ListTmpCreds
+        | Op::RevokeTmpCreds
+        | Op::DescribeItem
+        | Op::DeleteItem
+        | Op::CreateDfcKey
+        | Op::CreateAuthMethod
+        | Op::GetAuthMethod
+        | Op::DeleteAuthMethod
+        | Op::CreateRole
+        | Op::GetRole
+        | Op::DeleteRole => &["name"],
+        Op::UpdateTmpCreds => &["name", "tmp-creds-id", "new-ttl-min"],
+        Op::SetRoleRule | Op::DeleteRoleRule => &["role-name", "path"],
+        Op::AssocRoleAm => &["role-name", "am-name"],
+        Op::DeleteAssoc => &["assoc-id"],
+        Op::DescribePermissions => &["path", "type"],
+        Op::ListTargets
+        | Op::ListProducers
+        | Op::ListItems
+        | Op::ListAuthMethods
+        | Op::ListRoles
+        | Op::RotateMasterKey
+        | Op::ValidateToken => &[],
+    }
+}
+
 /// The status a success answers (see `ops::handle`).
 fn success_status(op: Op) -> &'static str {
     match op {
@@ -91,9 +136,11 @@ fn success_status(op: Op) -> &'static str {
     }
 }
 
-/// The body schema: the request type's, with the token's fields merged in.
-fn body_schema(doc: RequestDoc) -> Value {
+/// The body schema: the request type's, with the token's fields merged in
+/// and the required fields named.
+fn body_schema(doc: RequestDoc, required: &[&str]) -> Value {
     let mut schema = doc.schema;
+    let mut names: Vec<&str> = Vec::new();
     if doc.token {
         let token = schema_of::<TokenField>();
         if let (Some(into), Some(from)) = (
@@ -107,8 +154,10 @@ fn body_schema(doc: RequestDoc) -> Value {
             schema = token;
         }
         // The token is required in practice; `uid-token` is its older name.
-        schema["required"] = json!(["token"]);
+        names.push("token");
     }
+    names.extend(required);
+    schema["required"] = json!(names);
     schema
 }
 
@@ -133,7 +182,7 @@ fn operation(name: &str, op: Op) -> Value {
             "operationId": name,
             "requestBody": {
                 "required": true,
-                "content": {"application/json": {"schema": body_schema(request_of(op))}},
+                "content": {"application/json": {"schema": body_schema(request_of(op), required_fields(op))}},
             },
             "responses": responses,
         }
@@ -193,6 +242,22 @@ mod tests {
             }
         }
         assert_eq!(paths.len(), SERVED_OPERATIONS.len());
+    }
+
+    #[test]
+    fn required_fields_are_fields_of_the_request() {
+        let doc = document();
+        for name in SERVED_OPERATIONS {
+            let body = &doc["paths"][format!("/api/v2/{name}")]["post"]["requestBody"]["content"]
+                ["application/json"]["schema"];
+            for field in body["required"].as_array().unwrap() {
+                let field = field.as_str().unwrap();
+                assert!(
+                    body["properties"][field].is_object(),
+                    "{name} requires '{field}', which its request type lacks: {body}"
+                );
+            }
+        }
     }
 
     #[test]
