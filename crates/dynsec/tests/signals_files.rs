@@ -1,7 +1,7 @@
 //! The gateway binary and its files: SIGHUP reopens the audit log after a
 //! rename (logrotate) and the process keeps serving; a busy port stops the
 //! first start before anything is created or printed; a database from a
-//! newer dynsec is refused in plain words; an upgrade backs the SQLite file
+//! newer dynsec is refused in plain words (SQLite and PostgreSQL); an upgrade backs the SQLite file
 //! up first; a data dir inside a git checkout stays out of git.
 //! (Certificate reloads and the `CA:TRUE` hint: `tls.rs`.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,7 +9,7 @@
 mod common;
 
 use common::bin;
-use dynsec_testkit::{Gateway, TempDir};
+use dynsec_testkit::{Gateway, PgDatabase, TempDir};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -184,6 +184,49 @@ async fn a_database_from_a_newer_dynsec_is_refused_in_plain_words() {
         !data_dir.join("backups").exists(),
         "no backup: nothing was migrated"
     );
+}
+
+#[tokio::test]
+async fn a_postgresql_database_from_a_newer_dynsec_is_refused_in_plain_words() {
+    let dir = TempDir::new("dynsec-newer-schema-pg");
+    let db = PgDatabase::create().await;
+    let data_dir = dir.path().join("data");
+    let gw = Gateway::start_with_args(&bin(), &data_dir, &[], &["--database-url", &db.url]).await;
+    assert!(gw.stop().await);
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let known: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, 'from a newer dynsec', true, '\\x00'::bytea, 0)",
+    )
+    .bind(known + 1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let out = gateway_exits(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        "--database-url",
+        &db.url,
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "written by a newer dynsec: schema {}, this binary knows 1–{known}",
+            known + 1
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening on"), "{stderr}");
 }
 
 #[tokio::test]
