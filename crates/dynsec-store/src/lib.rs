@@ -71,6 +71,7 @@ pub mod paging;
 mod postgres;
 mod records;
 mod rows;
+pub mod schema;
 mod sqlite;
 
 pub use access::{AccessStore, AssocRecord, RoleRecord, RoleRule};

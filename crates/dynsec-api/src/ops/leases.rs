@@ -8,9 +8,9 @@ use dynsec_engine::{Caller, Engine};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct TmpCredsRequest {
+pub(super) struct TmpCredsRequest {
     name: Option<String>,
     tmp_creds_id: Option<String>,
     #[serde(default, deserialize_with = "flex_bool")]
@@ -75,9 +75,9 @@ pub async fn update(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     Ok(json!({}))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct UnderPathRequest {
+pub(super) struct UnderPathRequest {
     path: Option<String>,
     pagination_token: Option<String>,
     #[serde(default, deserialize_with = "flex_u64")]
