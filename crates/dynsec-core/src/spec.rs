@@ -9,6 +9,13 @@ use std::fmt;
 pub const MIN_ROLE_TTL_SECS: u64 = 900;
 pub const MAX_ROLE_TTL_SECS: u64 = 43_200;
 
+/// AssumeRole signed with temporary credentials (role chaining) lasts at
+/// most 1 hour, whatever the role allows.
+pub const MAX_CHAINED_ROLE_TTL_SECS: u64 = 3_600;
+
+/// Akeyless's bound on `secure-access-delay`, in seconds.
+pub const MAX_SECURE_ACCESS_DELAY_SECS: u64 = 120;
+
 /// IAM's limit on a user name.
 pub const MAX_IAM_USER_NAME: usize = 64;
 
@@ -269,6 +276,17 @@ pub struct ProducerSettings {
     pub tags: Vec<String>,
     pub description: String,
     pub protection_key: Option<String>,
+    /// assumed_role: revoking a lease denies its session through the role's
+    /// `dynsec-revoked-sessions` inline policy (roles in the connection's own
+    /// account). Off: assumed_role leases only expire. Ignored by iam_user
+    /// (its credentials are always revocable).
+    #[serde(default)]
+    pub early_revocation: bool,
+    /// Akeyless's `secure-access-delay`: the longest issuance waits for a new
+    /// credential to be seen working (0 = hand it out at once), at most
+    /// [`MAX_SECURE_ACCESS_DELAY_SECS`].
+    #[serde(default)]
+    pub secure_access_delay_secs: u64,
 }
 
 impl ProducerSettings {
@@ -278,6 +296,15 @@ impl ProducerSettings {
         // must not overflow an expiry either.
         crate::ttl::at_most_max("user-ttl", self.ttl_secs)?;
         self.validate_lengths()?;
+        if self.secure_access_delay_secs > MAX_SECURE_ACCESS_DELAY_SECS {
+            return Err(ValidationError::new(
+                "secure-access-delay",
+                format!(
+                    "must be between 0 and {MAX_SECURE_ACCESS_DELAY_SECS} seconds; got {}",
+                    self.secure_access_delay_secs
+                ),
+            ));
+        }
         match self.access_mode {
             AccessMode::IamUser => {
                 if !self.programmatic_access && !self.console_access {
@@ -469,6 +496,8 @@ mod tests {
             tags: vec![],
             description: String::new(),
             protection_key: None,
+            early_revocation: false,
+            secure_access_delay_secs: 0,
         }
     }
 
@@ -503,6 +532,17 @@ mod tests {
         assert_eq!(s.validate().unwrap_err().field, "user-ttl");
         s.ttl_secs = 900;
         s.validate().unwrap();
+    }
+
+    #[test]
+    fn secure_access_delay_is_0_to_120_seconds() {
+        let mut s = iam_user();
+        s.secure_access_delay_secs = 120;
+        s.validate().unwrap();
+        s.secure_access_delay_secs = 121;
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.field, "secure-access-delay");
+        assert!(err.reason.contains("between 0 and 120"), "{err}");
     }
 
     #[test]

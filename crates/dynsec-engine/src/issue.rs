@@ -32,6 +32,7 @@ pub enum IssuedValue {
         console_sign_in_url: Option<String>,
         expires_at: DateTime<Utc>,
         ttl_secs: u64,
+        ready: Option<ReadyReport>,
     },
     AssumedRole {
         lease_id: String,
@@ -42,7 +43,59 @@ pub enum IssuedValue {
         session_token: SecretString,
         expires_at: DateTime<Utc>,
         ttl_secs: u64,
+        ready: Option<ReadyReport>,
     },
+}
+
+/// How the ready-wait of a dynamic secret with a `secure-access-delay` went
+/// (none without one, or for a credential with no key to try).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadyReport {
+    /// From the start of the wait until the credential was seen working (or
+    /// the delay ran out).
+    pub waited: std::time::Duration,
+    /// Whether GetCallerIdentity signed with it answered within the delay.
+    pub seen_working: bool,
+}
+
+impl IssuedValue {
+    fn ready_mut(&mut self) -> &mut Option<ReadyReport> {
+        match self {
+            Self::IamUser { ready, .. } | Self::AssumedRole { ready, .. } => ready,
+        }
+    }
+
+    fn lease_id(&self) -> &str {
+        match self {
+            Self::IamUser { lease_id, .. } | Self::AssumedRole { lease_id, .. } => lease_id,
+        }
+    }
+
+    /// The credential to sign a ready-wait with, if it has a key.
+    fn credential(&self) -> Option<dynsec_aws::CredentialRef<'_>> {
+        match self {
+            Self::IamUser {
+                access_key_id: Some(id),
+                secret_access_key: Some(secret),
+                ..
+            } => Some(dynsec_aws::CredentialRef {
+                access_key_id: id,
+                secret_access_key: secret,
+                session_token: None,
+            }),
+            Self::IamUser { .. } => None,
+            Self::AssumedRole {
+                access_key_id,
+                secret_access_key,
+                session_token,
+                ..
+            } => Some(dynsec_aws::CredentialRef {
+                access_key_id,
+                secret_access_key,
+                session_token: Some(session_token),
+            }),
+        }
+    }
 }
 
 impl Engine {
@@ -53,7 +106,54 @@ impl Engine {
         name: &ItemPath,
         args: &[String],
     ) -> Result<IssuedValue, EngineError> {
+        self.get_value_unless(name, args, std::future::pending())
+            .await
+    }
+
+    /// [`Engine::get_value`], whose ready-wait (`secure-access-delay`) ends
+    /// early when `client_gone` completes: the credential is then handed to
+    /// nobody, and stays recorded as the active lease it is until it is
+    /// revoked or expires. The issuance itself (intent, AWS calls,
+    /// activation) always runs to its end on its own task; the wait starts
+    /// only once the lease is active, so it never holds an intent open.
+    pub async fn get_value_unless(
+        &self,
+        name: &ItemPath,
+        args: &[String],
+        client_gone: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<IssuedValue, EngineError> {
         let producer = self.producer_record(name).await?;
+        let mut issued = self.issue(producer.clone(), args).await?;
+        let delay = producer.settings.secure_access_delay_secs;
+        if delay == 0 {
+            return Ok(issued);
+        }
+        let Some(credential) = issued.credential() else {
+            return Ok(issued);
+        };
+        let aws = self
+            .aws_for(&producer, self.config().issue_max_attempts)
+            .await?;
+        let wait = aws.wait_until_usable(&credential, std::time::Duration::from_secs(delay));
+        let report = tokio::select! {
+            wait = wait => ReadyReport { waited: wait.waited, seen_working: wait.is_ready() },
+            () = client_gone => {
+                warn!(lease = %issued.lease_id(), "the client went away during the ready-wait; the credential was handed to nobody");
+                return Err(EngineError::Unavailable(
+                    "the client went away before the credential was seen working".into(),
+                ));
+            }
+        };
+        info!(lease = %issued.lease_id(), waited_ms = report.waited.as_millis() as u64, seen_working = report.seen_working, "ready-wait done");
+        *issued.ready_mut() = Some(report);
+        Ok(issued)
+    }
+
+    async fn issue(
+        &self,
+        producer: ProducerRecord,
+        args: &[String],
+    ) -> Result<IssuedValue, EngineError> {
         // A dynamic secret's protection key is needed to issue from it, also
         // when the secret it protects (its target's) is sealed elsewhere.
         self.require_protection_key(producer.settings.protection_key.as_deref())
@@ -237,6 +337,7 @@ impl Engine {
             console_sign_in_url,
             expires_at,
             ttl_secs: settings.ttl_secs,
+            ready: None,
         })
     }
 
@@ -376,6 +477,7 @@ impl Engine {
             session_token: creds.session_token,
             expires_at,
             ttl_secs: settings.ttl_secs,
+            ready: None,
         })
     }
 }

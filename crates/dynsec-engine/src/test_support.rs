@@ -84,6 +84,8 @@ pub fn inline_producer(name: &str) -> ProducerInput {
             tags: vec![],
             description: String::new(),
             protection_key: None,
+            early_revocation: false,
+            secure_access_delay_secs: 0,
         },
         delete_protection: false,
     }

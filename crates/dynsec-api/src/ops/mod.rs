@@ -242,7 +242,9 @@ pub async fn handle(
         Op::DeleteDynamicSecret => producers::delete(engine, body, "dynamic_secret_name")
             .await
             .map(ok),
-        Op::GetValue => values::get_value(engine, body).await.map(ok),
+        Op::GetValue => values::get_value(engine, body, ctx.client_gone())
+            .await
+            .map(ok),
         Op::ListTmpCreds => leases::list(engine, body).await.map(ok),
         Op::RevokeTmpCreds => leases::revoke(engine, caller, body).await.map(ok),
         Op::UpdateTmpCreds => leases::update(engine, body).await.map(ok),

@@ -55,6 +55,14 @@ struct ProducerRequest {
     transitive_tag_keys: Option<String>,
     /// IAM path for temporary users (dynsec extension; default from the gateway).
     iam_path: Option<String>,
+    /// assumed_role: revoke sessions early through the role's policy
+    /// (dynsec extension; an update without it keeps the current value).
+    #[serde(default, deserialize_with = "flex_bool")]
+    early_revocation: Option<bool>,
+    /// Seconds issuance may wait for a new credential to work (Akeyless's
+    /// 0–120; an update without it keeps the current value).
+    #[serde(default, deserialize_with = "flex_u64")]
+    secure_access_delay: Option<u64>,
 }
 
 fn blank_none(v: Option<String>) -> Option<String> {
@@ -121,6 +129,14 @@ impl ProducerRequest {
                 .or_else(|| current.map(|c| c.settings.description.clone()))
                 .unwrap_or_default(),
             protection_key: blank_none(self.producer_encryption_key_name),
+            early_revocation: self
+                .early_revocation
+                .or(current.map(|c| c.settings.early_revocation))
+                .unwrap_or(false),
+            secure_access_delay_secs: self
+                .secure_access_delay
+                .or(current.map(|c| c.settings.secure_access_delay_secs))
+                .unwrap_or(0),
         };
         let target = match blank_none(self.target_name) {
             Some(target) => ProducerTargetInput::Named(target),
@@ -286,6 +302,8 @@ pub(crate) fn details_json(p: &ProducerView) -> Value {
         "use_numbers": s.password.digits,
         "use_special_characters": s.password.symbols,
         "iam_path": s.iam_path,
+        "early_revocation": s.early_revocation,
+        "secure_access_delay": s.secure_access_delay_secs,
         "iam_endpoint": p.iam_endpoint.clone().unwrap_or_default(),
         "sts_endpoint": p.sts_endpoint.clone().unwrap_or_default(),
         "active": true,

@@ -6,7 +6,7 @@
 use super::{name_field, rfc3339};
 use crate::wire::{flex_list, parse};
 use crate::ApiError;
-use dynsec_engine::{Engine, IssuedValue};
+use dynsec_engine::{Engine, IssuedValue, ReadyReport};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -18,10 +18,14 @@ struct ValueRequest {
     args: Vec<String>,
 }
 
-pub async fn get_value(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn get_value(
+    engine: &Engine,
+    body: &Value,
+    client_gone: impl std::future::Future<Output = ()> + Send,
+) -> Result<Value, ApiError> {
     let req: ValueRequest = parse(body)?;
     let issued = engine
-        .get_value(&name_field("name", &req.name)?, &req.args)
+        .get_value_unless(&name_field("name", &req.name)?, &req.args, client_gone)
         .await?;
     let mut out = Map::new();
     let mut put = |k: &str, v: &str| {
@@ -38,7 +42,9 @@ pub async fn get_value(engine: &Engine, body: &Value) -> Result<Value, ApiError>
             console_sign_in_url,
             expires_at,
             ttl_secs,
+            ready,
         } => {
+            put_ready(&mut put, ready);
             put("id", lease_id);
             put("user_name", user_name);
             put("user_arn", user_arn);
@@ -64,7 +70,9 @@ pub async fn get_value(engine: &Engine, body: &Value) -> Result<Value, ApiError>
             session_token,
             expires_at,
             ttl_secs,
+            ready,
         } => {
+            put_ready(&mut put, ready);
             put("id", lease_id);
             put("access_key_id", access_key_id);
             put("secret_access_key", secret_access_key.expose());
@@ -78,4 +86,17 @@ pub async fn get_value(engine: &Engine, body: &Value) -> Result<Value, ApiError>
         }
     }
     Ok(Value::Object(out))
+}
+
+/// With a `secure-access-delay`: how long the gateway waited for the
+/// credential to be seen working (`ready_wait_ms`), and whether it was
+/// (`seen_working`; `false`: the delay ran out first).
+fn put_ready(put: &mut impl FnMut(&str, &str), ready: &Option<ReadyReport>) {
+    if let Some(ready) = ready {
+        put("ready_wait_ms", &ready.waited.as_millis().to_string());
+        put(
+            "seen_working",
+            if ready.seen_working { "true" } else { "false" },
+        );
+    }
 }

@@ -246,6 +246,14 @@ const AWS_PRODUCER: &[Flag] = &[
     )
     .not_yet("user name templates are not supported yet (users are named tmp.<name>.<lease id>)"),
     string("aws-external-id", "external id for AssumeRole"),
+    int(
+        "secure-access-delay",
+        "longest wait, 0-120 s, for a new credential to be seen working (default 0)",
+    ),
+    bool_text(
+        "early-revocation",
+        "assumed_role: revoking denies the session through the role's inline policy (default false)",
+    ),
     string("session-tags", "AssumeRole session tags, k=v,k2=v2"),
     string(
         "transitive-tag-keys",

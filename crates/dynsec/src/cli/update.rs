@@ -99,6 +99,8 @@ pub fn producer_body(
         ("session-tags", "aws_session_tags"),
         ("transitive-tag-keys", "aws_transitive_tag_keys"),
         ("iam-path", "iam_path"),
+        ("early-revocation", "early_revocation"),
+        ("secure-access-delay", "secure_access_delay"),
     ] {
         carry(&mut body, key, current, source);
     }

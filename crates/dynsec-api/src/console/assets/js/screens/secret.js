@@ -32,7 +32,7 @@ export async function render(route, signal) {
   const flash = takeFlash();
   const problems = h('div', {});
   const reasons = reasonsBox();
-  const leases = leasesSection({ name, granted, signal });
+  const leases = leasesSection({ name, granted, signal, earlyRevocation: assumed && details.early_revocation === true });
 
   let rolePicker = null;
   if (assumed && roles.length > 1) {
@@ -95,6 +95,9 @@ function settings(d) {
     !assumed && ['User Console Access', d.aws_user_console_access
       ? `Yes (password of ${d.password_length} characters)` : 'No'],
     assumed && d.aws_external_id && ['External ID', h('code', {}, d.aws_external_id)],
+    assumed && ['Early revocation', d.early_revocation
+      ? 'On: revoking denies the session through the role’s inline policy'
+      : 'Off: sessions only expire'],
     assumed && d.aws_session_tags && ['Session tags', h('code', {}, d.aws_session_tags)],
     assumed && d.aws_transitive_tag_keys && ['Transitive tag keys', h('code', {}, d.aws_transitive_tag_keys)],
     ['User TTL', d.user_ttl],

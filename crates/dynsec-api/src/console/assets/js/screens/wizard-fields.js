@@ -97,7 +97,7 @@ const settings = [
     id: 'access-mode', label: 'Access Mode', kind: 'radio', group: 'access',
     options: [
       { value: 'iam_user', label: 'IAM User', hint: 'A temporary IAM user with the policies and groups below; revocable at any time.' },
-      { value: 'assumed_role', label: 'Assume Role', hint: 'STS AssumeRole session credentials for one of the role ARNs; 15 minutes to 12 hours, and AWS cannot end them early.' },
+      { value: 'assumed_role', label: 'Assume Role', hint: 'STS AssumeRole session credentials for one of the role ARNs; 15 minutes to 12 hours. They only expire, unless early revocation is on.' },
     ],
     initial: 'iam_user',
     fromDetails: (d) => (d.aws_access_mode === 'assumed_role' ? 'assumed_role' : 'iam_user'),
@@ -148,6 +148,11 @@ const settings = [
     fromDetails: (d) => d.aws_external_id ?? '',
   },
   {
+    id: 'early-revocation', label: 'Early revocation', kind: 'checkbox', group: 'role', when: assumedRole,
+    hint: 'Revoking a credential denies its session through the role’s dynsec-revoked-sessions inline policy (roles in the target’s own account; the admin needs iam:GetRolePolicy, PutRolePolicy, DeleteRolePolicy and ListRolePolicies on them). AWS may take minutes to apply it.',
+    fromDetails: (d) => Boolean(d.early_revocation),
+  },
+  {
     id: 'session-tags', label: 'Session tags', kind: 'text', group: 'role', when: assumedRole,
     hint: 'key=value pairs put on the session, separated by commas.',
     fromDetails: (d) => d.aws_session_tags ?? '',
@@ -169,6 +174,12 @@ const settings = [
     options: Object.keys(UNITS).map((unit) => ({ value: unit, label: unit })),
     initial: 'minutes',
     fromDetails: (d) => splitTtl(d.user_ttl).unit,
+  },
+  {
+    id: 'secure-access-delay', label: 'Secure access delay (seconds)', kind: 'number', group: 'lifetime',
+    min: 0, max: 120, inputmode: 'numeric', initial: '0',
+    hint: 'The longest the gateway waits, 0 to 120 seconds, for a new credential to be seen working before handing it out; it returns as soon as AWS accepts it.',
+    fromDetails: (d) => String(d.secure_access_delay ?? 0),
   },
   {
     id: 'producer-encryption-key-name', label: 'Protection key', kind: 'text', group: 'lifetime',
