@@ -334,7 +334,10 @@ async fn revoking_writes_the_deny_prunes_what_expired_and_falls_back_when_full()
         .unwrap();
 
     let details = early_secret(&world, "/moto/early").await;
-    assert_eq!(details["dynamic_secret_details"]["early_revocation"], json!(true));
+    assert_eq!(
+        details["dynamic_secret_details"]["early_revocation"],
+        json!(true)
+    );
     let got = world
         .gw()
         .ok("dynamic-secret-get", json!({"name": "/moto/early"}))
