@@ -497,23 +497,62 @@ fn never_created(err: &dynsec_aws::AwsError) -> bool {
             || err.code.as_deref() == Some("EntityAlreadyExists"))
 }
 
-/// Reads the caller's `args`; returns the chosen role ARN, if any.
+/// Reads the caller's `args`; returns the chosen role ARN, if any. Each arg
+/// is `k=v`, or (Akeyless's JSON form) a JSON object of string values,
+/// `{"role-arn": "..."}`; both forms combine.
 fn parse_args(args: &[String]) -> Result<Option<String>, ValidationError> {
     let mut role = None;
-    for arg in args {
-        match arg.split_once('=') {
-            Some(("role-arn", value)) if !value.trim().is_empty() => {
-                role = Some(value.trim().to_string())
-            }
+    for (key, value) in arg_pairs(args)? {
+        match key.as_str() {
+            "role-arn" if !value.trim().is_empty() => role = Some(value.trim().to_string()),
             _ => {
                 return Err(ValidationError::new(
                     "args",
-                    format!("unsupported argument '{arg}' (supported: role-arn=<arn>)"),
+                    format!("unsupported argument '{key}' (supported: role-arn=<arn>)"),
                 ))
             }
         }
     }
     Ok(role)
+}
+
+/// Every `(key, value)` the args carry, in order.
+fn arg_pairs(args: &[String]) -> Result<Vec<(String, String)>, ValidationError> {
+    let mut pairs = Vec::new();
+    for arg in args {
+        let trimmed = arg.trim();
+        if trimmed.starts_with('{') {
+            let object: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(trimmed).map_err(|e| {
+                    ValidationError::new(
+                        "args",
+                        format!("an argument starting with '{{' must be a JSON object: {e}"),
+                    )
+                })?;
+            for (key, value) in object {
+                match value {
+                    serde_json::Value::String(text) => pairs.push((key, text)),
+                    _ => {
+                        return Err(ValidationError::new(
+                            "args",
+                            format!("the JSON argument's '{key}' must be a string"),
+                        ))
+                    }
+                }
+            }
+        } else {
+            match trimmed.split_once('=') {
+                Some((key, value)) => pairs.push((key.trim().to_string(), value.to_string())),
+                None => {
+                    return Err(ValidationError::new(
+                        "args",
+                        format!("unsupported argument '{arg}' (expected key=value or a JSON object)"),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(pairs)
 }
 
 /// `tmp.<leaf>.<lease id>`: unique, recognisable, within IAM's 64 characters
@@ -600,6 +639,30 @@ mod tests {
             Some("arn:aws:iam::1:role/r")
         );
         assert_eq!(parse_args(&["ttl=5".into()]).unwrap_err().field, "args");
+    }
+
+    #[test]
+    fn args_in_json_form_combine_with_key_value_ones() {
+        assert_eq!(
+            parse_args(&[r#"{"role-arn": "arn:aws:iam::1:role/r"}"#.into()])
+                .unwrap()
+                .as_deref(),
+            Some("arn:aws:iam::1:role/r")
+        );
+        // Later ones win, whatever their form.
+        assert_eq!(
+            parse_args(&[
+                r#" {"role-arn":"arn:aws:iam::1:role/a"}"#.into(),
+                "role-arn=arn:aws:iam::1:role/b".into(),
+            ])
+            .unwrap()
+            .as_deref(),
+            Some("arn:aws:iam::1:role/b")
+        );
+        for bad in [r#"{"role-arn": 5}"#, r#"{"role-arn""#, r#"{"ttl": "5"}"#, "novalue"] {
+            let err = parse_args(&[bad.into()]).unwrap_err();
+            assert_eq!(err.field, "args", "{bad}");
+        }
     }
 
     #[test]
