@@ -8,7 +8,9 @@
 
 use crate::{Engine, EngineError};
 use chrono::{DateTime, SecondsFormat, Utc};
-use dynsec_aws::{AssumeRoleRequest, NewIamUser};
+use dynsec_aws::{
+    AssumeRoleRequest, FederationTokenRequest, MfaCode, NewIamUser, SessionTokenRequest,
+};
 use dynsec_core::{AccessMode, ItemPath, Lease, LeaseState, SecretString, ValidationError};
 use dynsec_store::ProducerRecord;
 use tracing::{info, warn};
@@ -45,6 +47,19 @@ pub enum IssuedValue {
         ttl_secs: u64,
         ready: Option<ReadyReport>,
     },
+    /// federation_token or session_token.
+    StsToken {
+        lease_id: String,
+        mode: AccessMode,
+        /// `arn:aws:sts::<account>:federated-user/<name>` (federation_token).
+        federated_user_arn: Option<String>,
+        access_key_id: String,
+        secret_access_key: SecretString,
+        session_token: SecretString,
+        expires_at: DateTime<Utc>,
+        ttl_secs: u64,
+        ready: Option<ReadyReport>,
+    },
 }
 
 /// How the ready-wait of a dynamic secret with a `secure-access-delay` went
@@ -61,13 +76,17 @@ pub struct ReadyReport {
 impl IssuedValue {
     fn ready_mut(&mut self) -> &mut Option<ReadyReport> {
         match self {
-            Self::IamUser { ready, .. } | Self::AssumedRole { ready, .. } => ready,
+            Self::IamUser { ready, .. }
+            | Self::AssumedRole { ready, .. }
+            | Self::StsToken { ready, .. } => ready,
         }
     }
 
     fn lease_id(&self) -> &str {
         match self {
-            Self::IamUser { lease_id, .. } | Self::AssumedRole { lease_id, .. } => lease_id,
+            Self::IamUser { lease_id, .. }
+            | Self::AssumedRole { lease_id, .. }
+            | Self::StsToken { lease_id, .. } => lease_id,
         }
     }
 
@@ -85,6 +104,12 @@ impl IssuedValue {
             }),
             Self::IamUser { .. } => None,
             Self::AssumedRole {
+                access_key_id,
+                secret_access_key,
+                session_token,
+                ..
+            }
+            | Self::StsToken {
                 access_key_id,
                 secret_access_key,
                 session_token,
@@ -158,13 +183,18 @@ impl Engine {
         // when the secret it protects (its target's) is sealed elsewhere.
         self.require_protection_key(producer.settings.protection_key.as_deref())
             .await?;
-        let chosen_role = parse_args(args)?;
+        let args = parse_args(args)?;
         let engine = self.clone();
         // Own task: finishes (or rolls back) even if the caller goes away.
         tokio::spawn(async move {
             match producer.settings.access_mode {
                 AccessMode::IamUser => engine.issue_iam_user(&producer).await,
-                AccessMode::AssumedRole => engine.issue_assumed_role(&producer, chosen_role).await,
+                AccessMode::AssumedRole => {
+                    engine.issue_assumed_role(&producer, args.role_arn).await
+                }
+                AccessMode::FederationToken | AccessMode::SessionToken => {
+                    engine.issue_sts_token(&producer, args.mfa_code).await
+                }
             }
         })
         .await
@@ -482,6 +512,129 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// federation_token / session_token: one STS call with the admin user's
+    /// key, then the lease (there is nothing to roll back: the session
+    /// cannot be ended and expires by itself).
+    async fn issue_sts_token(
+        &self,
+        producer: &ProducerRecord,
+        mfa_code: Option<SecretString>,
+    ) -> Result<IssuedValue, EngineError> {
+        let settings = &producer.settings;
+        let mode = settings.access_mode;
+        // Re-checked here: settings stored by an older version might not comply.
+        if !(dynsec_core::spec::MIN_STS_TOKEN_TTL_SECS..=dynsec_core::spec::MAX_STS_TOKEN_TTL_SECS)
+            .contains(&settings.ttl_secs)
+        {
+            return Err(ValidationError::new(
+                "user-ttl",
+                format!("{mode} credentials last between 15m and 36h"),
+            )
+            .into());
+        }
+        let lease_id = dynsec_crypto::random_id(LEASE_ID_LEN);
+        let aws = self
+            .aws_for(producer, self.config().issue_max_attempts)
+            .await?;
+        let (creds, principal) = match mode {
+            AccessMode::FederationToken => {
+                if mfa_code.is_some() {
+                    return Err(ValidationError::new(
+                        "args",
+                        "mfa-code applies to session_token credentials only",
+                    )
+                    .into());
+                }
+                // 2-32 characters of [\w+=,.@-]: `dynsec-` and the lease id.
+                let name = format!("dynsec-{lease_id}");
+                let creds = aws
+                    .get_federation_token(&FederationTokenRequest {
+                        name: &name,
+                        duration_secs: settings.ttl_secs,
+                        policy_arns: &settings.user_policies,
+                        policy: settings.session_policy.as_deref(),
+                        tags: &[],
+                    })
+                    .await?;
+                (creds, name)
+            }
+            _ => {
+                let mfa = match (&settings.mfa_serial, &mfa_code) {
+                    (Some(serial), Some(code)) => Some(MfaCode {
+                        serial_number: serial,
+                        code: code.expose(),
+                    }),
+                    (Some(serial), None) => {
+                        return Err(ValidationError::new(
+                            "args",
+                            format!("this dynamic secret's sessions need MFA: pass mfa-code=<the code device {serial} shows now>"),
+                        )
+                        .into())
+                    }
+                    (None, Some(_)) => {
+                        return Err(ValidationError::new(
+                            "args",
+                            "mfa-code was given, but this dynamic secret names no MFA device (mfa-serial)",
+                        )
+                        .into())
+                    }
+                    (None, None) => None,
+                };
+                let creds = aws
+                    .get_session_token(&SessionTokenRequest {
+                        duration_secs: settings.ttl_secs,
+                        mfa,
+                    })
+                    .await?;
+                (creds, "session-token".to_string())
+            }
+        };
+        let now = Utc::now();
+        let expires_at = creds
+            .expiration
+            .map(DateTime::<Utc>::from)
+            .map_or_else(|| expiry(now, settings.ttl_secs), Ok)?;
+        let lease = Lease {
+            id: lease_id.clone(),
+            producer_id: producer.id,
+            producer_name: producer.name.clone(),
+            mode,
+            principal,
+            access_key_id: Some(creds.access_key_id.clone()),
+            role_arn: None,
+            account_id: creds
+                .assumed_role_arn
+                .as_deref()
+                .and_then(account_of)
+                .map(str::to_owned),
+            state: LeaseState::Active,
+            owner: self.instance_id().to_string(),
+            created_at: now,
+            expires_at,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: None,
+            created: None,
+            revoked_at: None,
+        };
+        self.store().insert_lease(&lease).await?;
+        self.wake_reaper();
+        info!(lease = %lease_id, mode = %mode, dynamic_secret = %producer.name, "issued STS token credential");
+        Ok(IssuedValue::StsToken {
+            lease_id,
+            mode,
+            federated_user_arn: creds.assumed_role_arn,
+            access_key_id: creds.access_key_id,
+            secret_access_key: creds.secret_access_key,
+            session_token: creds.session_token,
+            expires_at,
+            ttl_secs: settings.ttl_secs,
+            ready: None,
+        })
+    }
+}
+
 /// Whether a failed [`dynsec_aws::AwsAdmin::create_user`] proves no user of
 /// ours was created: AWS (or the SDK, before sending) refused CreateUser
 /// itself as denied or invalid, or the name belongs to someone else's user.
@@ -497,23 +650,38 @@ fn never_created(err: &dynsec_aws::AwsError) -> bool {
             || err.code.as_deref() == Some("EntityAlreadyExists"))
 }
 
-/// Reads the caller's `args`; returns the chosen role ARN, if any. Each arg
-/// is `k=v`, or (Akeyless's JSON form) a JSON object of string values,
-/// `{"role-arn": "..."}`; both forms combine.
-fn parse_args(args: &[String]) -> Result<Option<String>, ValidationError> {
-    let mut role = None;
+/// What a caller may pass to get-value in `args`.
+#[derive(Debug, Default)]
+struct GetValueArgs {
+    /// assumed_role: which of the secret's roles.
+    role_arn: Option<String>,
+    /// session_token with an MFA device: the code it shows now.
+    mfa_code: Option<SecretString>,
+}
+
+/// Reads the caller's `args`. Each arg is `k=v`, or (Akeyless's JSON form) a
+/// JSON object of string values, `{"role-arn": "..."}`; both forms combine.
+fn parse_args(args: &[String]) -> Result<GetValueArgs, ValidationError> {
+    let mut parsed = GetValueArgs::default();
     for (key, value) in arg_pairs(args)? {
         match key.as_str() {
-            "role-arn" if !value.trim().is_empty() => role = Some(value.trim().to_string()),
+            "role-arn" if !value.trim().is_empty() => {
+                parsed.role_arn = Some(value.trim().to_string())
+            }
+            "mfa-code" if !value.trim().is_empty() => {
+                parsed.mfa_code = Some(SecretString::new(value.trim()))
+            }
             _ => {
                 return Err(ValidationError::new(
                     "args",
-                    format!("unsupported argument '{key}' (supported: role-arn=<arn>)"),
+                    format!(
+                        "unsupported argument '{key}' (supported: role-arn=<arn>, mfa-code=<code>)"
+                    ),
                 ))
             }
         }
     }
-    Ok(role)
+    Ok(parsed)
 }
 
 /// Every `(key, value)` the args carry, in order.
@@ -522,8 +690,8 @@ fn arg_pairs(args: &[String]) -> Result<Vec<(String, String)>, ValidationError> 
     for arg in args {
         let trimmed = arg.trim();
         if trimmed.starts_with('{') {
-            let object: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(trimmed).map_err(|e| {
+            let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(trimmed)
+                .map_err(|e| {
                     ValidationError::new(
                         "args",
                         format!("an argument starting with '{{' must be a JSON object: {e}"),
@@ -546,7 +714,9 @@ fn arg_pairs(args: &[String]) -> Result<Vec<(String, String)>, ValidationError> 
                 None => {
                     return Err(ValidationError::new(
                         "args",
-                        format!("unsupported argument '{arg}' (expected key=value or a JSON object)"),
+                        format!(
+                            "unsupported argument '{arg}' (expected key=value or a JSON object)"
+                        ),
                     ))
                 }
             }
@@ -631,10 +801,11 @@ mod tests {
 
     #[test]
     fn args_accept_role_arn_only() {
-        assert_eq!(parse_args(&[]).unwrap(), None);
+        assert_eq!(parse_args(&[]).unwrap().role_arn, None);
         assert_eq!(
             parse_args(&["role-arn=arn:aws:iam::1:role/r".into()])
                 .unwrap()
+                .role_arn
                 .as_deref(),
             Some("arn:aws:iam::1:role/r")
         );
@@ -646,6 +817,7 @@ mod tests {
         assert_eq!(
             parse_args(&[r#"{"role-arn": "arn:aws:iam::1:role/r"}"#.into()])
                 .unwrap()
+                .role_arn
                 .as_deref(),
             Some("arn:aws:iam::1:role/r")
         );
@@ -656,10 +828,18 @@ mod tests {
                 "role-arn=arn:aws:iam::1:role/b".into(),
             ])
             .unwrap()
+            .role_arn
             .as_deref(),
             Some("arn:aws:iam::1:role/b")
         );
-        for bad in [r#"{"role-arn": 5}"#, r#"{"role-arn""#, r#"{"ttl": "5"}"#, "novalue"] {
+        let args = parse_args(&[r#"{"mfa-code": "123456"}"#.into()]).unwrap();
+        assert_eq!(args.mfa_code.unwrap().expose(), "123456");
+        for bad in [
+            r#"{"role-arn": 5}"#,
+            r#"{"role-arn""#,
+            r#"{"ttl": "5"}"#,
+            "novalue",
+        ] {
             let err = parse_args(&[bad.into()]).unwrap_err();
             assert_eq!(err.field, "args", "{bad}");
         }

@@ -50,6 +50,20 @@ impl Engine {
     ) -> Result<Lease, EngineError> {
         let producer = self.producer_record(name).await?;
         let lease = self.lease_of(&producer, lease_id).await?;
+        if matches!(
+            lease.mode,
+            AccessMode::FederationToken | AccessMode::SessionToken
+        ) {
+            return Err(ValidationError::new(
+                "tmp-creds-id",
+                format!(
+                    "{} credentials cannot be revoked before they expire: AWS offers no way to end one such session (denying the admin user would deny all of them, and the admin); this one expires at {}",
+                    lease.mode,
+                    lease.expires_at.to_rfc3339()
+                ),
+            )
+            .into());
+        }
         if lease.mode == AccessMode::AssumedRole && !uses_early_revocation(&producer) {
             return Err(ValidationError::new(
                 "tmp-creds-id",
@@ -96,6 +110,8 @@ impl Engine {
             let revocable = match lease.mode {
                 AccessMode::IamUser => true,
                 AccessMode::AssumedRole => early,
+                // STS sessions nothing can end early: they expire.
+                AccessMode::FederationToken | AccessMode::SessionToken => false,
             };
             if !revocable || lease.state == LeaseState::Pending {
                 continue;
@@ -133,10 +149,13 @@ impl Engine {
         }
         let producer = self.producer_record(name).await?;
         let mut lease = self.lease_of(&producer, lease_id).await?;
-        if lease.mode == AccessMode::AssumedRole {
+        if !lease.mode.is_iam_user() {
             return Err(ValidationError::new(
                 "tmp-creds-id",
-                "assumed_role credentials keep the duration AWS granted; their TTL cannot change",
+                format!(
+                    "{} credentials keep the duration AWS granted; their TTL cannot change",
+                    lease.mode
+                ),
             )
             .into());
         }
@@ -346,9 +365,11 @@ impl Engine {
                             .await
                             .map(|()| None),
                         AccessMode::AssumedRole => self.end_session(&producer, &lease).await,
+                        // Nothing in AWS to tear down; the session ends by itself.
+                        AccessMode::FederationToken | AccessMode::SessionToken => Ok(None),
                     },
                     // Nothing exists in AWS to tear down; the session ends by itself.
-                    Ok(None) if lease.mode == AccessMode::AssumedRole => Ok(None),
+                    Ok(None) if !lease.mode.is_iam_user() => Ok(None),
                     Ok(None) => Err(format!(
                         "dynamic secret '{}' no longer exists",
                         lease.producer_name

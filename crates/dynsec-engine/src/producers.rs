@@ -194,6 +194,8 @@ impl Engine {
                 // Their denies must be written while the secret (and its
                 // connection) still exists.
                 dynsec_core::AccessMode::AssumedRole => early,
+                dynsec_core::AccessMode::FederationToken
+                | dynsec_core::AccessMode::SessionToken => false,
             })
             .map(|l| l.id.as_str())
             .collect();
@@ -226,6 +228,26 @@ impl Engine {
                     format!(
                         "the connection carries a session token, so AssumeRole chains roles, which AWS caps at 1h (3600 seconds); got {} seconds",
                         record.settings.ttl_secs
+                    ),
+                )
+                .into());
+            }
+        }
+        if matches!(
+            record.settings.access_mode,
+            dynsec_core::AccessMode::FederationToken | dynsec_core::AccessMode::SessionToken
+        ) {
+            let conn = self.producer_connection(record).await?;
+            if conn.session_token.is_some() {
+                return Err(dynsec_core::ValidationError::new(
+                    "access-mode",
+                    format!(
+                        "{} needs an IAM user's long-term access key, but the connection carries a session token (AWS refuses {} to temporary credentials)",
+                        record.settings.access_mode,
+                        match record.settings.access_mode {
+                            dynsec_core::AccessMode::FederationToken => "GetFederationToken",
+                            _ => "GetSessionToken",
+                        }
                     ),
                 )
                 .into());

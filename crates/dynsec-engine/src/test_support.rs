@@ -86,6 +86,8 @@ pub fn inline_producer(name: &str) -> ProducerInput {
             protection_key: None,
             early_revocation: false,
             secure_access_delay_secs: 0,
+            session_policy: None,
+            mfa_serial: None,
         },
         delete_protection: false,
     }

@@ -63,6 +63,21 @@ struct ProducerRequest {
     /// 0–120; an update without it keeps the current value).
     #[serde(default, deserialize_with = "flex_u64")]
     secure_access_delay: Option<u64>,
+    /// federation_token: inline session policy (JSON). dynsec extension; an
+    /// update without it keeps the current one, an empty one clears it.
+    session_policy: Option<String>,
+    /// session_token: the admin user's MFA device. Kept and cleared like
+    /// `session-policy`.
+    mfa_serial: Option<String>,
+}
+
+/// An optional setting only dynsec clients send: absent keeps `current`,
+/// blank clears it.
+fn kept_or_set(given: Option<String>, current: Option<&Option<String>>) -> Option<String> {
+    match given {
+        Some(value) => blank_none(Some(value)),
+        None => current.cloned().flatten(),
+    }
 }
 
 fn blank_none(v: Option<String>) -> Option<String> {
@@ -80,10 +95,29 @@ impl ProducerRequest {
             .or_else(|| current.map(|c| c.settings.access_mode.as_str().to_string()))
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    "missing required field 'access-mode' (iam_user or assumed_role)",
+                    "missing required field 'access-mode' (iam_user, assumed_role, federation_token or session_token)",
                 )
             })?;
         let access_mode = AccessMode::parse("access-mode", &mode_raw).map_err(invalid)?;
+        let session_policy = kept_or_set(
+            self.session_policy,
+            current.map(|c| &c.settings.session_policy),
+        );
+        if let Some(policy) = &session_policy {
+            match serde_json::from_str::<Value>(policy) {
+                Ok(Value::Object(_)) => {}
+                Ok(_) => {
+                    return Err(ApiError::bad_request(
+                        "invalid session-policy: must be a JSON policy document (an object)",
+                    ))
+                }
+                Err(e) => {
+                    return Err(ApiError::bad_request(format!(
+                        "invalid session-policy: not JSON ({e})"
+                    )))
+                }
+            }
+        }
         let ttl_text = self.user_ttl.as_deref().unwrap_or("60m").trim().to_string();
         let ttl_secs = parse_ttl("user-ttl", &ttl_text).map_err(invalid)?;
         let defaults = PasswordPolicy::default();
@@ -137,6 +171,8 @@ impl ProducerRequest {
                 .secure_access_delay
                 .or(current.map(|c| c.settings.secure_access_delay_secs))
                 .unwrap_or(0),
+            session_policy,
+            mfa_serial: kept_or_set(self.mfa_serial, current.map(|c| &c.settings.mfa_serial)),
         };
         let target = match blank_none(self.target_name) {
             Some(target) => ProducerTargetInput::Named(target),
@@ -304,6 +340,8 @@ pub(crate) fn details_json(p: &ProducerView) -> Value {
         "iam_path": s.iam_path,
         "early_revocation": s.early_revocation,
         "secure_access_delay": s.secure_access_delay_secs,
+        "session_policy": s.session_policy.clone().unwrap_or_default(),
+        "mfa_serial": s.mfa_serial.clone().unwrap_or_default(),
         "iam_endpoint": p.iam_endpoint.clone().unwrap_or_default(),
         "sts_endpoint": p.sts_endpoint.clone().unwrap_or_default(),
         "active": true,

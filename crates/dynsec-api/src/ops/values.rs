@@ -84,6 +84,29 @@ pub async fn get_value(
             put("expiration", &rfc3339(*expires_at));
             put("ttl_in_minutes", &(ttl_secs / 60).to_string());
         }
+        IssuedValue::StsToken {
+            lease_id,
+            mode,
+            federated_user_arn,
+            access_key_id,
+            secret_access_key,
+            session_token,
+            expires_at,
+            ttl_secs,
+            ready,
+        } => {
+            put_ready(&mut put, ready);
+            put("id", lease_id);
+            put("access_mode", mode.as_str());
+            put("access_key_id", access_key_id);
+            put("secret_access_key", secret_access_key.expose());
+            put("session_token", session_token.expose());
+            if let Some(arn) = federated_user_arn {
+                put("federated_user_arn", arn);
+            }
+            put("expiration", &rfc3339(*expires_at));
+            put("ttl_in_minutes", &(ttl_secs / 60).to_string());
+        }
     }
     Ok(Value::Object(out))
 }

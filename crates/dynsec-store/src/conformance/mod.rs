@@ -114,6 +114,8 @@ pub fn settings() -> ProducerSettings {
         protection_key: None,
         early_revocation: false,
         secure_access_delay_secs: 0,
+        session_policy: None,
+        mfa_serial: None,
     }
 }
 

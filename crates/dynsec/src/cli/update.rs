@@ -101,6 +101,8 @@ pub fn producer_body(
         ("iam-path", "iam_path"),
         ("early-revocation", "early_revocation"),
         ("secure-access-delay", "secure_access_delay"),
+        ("session-policy", "session_policy"),
+        ("mfa-serial", "mfa_serial"),
     ] {
         carry(&mut body, key, current, source);
     }

@@ -48,7 +48,7 @@ export function leasesSection({ name, granted, signal, earlyRevocation = false }
     revokeAll.removeAttribute('aria-describedby');
     revokeAll.title = '';
     count.textContent = String(leases.length);
-    const revocable = leases.filter((l) => (earlyRevocation || l.access_mode !== 'assumed_role') && l.state !== 'pending');
+    const revocable = leases.filter((l) => (l.access_mode === 'iam_user' || (earlyRevocation && l.access_mode === 'assumed_role')) && l.state !== 'pending');
     if (cantUpdate) unavailable(revokeAll, cantUpdate, reasons);
     else if (revocable.length === 0) {
       unavailable(revokeAll, earlyRevocation ? 'There is no credential to revoke.' : 'There is no IAM-user credential to revoke.', reasons);
@@ -65,12 +65,16 @@ export function leasesSection({ name, granted, signal, earlyRevocation = false }
 
   function row(lease) {
     const assumed = lease.access_mode === 'assumed_role';
+    const stsToken = lease.access_mode === 'federation_token' || lease.access_mode === 'session_token';
     const extend = actionButton('Extend', () => extendLease(lease), { small: true, name: `Extend ${lease.id}` });
     const revoke = actionButton(lease.state === 'failed' ? 'Retry revocation' : 'Revoke', () => revokeLease(lease),
       { small: true, kind: 'danger', name: `${lease.state === 'failed' ? 'Retry revocation of' : 'Revoke'} ${lease.id}` });
     if (cantUpdate) {
       unavailable(extend, cantUpdate, reasons);
       unavailable(revoke, cantUpdate, reasons);
+    } else if (stsToken) {
+      unavailable(extend, 'An STS session keeps the duration AWS granted it.', reasons);
+      unavailable(revoke, 'AWS cannot end a federation or session token before it expires; it ends on its own at its expiry.', reasons);
     } else if (assumed) {
       unavailable(extend, FIXED_DURATION, reasons);
       if (!earlyRevocation) unavailable(revoke, NO_EARLY_END, reasons);
