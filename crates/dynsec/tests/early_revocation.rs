@@ -10,18 +10,14 @@
 
 mod common;
 
-use common::{bin, World, ROLE_NAME, TARGET};
-use dynsec_testkit::{Gateway, Ministack, TempDir, MINISTACK_ACCOUNT_ID};
+use common::ministack::MiniWorld;
+use common::{World, ROLE_NAME, TARGET};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const POLICY: &str = "dynsec-revoked-sessions";
 
-fn allow(action: &str) -> String {
-    format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"*"}}]}}"#
-    )
-}
+use common::ministack::allow;
 
 /// Retries `check` until it is true or `within` has passed.
 async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
@@ -74,99 +70,6 @@ fn policy_size(doc: &str) -> usize {
 }
 
 // --- ministack: the deny really ends that session, and only that one ------------
-
-/// ministack with an admin IAM user (allowed everything), a role the account
-/// may assume allowing `iam:ListRoles`, a gateway and a target.
-struct MiniWorld {
-    ms: Ministack,
-    gateway: Gateway,
-    role_arn: String,
-    _dir: TempDir,
-}
-
-impl MiniWorld {
-    async fn start() -> MiniWorld {
-        let ms = Ministack::start().await;
-        let root = ms.root_iam();
-        root.create_user()
-            .user_name("dynsec-admin")
-            .send()
-            .await
-            .unwrap();
-        root.put_user_policy()
-            .user_name("dynsec-admin")
-            .policy_name("everything")
-            .policy_document(allow("*"))
-            .send()
-            .await
-            .unwrap();
-        let key = root
-            .create_access_key()
-            .user_name("dynsec-admin")
-            .send()
-            .await
-            .unwrap();
-        let key = key.access_key().unwrap();
-        let trust = format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{MINISTACK_ACCOUNT_ID}:root"}},"Action":"sts:AssumeRole"}}]}}"#
-        );
-        let role = root
-            .create_role()
-            .role_name("dynsec-early")
-            .assume_role_policy_document(trust)
-            .send()
-            .await
-            .unwrap();
-        root.put_role_policy()
-            .role_name("dynsec-early")
-            .policy_name("role-permissions")
-            .policy_document(allow("iam:ListRoles"))
-            .send()
-            .await
-            .unwrap();
-        let dir = TempDir::new("dynsec-early-revocation");
-        let gateway = Gateway::start(&bin(), &dir.path().join("data"), &[]).await;
-        gateway
-            .ok(
-                "create-aws-target",
-                json!({
-                    "name": "/aws/ministack",
-                    "access-key-id": key.access_key_id(),
-                    "access-key": key.secret_access_key(),
-                    "region": "us-east-1",
-                    "iam-endpoint": ms.endpoint,
-                    "sts-endpoint": ms.endpoint,
-                }),
-            )
-            .await;
-        MiniWorld {
-            role_arn: role.role().unwrap().arn().to_string(),
-            ms,
-            gateway,
-            _dir: dir,
-        }
-    }
-
-    fn iam_as(&self, value: &Value) -> aws_sdk_iam::Client {
-        self.ms.iam(
-            value["access_key_id"].as_str().unwrap(),
-            value["secret_access_key"].as_str().unwrap(),
-            value["session_token"].as_str(),
-        )
-    }
-
-    /// Whether the credential may ListRoles; a refusal must be AccessDenied.
-    async fn works(&self, value: &Value) -> bool {
-        match self.iam_as(value).list_roles().send().await {
-            Ok(_) => true,
-            Err(e) => {
-                let status = e.raw_response().map(|r| r.status().as_u16());
-                assert_eq!(status, Some(403), "{e:?}");
-                false
-            }
-        }
-    }
-}
 
 #[tokio::test]
 async fn a_revoked_session_is_denied_while_another_session_of_the_role_keeps_working() {
