@@ -46,10 +46,16 @@ export async function render(route, signal) {
     rolePicker = h('select', { id: 'role-picker' }, roles.map((arn) => h('option', { value: arn }, arn)));
   }
 
+  // session_token with an MFA device: the code it shows now goes along.
+  const mfaCode = details.aws_access_mode === 'session_token' && details.mfa_serial
+    ? h('input', { id: 'mfa-code', type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code' })
+    : null;
+
   const getValue = actionButton('Get Dynamic Secret', async () => {
     problems.replaceChildren();
     try {
       const args = rolePicker ? [`role-arn=${rolePicker.value}`] : [];
+      if (mfaCode?.value.trim()) args.push(`mfa-code=${mfaCode.value.trim()}`);
       const value = await call('get-dynamic-secret-value', { name, args });
       showIssuedValue(value, { name });
       leases.refresh();
@@ -79,6 +85,7 @@ export async function render(route, signal) {
     problems,
     h('div', { class: 'toolbar' },
       rolePicker && h('div', { class: 'inline-field' }, h('label', { for: 'role-picker' }, 'Role ARN'), rolePicker),
+      mfaCode && h('div', { class: 'inline-field' }, h('label', { for: 'mfa-code' }, 'MFA code'), mfaCode),
       getValue, editButton, deleteButton),
     reasons,
     h('h2', {}, 'Settings'),
