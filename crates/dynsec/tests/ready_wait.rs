@@ -130,3 +130,126 @@ async fn the_delay_is_0_to_120_seconds_and_errors_name_it() {
         .iam_user_secret("/ready/max", json!({"secure-access-delay": 120}))
         .await;
 }
+
+/// An STS endpoint that refuses every credential (`InvalidClientTokenId`,
+/// as AWS does while a new key propagates); counts the calls.
+struct RefusingSts {
+    endpoint: String,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl RefusingSts {
+    async fn start() -> RefusingSts {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = calls.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let counted = counted.clone();
+                tokio::spawn(async move {
+                    // Read the head and the body it announces, then refuse.
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 8192];
+                    loop {
+                        let Ok(n) = socket.read(&mut buf).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        request.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let length = text
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            if request.len() >= end + 4 + length {
+                                break;
+                            }
+                        }
+                    }
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let body = r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error><RequestId>refusing</RequestId></ErrorResponse>"#;
+                    let answer = format!(
+                        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        RefusingSts { endpoint, calls }
+    }
+}
+
+#[tokio::test]
+async fn a_credential_never_seen_working_comes_after_the_delay_and_a_client_that_leaves_ends_the_wait(
+) {
+    let world = World::start().await;
+    let sts = RefusingSts::start().await;
+    // IAM is moto; STS (where the ready-wait asks) refuses everything.
+    let secret = |delay: u64| {
+        json!({"name": "/ready/slow", "access-mode": "iam_user",
+               "aws-user-policies": world.policy_arn, "user-ttl": "60m",
+               "aws-access-key-id": world.admin.access_key_id,
+               "aws-access-secret-key": world.admin.secret_access_key,
+               "region": "us-east-1", "iam-endpoint": world.moto.endpoint,
+               "sts-endpoint": sts.endpoint, "secure-access-delay": delay})
+    };
+    world.gw().ok("dynamic-secret-create-aws", secret(2)).await;
+    let value = world
+        .gw()
+        .ok("get-dynamic-secret-value", json!({"name": "/ready/slow"}))
+        .await;
+    assert_eq!(value["seen_working"], json!("false"), "{value}");
+    assert!(waited_ms(&value) >= 2_000, "{value}");
+    assert!(sts.calls.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    // Handed out anyway, and real: moto accepts it.
+    world.iam_as(&value).list_users().send().await.unwrap();
+
+    // A client that gives up mid-wait ends it; the credential it never got
+    // stays a correct, active lease (revoked at its expiry or on request).
+    world.gw().ok("dynamic-secret-update-aws", secret(60)).await;
+    let token = world.gw().token().await;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(1_500))
+        .build()
+        .unwrap();
+    let gave_up = client
+        .post(format!("{}/get-dynamic-secret-value", world.gw().url))
+        .json(&json!({"name": "/ready/slow", "token": token}))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the gateway answered within 1.5 s");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !world
+        .gw()
+        .log()
+        .contains("the client went away during the ready-wait")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the wait went on after the client left; log:\n{}",
+            world.gw().log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let leases = world
+        .gw()
+        .ok(
+            "dynamic-secret-tmp-creds-get",
+            json!({"name": "/ready/slow"}),
+        )
+        .await;
+    let states: Vec<&str> = leases
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, vec!["active", "active"], "{leases}");
+}
