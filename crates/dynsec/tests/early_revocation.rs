@@ -459,3 +459,34 @@ async fn connection_rules_are_checked_at_create_and_update() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_revocations_of_one_role_all_land_in_its_policy() {
+    let world = World::start().await;
+    let iam = world.moto.admin_iam(&world.admin);
+    early_secret(&world, "/moto/busy").await;
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        let value = world
+            .gw()
+            .ok("get-dynamic-secret-value", json!({"name": "/moto/busy"}))
+            .await;
+        ids.push(value["id"].as_str().unwrap().to_string());
+    }
+    // Six read-modify-writes of one policy at once: serialised by the
+    // role's lock in the store, none loses another's entry.
+    let answers = futures::future::join_all(ids.iter().map(|id| {
+        world.gw().call(
+            "dynamic-secret-tmp-creds-delete",
+            json!({"name": "/moto/busy", "tmp-creds-id": id}),
+        )
+    }))
+    .await;
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+    }
+    let doc = stored_policy(&iam, ROLE_NAME).await.unwrap();
+    for id in &ids {
+        assert!(doc.contains(&format!("*:dynsec-{id}")), "{id} lost: {doc}");
+    }
+}
