@@ -6,6 +6,10 @@
 //! [`dynsec_engine::EngineError`] to statuses and never leaks internal detail.
 //! It also serves the web console (`/console/`), a static client of that API.
 
+// The dynamic-secret answer is one `json!` literal with every setting
+// (Akeyless's shape plus dynsec's extensions); it outgrows the default 128.
+#![recursion_limit = "256"]
+
 pub mod audit;
 mod console;
 mod dispatch;

@@ -9,6 +9,18 @@ use std::fmt;
 pub const MIN_ROLE_TTL_SECS: u64 = 900;
 pub const MAX_ROLE_TTL_SECS: u64 = 43_200;
 
+/// STS bounds for GetFederationToken's and GetSessionToken's
+/// DurationSeconds (15 minutes to 36 hours, for an IAM user's key).
+pub const MIN_STS_TOKEN_TTL_SECS: u64 = 900;
+pub const MAX_STS_TOKEN_TTL_SECS: u64 = 129_600;
+
+/// AssumeRole signed with temporary credentials (role chaining) lasts at
+/// most 1 hour, whatever the role allows.
+pub const MAX_CHAINED_ROLE_TTL_SECS: u64 = 3_600;
+
+/// Akeyless's bound on `secure-access-delay`, in seconds.
+pub const MAX_SECURE_ACCESS_DELAY_SECS: u64 = 120;
+
 /// IAM's limit on a user name.
 pub const MAX_IAM_USER_NAME: usize = 64;
 
@@ -20,6 +32,12 @@ pub enum AccessMode {
     IamUser,
     /// STS AssumeRole session credentials.
     AssumedRole,
+    /// STS GetFederationToken: a federated-user session of the admin user,
+    /// limited to the secret's policies.
+    FederationToken,
+    /// STS GetSessionToken: a session of the admin user itself (with MFA
+    /// when the secret names a device).
+    SessionToken,
 }
 
 impl AccessMode {
@@ -28,9 +46,13 @@ impl AccessMode {
         match raw.trim().to_ascii_lowercase().replace('-', "_").as_str() {
             "iam_user" => Ok(Self::IamUser),
             "assumed_role" | "assume_role" => Ok(Self::AssumedRole),
+            "federation_token" => Ok(Self::FederationToken),
+            "session_token" => Ok(Self::SessionToken),
             other => Err(ValidationError::new(
                 field,
-                format!("unknown access mode '{other}' (expected iam_user or assumed_role)"),
+                format!(
+                    "unknown access mode '{other}' (expected iam_user, assumed_role, federation_token or session_token)"
+                ),
             )),
         }
     }
@@ -39,7 +61,16 @@ impl AccessMode {
         match self {
             Self::IamUser => "iam_user",
             Self::AssumedRole => "assumed_role",
+            Self::FederationToken => "federation_token",
+            Self::SessionToken => "session_token",
         }
+    }
+
+    /// Whether a lease of this mode is a temporary IAM user, which
+    /// revocation deletes; the others are STS sessions that end at their
+    /// expiry (assumed_role ones earlier with early revocation).
+    pub fn is_iam_user(self) -> bool {
+        self == Self::IamUser
     }
 }
 
@@ -292,6 +323,21 @@ pub struct ProducerSettings {
     /// `max-ttl` as the user wrote it.
     #[serde(default)]
     pub max_ttl_text: String,
+    /// assumed_role: revoking a lease denies its session through the role's
+    /// `dynsec-revoked-sessions` inline policy (roles in the connection's own
+    /// account). Off: assumed_role leases only expire. Ignored by iam_user
+    /// (its credentials are always revocable).
+    #[serde(default)]
+    pub early_revocation: bool,
+    /// Akeyless's `secure-access-delay`: the longest issuance waits for a new
+    /// credential to be seen working (0 = hand it out at once), at most
+    /// [`MAX_SECURE_ACCESS_DELAY_SECS`].
+    #[serde(default)]
+    pub secure_access_delay_secs: u64,
+    /// session_token: the admin user's MFA device (serial number or ARN);
+    /// get-value then needs `mfa-code=<code>`.
+    #[serde(default)]
+    pub mfa_serial: Option<String>,
 }
 
 impl AccessMode {
@@ -299,8 +345,8 @@ impl AccessMode {
     /// policies (`session-policy-arns`, `session-policy`).
     pub fn takes_session_policies(self) -> bool {
         match self {
-            Self::IamUser => false,
-            Self::AssumedRole => true,
+            Self::IamUser | Self::SessionToken => false,
+            Self::AssumedRole | Self::FederationToken => true,
         }
     }
 }
@@ -322,6 +368,15 @@ impl ProducerSettings {
         // must not overflow an expiry either.
         crate::ttl::at_most_max("user-ttl", self.ttl_secs)?;
         self.validate_lengths()?;
+        if self.secure_access_delay_secs > MAX_SECURE_ACCESS_DELAY_SECS {
+            return Err(ValidationError::new(
+                "secure-access-delay",
+                format!(
+                    "must be between 0 and {MAX_SECURE_ACCESS_DELAY_SECS} seconds; got {}",
+                    self.secure_access_delay_secs
+                ),
+            ));
+        }
         self.validate_extensions()?;
         match self.access_mode {
             AccessMode::IamUser => {
@@ -354,6 +409,50 @@ impl ProducerSettings {
                 // Empty means "the gateway's configured path".
                 if !self.iam_path.is_empty() {
                     validate_iam_path(&self.iam_path)?;
+                }
+            }
+            AccessMode::FederationToken | AccessMode::SessionToken => {
+                if !(MIN_STS_TOKEN_TTL_SECS..=MAX_STS_TOKEN_TTL_SECS).contains(&self.ttl_secs) {
+                    return Err(ValidationError::new(
+                        "user-ttl",
+                        format!(
+                            "{} credentials last between 15m and 36h (900-129600 seconds); got {} seconds",
+                            self.access_mode, self.ttl_secs
+                        ),
+                    ));
+                }
+                for arn in &self.user_policies {
+                    if !arn.starts_with("arn:") {
+                        return Err(ValidationError::new(
+                            "aws-user-policies",
+                            format!("'{arn}' is not a policy ARN"),
+                        ));
+                    }
+                }
+                if self.access_mode == AccessMode::SessionToken
+                    && (!self.user_policies.is_empty() || self.session_policy.is_some())
+                {
+                    return Err(ValidationError::new(
+                        "session-policy",
+                        "session_token credentials act with the admin user's own permissions; GetSessionToken takes no policies (use federation_token to limit them)",
+                    ));
+                }
+                if self.access_mode == AccessMode::FederationToken && self.mfa_serial.is_some() {
+                    return Err(ValidationError::new(
+                        "mfa-serial",
+                        "only session_token credentials use an MFA device",
+                    ));
+                }
+                // The shape only (core parses no JSON): the API checks the
+                // syntax, AWS the grammar.
+                if let Some(policy) = &self.session_policy {
+                    let policy = policy.trim();
+                    if !(policy.starts_with('{') && policy.ends_with('}')) {
+                        return Err(ValidationError::new(
+                            "session-policy",
+                            "must be a JSON policy document (an object)",
+                        ));
+                    }
                 }
             }
             AccessMode::AssumedRole => {
@@ -485,6 +584,13 @@ impl ProducerSettings {
         if let Some(external_id) = &self.external_id {
             text("aws-external-id", external_id, limits::EXTERNAL_ID)?;
         }
+        if let Some(policy) = &self.session_policy {
+            // AWS's limit for a session policy, in characters.
+            text("session-policy", policy, 2_048)?;
+        }
+        if let Some(serial) = &self.mfa_serial {
+            text("mfa-serial", serial, limits::ARN)?;
+        }
         list(
             "aws-user-policies",
             &self.user_policies,
@@ -592,6 +698,9 @@ mod tests {
             session_policy: None,
             max_ttl_secs: None,
             max_ttl_text: String::new(),
+            early_revocation: false,
+            secure_access_delay_secs: 0,
+            mfa_serial: None,
         }
     }
 
@@ -626,6 +735,55 @@ mod tests {
         assert_eq!(s.validate().unwrap_err().field, "user-ttl");
         s.ttl_secs = 900;
         s.validate().unwrap();
+    }
+
+    #[test]
+    fn sts_token_modes_have_their_own_bounds_and_settings() {
+        for mode in [AccessMode::FederationToken, AccessMode::SessionToken] {
+            let mut s = iam_user();
+            s.access_mode = mode;
+            s.user_policies = vec![];
+            s.ttl_secs = 899;
+            assert_eq!(s.validate().unwrap_err().field, "user-ttl", "{mode}");
+            s.ttl_secs = 129_601;
+            assert_eq!(s.validate().unwrap_err().field, "user-ttl", "{mode}");
+            s.ttl_secs = 129_600;
+            s.validate().unwrap();
+            s.ttl_secs = 900;
+            s.validate().unwrap();
+        }
+        let mut s = iam_user();
+        s.access_mode = AccessMode::SessionToken;
+        assert_eq!(s.validate().unwrap_err().field, "session-policy");
+        s.user_policies = vec![];
+        s.mfa_serial = Some("arn:aws:iam::123456789012:mfa/admin".into());
+        s.validate().unwrap();
+        s.access_mode = AccessMode::FederationToken;
+        assert_eq!(s.validate().unwrap_err().field, "mfa-serial");
+        s.mfa_serial = None;
+        s.session_policy = Some("not json".into());
+        assert_eq!(s.validate().unwrap_err().field, "session-policy");
+        s.session_policy = Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into());
+        s.validate().unwrap();
+        assert_eq!(
+            AccessMode::parse("access-mode", "federation_token").unwrap(),
+            AccessMode::FederationToken
+        );
+        assert_eq!(
+            AccessMode::parse("access-mode", "session-token").unwrap(),
+            AccessMode::SessionToken
+        );
+    }
+
+    #[test]
+    fn secure_access_delay_is_0_to_120_seconds() {
+        let mut s = iam_user();
+        s.secure_access_delay_secs = 120;
+        s.validate().unwrap();
+        s.secure_access_delay_secs = 121;
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.field, "secure-access-delay");
+        assert!(err.reason.contains("between 0 and 120"), "{err}");
     }
 
     #[test]

@@ -153,20 +153,23 @@ impl Engine {
                     ));
                 }
             }
-            let outcomes: Vec<(Lease, Result<(), EngineError>)> = futures::stream::iter(revocable)
-                .map(|lease| async move {
-                    let outcome = match ItemPath::parse("path", &lease.producer_name) {
-                        Ok(name) => self.revoke_lease(&name, &lease.id).await,
-                        Err(err) => Err(err.into()),
-                    };
-                    (lease, outcome)
-                })
-                .buffered(REVOKE_CONCURRENCY)
-                .collect()
-                .await;
+            let outcomes: Vec<(Lease, Result<Lease, EngineError>)> =
+                futures::stream::iter(revocable)
+                    .map(|lease| async move {
+                        let outcome = match ItemPath::parse("path", &lease.producer_name) {
+                            Ok(name) => self.revoke_lease(&name, &lease.id).await,
+                            Err(err) => Err(err.into()),
+                        };
+                        (lease, outcome)
+                    })
+                    .buffered(REVOKE_CONCURRENCY)
+                    .collect()
+                    .await;
             for (lease, outcome) in outcomes {
                 match outcome {
-                    Ok(()) => report.revoked.push(lease),
+                    // An early-revoked session comes back with its note
+                    // ("deny written; ...") in its state.
+                    Ok(revoked) => report.revoked.push(revoked),
                     Err(err) => report.not_revoked.push((lease, reason_of(&err))),
                 }
             }

@@ -12,6 +12,7 @@ mod auth;
 mod claims;
 mod connection;
 mod duty;
+mod early_revocation;
 mod error;
 mod housekeeping;
 mod incident;
@@ -33,15 +34,17 @@ mod tests;
 pub use access::{AuthMethodInput, AuthMethodView, NewAuthMethod, RoleView};
 pub use auth::{Caller, IssuedToken, NewAdminKey};
 pub use duty::{Duty, DutyHealth, Health};
+pub use early_revocation::DENY_WRITTEN;
 pub use error::EngineError;
 pub use housekeeping::Housekeeper;
 pub use incident::{LeasePage, RevokeReport};
 pub use introspection::TokenStatus;
-pub use issue::IssuedValue;
+pub use issue::{IssuedValue, ReadyReport};
 pub use items::{ItemListing, ItemView};
 pub use keys::{
     CustomerFragments, MasterKeyCustody, ProtectionKeyInput, ProtectionKeyView, RotationReport,
 };
+pub use leases::RevokeAll;
 pub use producers::{ProducerInput, ProducerTargetInput, ProducerView};
 pub use reaper::Reaper;
 pub use targets::{TargetDetails, TargetInput, TargetView};

@@ -91,6 +91,9 @@ pub fn inline_producer(name: &str) -> ProducerInput {
             session_policy: None,
             max_ttl_secs: None,
             max_ttl_text: String::new(),
+            early_revocation: false,
+            secure_access_delay_secs: 0,
+            mfa_serial: None,
         },
         delete_protection: false,
     }

@@ -3,7 +3,7 @@
 use super::{name_field, rfc3339};
 use crate::wire::{flex_bool, flex_u64, parse};
 use crate::ApiError;
-use dynsec_core::Lease;
+use dynsec_core::{AccessMode, Lease};
 use dynsec_engine::{Caller, Engine};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -49,19 +49,51 @@ pub async fn revoke(engine: &Engine, caller: &Caller, body: &Value) -> Result<Va
             "forgotten": forgotten.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
         }));
     }
-    if req.revoke_all.unwrap_or(false) {
-        let remaining = engine.revoke_all(&name).await?;
-        if remaining > 0 {
+    let denied = if req.revoke_all.unwrap_or(false) {
+        let outcome = engine.revoke_all(&name).await?;
+        if outcome.remaining > 0 {
             return Err(ApiError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                format!("{remaining} credential(s) could not be revoked yet; they are retried automatically"),
+                format!(
+                    "{} credential(s) could not be revoked yet; they are retried automatically",
+                    outcome.remaining
+                ),
             ));
         }
+        outcome.sessions_denied
     } else {
         let id = crate::wire::required("tmp-creds-id", &req.tmp_creds_id)?;
-        engine.revoke_lease(&name, id).await?;
+        let lease = engine.revoke_lease(&name, id).await?;
+        if lease.mode == AccessMode::AssumedRole {
+            vec![lease]
+        } else {
+            Vec::new()
+        }
+    };
+    Ok(sessions_denied_json(&denied))
+}
+
+/// `{}` (Akeyless's answer) when only IAM users were torn down; with
+/// assumed-role sessions denied early, what was written and that AWS
+/// applies it with a delay, so nobody takes the credential for dead at once.
+fn sessions_denied_json(denied: &[Lease]) -> Value {
+    if denied.is_empty() {
+        return json!({});
     }
-    Ok(json!({}))
+    let notes: std::collections::BTreeSet<&str> = denied
+        .iter()
+        .filter_map(|l| l.last_error.as_deref())
+        .collect();
+    json!({
+        "sessions_denied": denied.iter().map(|l| json!({
+            "id": l.id,
+            "role_arn": l.role_arn.clone().unwrap_or_default(),
+            "session_name": l.principal,
+            "state": l.state.as_str(),
+            "note": l.last_error.clone().unwrap_or_default(),
+        })).collect::<Vec<_>>(),
+        "note": notes.into_iter().collect::<Vec<_>>().join("; "),
+    })
 }
 
 pub async fn update(engine: &Engine, body: &Value) -> Result<Value, ApiError> {

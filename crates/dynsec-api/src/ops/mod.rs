@@ -251,7 +251,9 @@ pub async fn handle(
         Op::DeleteDynamicSecret => producers::delete(engine, body, "dynamic_secret_name")
             .await
             .map(ok),
-        Op::GetValue => values::get_value(engine, caller, body).await.map(ok),
+        Op::GetValue => values::get_value(engine, caller, body, ctx.client_gone())
+            .await
+            .map(ok),
         Op::ListLeases => leases::list_under(engine, caller, body).await.map(ok),
         Op::RevokeLeases => leases::revoke_under(engine, caller, body).await.map(ok),
         Op::ListTmpCreds => leases::list(engine, body).await.map(ok),

@@ -67,6 +67,26 @@ pub(super) struct ProducerRequest {
     session_policy_arns: Option<String>,
     session_policy: Option<String>,
     max_ttl: Option<String>,
+    /// assumed_role: revoke sessions early through the role's policy
+    /// (dynsec extension; an update without it keeps the current value).
+    #[serde(default, deserialize_with = "flex_bool")]
+    early_revocation: Option<bool>,
+    /// Seconds issuance may wait for a new credential to work (Akeyless's
+    /// 0–120; an update without it keeps the current value).
+    #[serde(default, deserialize_with = "flex_u64")]
+    secure_access_delay: Option<u64>,
+    /// session_token: the admin user's MFA device. Kept and cleared like
+    /// `session-policy`.
+    mfa_serial: Option<String>,
+}
+
+/// An optional setting only dynsec clients send: absent keeps `current`,
+/// blank clears it.
+fn kept_or_set(given: Option<String>, current: Option<&Option<String>>) -> Option<String> {
+    match given {
+        Some(value) => blank_none(Some(value)),
+        None => current.cloned().flatten(),
+    }
 }
 
 fn blank_none(v: Option<String>) -> Option<String> {
@@ -84,7 +104,7 @@ impl ProducerRequest {
             .or_else(|| current.map(|c| c.settings.access_mode.as_str().to_string()))
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    "missing required field 'access-mode' (iam_user or assumed_role)",
+                    "missing required field 'access-mode' (iam_user, assumed_role, federation_token or session_token)",
                 )
             })?;
         let access_mode = AccessMode::parse("access-mode", &mode_raw).map_err(invalid)?;
@@ -106,7 +126,15 @@ impl ProducerRequest {
             self.aws_user_inline_policy,
             MAX_USER_INLINE_POLICY,
         )?;
-        let session_policy = policy("session-policy", self.session_policy, MAX_SESSION_POLICY)?;
+        // Only dynsec clients send it: an update without it keeps the current
+        // one, an empty one clears it.
+        let session_policy = kept_or_set(
+            self.session_policy,
+            current.map(|c| &c.settings.session_policy),
+        )
+        .map(|doc| policy_document("session-policy", &doc, MAX_SESSION_POLICY))
+        .transpose()
+        .map_err(invalid)?;
         let user_tags =
             parse_tag_pairs("aws-user-tags", self.aws_user_tags.as_deref().unwrap_or(""))
                 .map_err(invalid)?;
@@ -162,6 +190,15 @@ impl ProducerRequest {
             session_policy,
             max_ttl_secs,
             max_ttl_text,
+            early_revocation: self
+                .early_revocation
+                .or(current.map(|c| c.settings.early_revocation))
+                .unwrap_or(false),
+            secure_access_delay_secs: self
+                .secure_access_delay
+                .or(current.map(|c| c.settings.secure_access_delay_secs))
+                .unwrap_or(0),
+            mfa_serial: kept_or_set(self.mfa_serial, current.map(|c| &c.settings.mfa_serial)),
         };
         let target = match blank_none(self.target_name) {
             Some(target) => ProducerTargetInput::Named(target),
@@ -333,6 +370,9 @@ pub(crate) fn details_json(p: &ProducerView) -> Value {
         "session_policy_arns": s.session_policy_arns.join(","),
         "session_policy": s.session_policy.clone().unwrap_or_default(),
         "max_ttl": s.max_ttl_text,
+        "early_revocation": s.early_revocation,
+        "secure_access_delay": s.secure_access_delay_secs,
+        "mfa_serial": s.mfa_serial.clone().unwrap_or_default(),
         "iam_endpoint": p.iam_endpoint.clone().unwrap_or_default(),
         "sts_endpoint": p.sts_endpoint.clone().unwrap_or_default(),
         "active": true,

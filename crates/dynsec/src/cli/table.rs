@@ -183,7 +183,7 @@ const AWS_PRODUCER: &[Flag] = &[
     string("target-name", "name of an existing AWS target"),
     string(
         "aws-access-mode",
-        "iam_user or assumed_role (also assume_role)",
+        "iam_user, assumed_role (also assume_role), federation_token or session_token",
     )
     .wire("access-mode"),
     string("access-mode", "same as --aws-access-mode"),
@@ -269,6 +269,22 @@ const AWS_PRODUCER: &[Flag] = &[
         "longest any credential may live, extensions included, e.g. 8h",
     ),
     string("aws-external-id", "external id for AssumeRole"),
+    string(
+        "session-policy",
+        "federation_token: inline session policy (JSON) limiting the federated user",
+    ),
+    string(
+        "mfa-serial",
+        "session_token: the admin user's MFA device; get-value then needs --args mfa-code=<code>",
+    ),
+    int(
+        "secure-access-delay",
+        "longest wait, 0-120 s, for a new credential to be seen working (default 0)",
+    ),
+    bool_text(
+        "early-revocation",
+        "assumed_role: revoking denies the session through the role's inline policy (default false)",
+    ),
     string("session-tags", "AssumeRole session tags, k=v,k2=v2"),
     string(
         "transitive-tag-keys",
@@ -283,7 +299,10 @@ const AWS_PRODUCER: &[Flag] = &[
 ];
 
 const GET_VALUE: &[Flag] = &[
-    list("args", "argument k=v, e.g. role-arn=<arn>"),
+    list(
+        "args",
+        "argument k=v or a JSON object, e.g. role-arn=<arn>, mfa-code=<code>",
+    ),
     string("target", "target name to use").not_yet(
         "choosing a target per request is not supported yet (the dynamic secret's own connection is used)",
     ),

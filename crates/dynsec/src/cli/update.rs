@@ -106,6 +106,9 @@ pub fn producer_body(
         ("session-policy-arns", "session_policy_arns"),
         ("session-policy", "session_policy"),
         ("max-ttl", "max_ttl"),
+        ("early-revocation", "early_revocation"),
+        ("secure-access-delay", "secure_access_delay"),
+        ("mfa-serial", "mfa_serial"),
     ] {
         carry(&mut body, key, current, source);
     }
