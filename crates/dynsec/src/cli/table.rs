@@ -258,21 +258,17 @@ const AWS_PRODUCER: &[Flag] = &[
     ),
     string(
         "session-policy-arns",
-        "assumed_role: managed session policy ARNs, comma-separated",
+        "assumed_role, federation_token: managed session policy ARNs, comma-separated",
     ),
     string(
         "session-policy",
-        "assumed_role: JSON session policy document",
+        "assumed_role, federation_token: JSON session policy document",
     ),
     string(
         "max-ttl",
         "longest any credential may live, extensions included, e.g. 8h",
     ),
     string("aws-external-id", "external id for AssumeRole"),
-    string(
-        "session-policy",
-        "federation_token: inline session policy (JSON) limiting the federated user",
-    ),
     string(
         "mfa-serial",
         "session_token: the admin user's MFA device; get-value then needs --args mfa-code=<code>",
