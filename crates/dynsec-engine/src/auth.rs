@@ -15,12 +15,22 @@ use std::time::Duration;
 /// Name of the API key created on first start.
 const ADMIN_KEY_NAME: &str = "/admin";
 
-/// Failed `auth` attempts tolerated within [`FAILURE_WINDOW`] per access id,
-/// and per client address (higher: one address may front many users), before
-/// further attempts are refused.
-const MAX_FAILURES_PER_ID: u64 = 10;
-const MAX_FAILURES_PER_ADDRESS: u64 = 50;
+/// Failed `auth` attempts are counted per (access id, client address) pair
+/// within [`FAILURE_WINDOW`]. The first [`FREE_FAILURES`] cost nothing; after
+/// that every answer to that pair — right key or wrong — waits
+/// [`FIRST_DELAY`], doubling per further failure up to
+/// `EngineConfig::auth_max_delay`. Nothing is refused: someone who knows an
+/// access id can slow only their own attempts, never lock the key out for
+/// its owner at another address.
+const FREE_FAILURES: u64 = 3;
+const FIRST_DELAY: Duration = Duration::from_millis(250);
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// Failures with ids that do not exist (or are not ids at all) tolerated per
+/// client address within the window; past it, that address is refused (429)
+/// until the window moves on. This bounds what guessing ids can write to the
+/// store (one row per failure, purged each heartbeat); failures against
+/// existing ids are bounded by their delays and the connection cap.
+const MAX_UNKNOWN_ID_FAILURES_PER_ADDRESS: u64 = 50;
 
 /// Who is calling, once their token checked out, with the path rules of every
 /// role associated with their auth method.
@@ -31,41 +41,92 @@ pub struct Caller {
     pub rules: Vec<PathRule>,
 }
 
+/// The wait before answering the next attempt after `failures` recent
+/// failures of the same pair.
+pub(crate) fn auth_delay(failures: u64, max: Duration) -> Duration {
+    if failures < FREE_FAILURES {
+        return Duration::ZERO;
+    }
+    let doublings = u32::try_from(failures - FREE_FAILURES)
+        .unwrap_or(u32::MAX)
+        .min(20);
+    FIRST_DELAY.saturating_mul(1 << doublings).min(max)
+}
+
+/// The outcome of one `auth` attempt, with how long it was held back.
+#[derive(Debug)]
+pub struct AuthAttempt {
+    /// The wait before the key was checked (zero unless this access id failed
+    /// from this address several times within the last minute).
+    pub delayed: Duration,
+    pub result: Result<IssuedToken, EngineError>,
+}
+
+/// Limiter keys in the store's failure table.
+fn pair_key(access_id: &str, client: IpAddr) -> String {
+    format!("pair:{access_id}@{client}")
+}
+
+fn address_key(client: IpAddr) -> String {
+    format!("ip:{client}")
+}
+
 impl Engine {
-    /// Seconds to wait if any of `keys` is over its limit. The failures are
-    /// counted in the store, so the limits hold across every gateway on it.
-    async fn auth_blocked(&self, keys: &[String]) -> Result<Option<u64>, EngineError> {
+    /// Seconds until `client` may try again, when its failures with unknown
+    /// ids reached the flood limit. Counted in the store, so the limit holds
+    /// across every gateway on it.
+    async fn address_flooding(&self, client: IpAddr) -> Result<Option<u64>, EngineError> {
         let now = Utc::now();
-        let window = chrono::Duration::from_std(FAILURE_WINDOW).unwrap_or(chrono::Duration::MAX);
-        for key in keys {
-            let limit = if key.starts_with("ip:") {
-                MAX_FAILURES_PER_ADDRESS
-            } else {
-                MAX_FAILURES_PER_ID
-            };
-            let failures = self.store().auth_failures_since(key, now - window).await?;
-            if failures.count >= limit {
-                let oldest = failures.oldest.unwrap_or(now);
-                let wait = (oldest + window - now).num_seconds().max(1);
-                return Ok(Some(u64::try_from(wait).unwrap_or(1)));
-            }
+        let window = failure_window();
+        let failures = self
+            .store()
+            .auth_failures_since(&address_key(client), now - window)
+            .await?;
+        if failures.count < MAX_UNKNOWN_ID_FAILURES_PER_ADDRESS {
+            return Ok(None);
         }
-        Ok(None)
+        let oldest = failures.oldest.unwrap_or(now);
+        let wait = (oldest + window - now).num_seconds().max(1);
+        Ok(Some(u64::try_from(wait).unwrap_or(1)))
     }
 
-    async fn record_auth_failure(&self, keys: &[String]) -> Result<(), EngineError> {
+    /// Recent failures of one access id from one address (cluster-wide).
+    async fn pair_failures(&self, access_id: &str, client: IpAddr) -> Result<u64, EngineError> {
+        let since = Utc::now() - failure_window();
+        Ok(self
+            .store()
+            .auth_failures_since(&pair_key(access_id, client), since)
+            .await?
+            .count)
+    }
+
+    async fn record_auth_failure(
+        &self,
+        keys: &[String],
+        reason: crate::telemetry::AuthFailure,
+    ) -> Result<(), EngineError> {
+        self.metrics().auth_failure(reason);
         Ok(self.store().record_auth_failure(keys, Utc::now()).await?)
     }
 
     /// Forgets failed authentications older than the window (each
     /// heartbeat), which bounds what a flood of bad logins can store.
     pub(crate) async fn purge_auth_failures(&self) -> Result<u64, EngineError> {
-        let window = chrono::Duration::from_std(FAILURE_WINDOW).unwrap_or(chrono::Duration::MAX);
         Ok(self
             .store()
-            .purge_auth_failures(Utc::now() - window)
+            .purge_auth_failures(Utc::now() - failure_window())
             .await?)
     }
+}
+
+fn failure_window() -> chrono::Duration {
+    chrono::Duration::from_std(FAILURE_WINDOW).unwrap_or(chrono::Duration::MAX)
+}
+
+fn rate_limited(wait: u64) -> EngineError {
+    EngineError::RateLimited(format!(
+        "too many failed authentication attempts with unknown access ids from this address; retry in {wait} s"
+    ))
 }
 
 /// Whether `client` may use a key bound to `bound_ips` (empty: anywhere).
@@ -159,34 +220,54 @@ impl Engine {
     }
 
     /// Exchanges an access id and key for a token. Refused when the key is
-    /// wrong, expired, used from outside its bound CIDRs, or when too many
-    /// attempts failed recently for this access id or client address.
+    /// wrong, expired or used from outside its bound CIDRs; held back (see
+    /// [`FREE_FAILURES`]) after recent failures of this access id from this
+    /// client address; refused unchecked while the address floods unknown ids.
     pub async fn authenticate(
         &self,
         access_id: &str,
         access_key: &SecretString,
         client: IpAddr,
+    ) -> AuthAttempt {
+        let mut delayed = Duration::ZERO;
+        let result = self
+            .authenticate_after_delay(access_id, access_key, client, &mut delayed)
+            .await;
+        AuthAttempt { delayed, result }
+    }
+
+    async fn authenticate_after_delay(
+        &self,
+        access_id: &str,
+        access_key: &SecretString,
+        client: IpAddr,
+        delayed: &mut Duration,
     ) -> Result<IssuedToken, EngineError> {
+        use crate::telemetry::AuthFailure;
         // One message for every failure, so callers can't probe which ids exist.
         let refused =
             || EngineError::Unauthenticated("access denied: wrong access id or access key".into());
+        if let Some(wait) = self.address_flooding(client).await? {
+            self.metrics().auth_failure(AuthFailure::Flood);
+            return Err(rate_limited(wait));
+        }
         if !dynsec_core::access::is_access_id(access_id) {
             // Not an id at all (perhaps the key, swapped in): nothing to look
-            // up, and nothing to remember it by; the address still counts.
-            let address = [format!("ip:{client}")];
-            if let Some(wait) = self.auth_blocked(&address).await? {
-                return Err(EngineError::RateLimited(format!(
-                    "too many failed authentication attempts; retry in {wait} s"
-                )));
-            }
-            self.record_auth_failure(&address).await?;
+            // up, and nothing to remember it by; the address counts.
+            self.record_auth_failure(&[address_key(client)], AuthFailure::MalformedId)
+                .await?;
             return Err(refused());
         }
-        let limiter_keys = [format!("id:{access_id}"), format!("ip:{client}")];
-        if let Some(wait) = self.auth_blocked(&limiter_keys).await? {
-            return Err(EngineError::RateLimited(format!(
-                "too many failed authentication attempts; retry in {wait} s"
-            )));
+        let pair = pair_key(access_id, client);
+        // Before the key is looked at, so the wait says nothing about it.
+        let wait = auth_delay(
+            self.pair_failures(access_id, client).await?,
+            self.config().auth_max_delay,
+        );
+        if !wait.is_zero() {
+            self.metrics().auth_delayed();
+            tokio::time::sleep(wait).await;
+            *delayed = wait;
         }
         let key = match self.store().api_key(access_id).await? {
             Some(key)
@@ -195,19 +276,29 @@ impl Engine {
             {
                 key
             }
-            _ => {
-                self.record_auth_failure(&limiter_keys).await?;
+            Some(_) => {
+                self.record_auth_failure(&[pair], AuthFailure::WrongKey)
+                    .await?;
+                return Err(refused());
+            }
+            None => {
+                // Counted for the pair too, so an unknown id is held back
+                // exactly like a known one with a wrong key.
+                self.record_auth_failure(&[pair, address_key(client)], AuthFailure::WrongKey)
+                    .await?;
                 return Err(refused());
             }
         };
         if key.access_expires.is_some_and(|at| at <= Utc::now()) {
-            self.record_auth_failure(&limiter_keys).await?;
+            self.record_auth_failure(&[pair], AuthFailure::Expired)
+                .await?;
             return Err(EngineError::Unauthenticated(
                 "access denied: this access key has expired".into(),
             ));
         }
         if !client_allowed(&key.bound_ips, client) {
-            self.record_auth_failure(&limiter_keys).await?;
+            self.record_auth_failure(&[pair], AuthFailure::BoundIps)
+                .await?;
             return Err(EngineError::Unauthenticated(format!(
                 "access denied: client address {client} is outside this key's bound IPs"
             )));
@@ -238,6 +329,19 @@ impl Engine {
 
     /// Resolves a token from a request body to its caller and their rules.
     pub async fn caller(&self, token: Option<&str>, client: IpAddr) -> Result<Caller, EngineError> {
+        let caller = self.resolve_caller(token, client).await;
+        if matches!(caller, Err(EngineError::Unauthenticated(_))) {
+            self.metrics()
+                .auth_failure(crate::telemetry::AuthFailure::BadToken);
+        }
+        caller
+    }
+
+    async fn resolve_caller(
+        &self,
+        token: Option<&str>,
+        client: IpAddr,
+    ) -> Result<Caller, EngineError> {
         let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
             EngineError::Unauthenticated(
                 "missing token: call /auth and pass its token in the request body".into(),

@@ -24,13 +24,14 @@ mod password;
 mod producers;
 mod reaper;
 mod targets;
+mod telemetry;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod tests;
 
 pub use access::{AuthMethodInput, AuthMethodView, NewAuthMethod, RoleView};
-pub use auth::{Caller, IssuedToken, NewAdminKey};
+pub use auth::{AuthAttempt, Caller, IssuedToken, NewAdminKey};
 pub use duty::{Duty, DutyHealth, Health};
 pub use error::EngineError;
 pub use housekeeping::Housekeeper;
@@ -43,6 +44,7 @@ pub use keys::{
 pub use producers::{ProducerInput, ProducerTargetInput, ProducerView};
 pub use reaper::Reaper;
 pub use targets::{TargetDetails, TargetInput, TargetView};
+pub use telemetry::{EngineMetrics, LEASE_GAUGE_TTL};
 
 use dynsec_core::ProducerSettings;
 use dynsec_crypto::Sealer;
@@ -73,6 +75,9 @@ pub struct EngineConfig {
     pub heartbeat_interval: Duration,
     /// How often IAM is scanned for users no live lease claims.
     pub orphan_sweep_interval: Duration,
+    /// Longest wait before answering `auth` for an access id that failed
+    /// repeatedly from the same address (`auth.rs`); zero: never wait.
+    pub auth_max_delay: Duration,
 }
 
 impl Default for EngineConfig {
@@ -87,6 +92,7 @@ impl Default for EngineConfig {
             node_id: "node".into(),
             heartbeat_interval: Duration::from_secs(5),
             orphan_sweep_interval: Duration::from_secs(600),
+            auth_max_delay: Duration::from_secs(8),
         }
     }
 }
@@ -115,6 +121,8 @@ struct Inner {
     admin_accounts: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// The supervised duties' liveness and the store's writability.
     health: duty::HealthState,
+    /// What `/metrics` shows of the use cases (`telemetry.rs`).
+    metrics: telemetry::EngineMetrics,
 }
 
 impl Engine {
@@ -132,6 +140,7 @@ impl Engine {
                 keys: keys::KeyState::default(),
                 lease_record_failed: Default::default(),
                 health: Default::default(),
+                metrics: Default::default(),
             }),
         }
     }
