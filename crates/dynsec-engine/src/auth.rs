@@ -379,3 +379,113 @@ impl Engine {
         Ok(self.store().purge_tokens(Utc::now()).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::test_support::engine_over;
+    use crate::EngineConfig;
+    use dynsec_store::SqliteStore;
+    use std::sync::Arc;
+
+    #[test]
+    fn the_delay_starts_after_three_failures_doubles_and_is_capped() {
+        let max = Duration::from_secs(8);
+        let delays: Vec<u128> = (0..12).map(|n| auth_delay(n, max).as_millis()).collect();
+        assert_eq!(
+            delays,
+            [0, 0, 0, 250, 500, 1000, 2000, 4000, 8000, 8000, 8000, 8000]
+        );
+        assert_eq!(auth_delay(u64::MAX, max), max);
+        assert_eq!(
+            auth_delay(10, Duration::ZERO),
+            Duration::ZERO,
+            "0 turns it off"
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_keys_slow_their_own_address_and_never_lock_the_key_out() {
+        let store: Arc<dyn dynsec_store::Store> = Arc::new(SqliteStore::in_memory().await.unwrap());
+        let config = EngineConfig {
+            auth_max_delay: Duration::from_millis(20),
+            ..EngineConfig::default()
+        };
+        let engine = engine_over(store, config).await;
+        let admin = engine.bootstrap_admin(None).await.unwrap().unwrap();
+        let (a, b, c): (IpAddr, IpAddr, IpAddr) = (
+            "203.0.113.1".parse().unwrap(),
+            "203.0.113.2".parse().unwrap(),
+            "203.0.113.3".parse().unwrap(),
+        );
+        let wrong = SecretString::new("wrong-key-0123456789".to_string());
+        let mut delays = Vec::new();
+        for _ in 0..10 {
+            let attempt = engine.authenticate(&admin.access_id, &wrong, a).await;
+            assert!(
+                matches!(attempt.result, Err(EngineError::Unauthenticated(_))),
+                "refused as wrong, never rate-limited: {:?}",
+                attempt.result
+            );
+            delays.push(attempt.delayed);
+        }
+        assert!(delays[..3].iter().all(|d| d.is_zero()), "{delays:?}");
+        assert!(
+            delays[3..].iter().all(|d| *d == Duration::from_millis(20)),
+            "{delays:?}"
+        );
+        // The right key from another address: at once.
+        let from_b = engine
+            .authenticate(&admin.access_id, &admin.access_key, b)
+            .await;
+        assert!(from_b.result.is_ok());
+        assert!(from_b.delayed.is_zero());
+        // From the failing address: held back, then let in.
+        let from_a = engine
+            .authenticate(&admin.access_id, &admin.access_key, a)
+            .await;
+        assert!(from_a.result.is_ok(), "{:?}", from_a.result);
+        assert_eq!(from_a.delayed, Duration::from_millis(20));
+
+        // Guessing ids floods: after 50 unknown ids the address is refused,
+        // the right key included; other addresses are not.
+        for i in 0..MAX_UNKNOWN_ID_FAILURES_PER_ADDRESS {
+            let attempt = engine
+                .authenticate(&format!("p-guess{i:04}"), &wrong, c)
+                .await;
+            assert!(attempt.delayed.is_zero(), "each new id starts fresh");
+            assert!(matches!(
+                attempt.result,
+                Err(EngineError::Unauthenticated(_))
+            ));
+        }
+        let flooded = engine
+            .authenticate(&admin.access_id, &admin.access_key, c)
+            .await;
+        assert!(
+            matches!(&flooded.result, Err(EngineError::RateLimited(m)) if m.contains("retry in")),
+            "{:?}",
+            flooded.result
+        );
+        assert!(engine
+            .authenticate(&admin.access_id, &admin.access_key, b)
+            .await
+            .result
+            .is_ok());
+
+        let mut registry = prometheus_client::registry::Registry::default();
+        engine.metrics().register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains(r#"dynsec_auth_failures_total{reason="wrong_key"} 60"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"dynsec_auth_failures_total{reason="address_flood"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("dynsec_auth_delays_total 8"), "{text}");
+    }
+}
