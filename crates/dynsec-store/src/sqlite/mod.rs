@@ -604,12 +604,9 @@ impl Store for SqliteStore {
         // Live leases other than pending ones are exactly those with a due
         // time (`Lease::due_at`); pending ones have a partial index of their
         // own, which only a literal `'pending'` (not a bound value) matches.
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT state, COUNT(*) FROM leases WHERE due_at IS NOT NULL GROUP BY state \
-             UNION ALL SELECT state, COUNT(*) FROM leases WHERE state = 'pending' GROUP BY state",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(queries::LIVE_LEASE_COUNTS)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .into_iter()
             .filter_map(|(state, count)| {
