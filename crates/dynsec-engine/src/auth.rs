@@ -2,6 +2,11 @@
 //!
 //! Access keys and tokens are random 256-bit values; only their SHA-256 hashes
 //! are stored, so the database alone cannot be used to log in.
+//!
+//! Failed attempts slow brute force without handing anyone a lockout: they
+//! are counted in the store (so across a cluster) per (access id, client
+//! address) and delay that pair's later answers; only an address flooding
+//! unknown ids is refused outright.
 
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
