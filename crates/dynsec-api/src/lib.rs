@@ -49,11 +49,11 @@ impl axum::extract::FromRef<AppState> for Engine {
     }
 }
 
-/// Builds the router serving the API, the console, `/health` and `/ready`.
-/// Every API answer, whatever produced it, carries [`no_store`]'s headers;
-/// everything but `GET /health`, `GET /ready` and the console's files goes
-/// through `dispatch`, so it is answered in the API's JSON shape, audited and
-/// counted in `telemetry`.
+/// Builds the router serving the API, the console, `/health`, `/ready` and
+/// the OpenAPI document. Every API answer, whatever produced it, carries
+/// [`no_store`]'s headers; everything but `GET /health`, `GET /ready`, the
+/// OpenAPI document and the console's files goes through `dispatch`, so it
+/// is answered in the API's JSON shape, audited and counted in `telemetry`.
 pub fn router(
     engine: Engine,
     audit: audit::Audit,
@@ -68,6 +68,11 @@ pub fn router(
         .route(
             "/ready",
             get(health::ready_of_engine).fallback(dispatch::dispatch),
+        )
+        // The OpenAPI document of every operation (public: it holds no data).
+        .route(
+            "/api/v2/openapi.json",
+            get(openapi_document).fallback(dispatch::dispatch),
         )
         // A browser opening the gateway gets the console; `POST /` stays an
         // (unknown) operation like any other path.
@@ -84,6 +89,11 @@ pub fn router(
             trusted_proxies: std::sync::Arc::new(trusted_proxies),
             telemetry,
         })
+}
+
+/// `GET /api/v2/openapi.json` (see `ops/openapi.rs`).
+async fn openapi_document() -> axum::Json<serde_json::Value> {
+    axum::Json(ops::openapi::document().clone())
 }
 
 /// Answers carry secrets: no cache may keep them, and no browser may guess

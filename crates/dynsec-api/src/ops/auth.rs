@@ -11,10 +11,11 @@ use serde_json::{json, Value};
 /// back after earlier failures of the same access id from the same address.
 pub const AUTH_DELAY_HEADER: &str = "x-dynsec-auth-delay-ms";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct AuthRequest {
+pub(super) struct AuthRequest {
     access_id: Option<String>,
+    #[schema(value_type = Option<String>)]
     access_key: Option<SecretString>,
     access_type: Option<String>,
 }
