@@ -322,3 +322,38 @@ async fn json_logs_have_one_line_per_request_with_operation_status_and_duration(
     assert!(!log.contains("wrong-key-0123456789"), "no key in the log");
     assert!(!log.contains(dynsec_testkit::ADMIN_ACCESS_KEY));
 }
+
+#[tokio::test]
+async fn a_busy_metrics_port_stops_the_first_start_before_anything_is_created() {
+    let dir = TempDir::new("dynsec-busy-metrics");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data_dir = dir.path().join("data");
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(common::bin())
+            .arg("gateway")
+            .args(["--listen", "127.0.0.1:0", "--metrics-listen", &addr])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("a refused start ends at once")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr} (--metrics-listen)")),
+        "the flag and the address are named: {stderr}"
+    );
+    assert!(
+        !stdout.contains("access key"),
+        "no admin key printed: {stdout}"
+    );
+    assert!(!data_dir.exists(), "nothing stored: {}", data_dir.display());
+    drop(taken);
+}
