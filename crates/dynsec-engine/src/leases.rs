@@ -280,20 +280,28 @@ impl Engine {
         Fut: std::future::Future<Output = Lease>,
     {
         let mut fallback = lease.clone();
-        match crate::duty::unit_of_work("revocation", attempt(self.clone(), lease)).await {
-            Ok(lease) => lease,
-            Err(error) => {
-                fallback.attempts = fallback.attempts.saturating_add(1);
-                let delay = self.backoff(fallback.attempts);
-                fallback.state = LeaseState::Failed;
-                fallback.owner = self.instance_id().to_string();
-                fallback.last_error = Some(error);
-                fallback.next_attempt_at = Some(Utc::now() + delay);
-                self.record_claimed(&fallback).await;
-                self.wake_reaper();
-                fallback
-            }
-        }
+        let started = std::time::Instant::now();
+        let outcome =
+            match crate::duty::unit_of_work("revocation", attempt(self.clone(), lease)).await {
+                Ok(lease) => lease,
+                Err(error) => {
+                    fallback.attempts = fallback.attempts.saturating_add(1);
+                    let delay = self.backoff(fallback.attempts);
+                    fallback.state = LeaseState::Failed;
+                    fallback.owner = self.instance_id().to_string();
+                    fallback.last_error = Some(error);
+                    fallback.next_attempt_at = Some(Utc::now() + delay);
+                    self.record_claimed(&fallback).await;
+                    self.wake_reaper();
+                    fallback
+                }
+            };
+        self.metrics().revocation(
+            outcome.mode,
+            crate::telemetry::revocation_outcome(outcome.state),
+            started.elapsed(),
+        );
+        outcome
     }
 
     /// Forgets a lease without touching AWS (Akeyless's `soft-delete`): for a

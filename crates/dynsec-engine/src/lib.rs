@@ -26,13 +26,14 @@ mod password;
 mod producers;
 mod reaper;
 mod targets;
+mod telemetry;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod tests;
 
 pub use access::{AuthMethodInput, AuthMethodView, NewAuthMethod, RoleView};
-pub use auth::{Caller, IssuedToken, NewAdminKey};
+pub use auth::{AuthAttempt, Caller, IssuedToken, NewAdminKey};
 pub use duty::{Duty, DutyHealth, Health};
 pub use early_revocation::DENY_WRITTEN;
 pub use error::EngineError;
@@ -48,6 +49,7 @@ pub use leases::RevokeAll;
 pub use producers::{ProducerInput, ProducerTargetInput, ProducerView};
 pub use reaper::Reaper;
 pub use targets::{TargetDetails, TargetInput, TargetView};
+pub use telemetry::{EngineMetrics, LEASE_GAUGE_TTL};
 
 use dynsec_core::ProducerSettings;
 use dynsec_crypto::Sealer;
@@ -78,6 +80,9 @@ pub struct EngineConfig {
     pub heartbeat_interval: Duration,
     /// How often IAM is scanned for users no live lease claims.
     pub orphan_sweep_interval: Duration,
+    /// Longest wait before answering `auth` for an access id that failed
+    /// repeatedly from the same address (`auth.rs`); zero: never wait.
+    pub auth_max_delay: Duration,
 }
 
 impl Default for EngineConfig {
@@ -92,6 +97,7 @@ impl Default for EngineConfig {
             node_id: "node".into(),
             heartbeat_interval: Duration::from_secs(5),
             orphan_sweep_interval: Duration::from_secs(600),
+            auth_max_delay: Duration::from_secs(8),
         }
     }
 }
@@ -120,6 +126,8 @@ struct Inner {
     admin_accounts: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// The supervised duties' liveness and the store's writability.
     health: duty::HealthState,
+    /// What `/metrics` shows of the use cases (`telemetry.rs`).
+    metrics: telemetry::EngineMetrics,
 }
 
 impl Engine {
@@ -137,6 +145,7 @@ impl Engine {
                 keys: keys::KeyState::default(),
                 lease_record_failed: Default::default(),
                 health: Default::default(),
+                metrics: Default::default(),
             }),
         }
     }

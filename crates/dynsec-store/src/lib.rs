@@ -203,6 +203,11 @@ pub trait Store:
     async fn due_leases(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Lease>>;
     /// The earliest due time of any lease, for the reaper to sleep until.
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>>;
+    /// How many leases are live in each state (pending, active, revoking,
+    /// failed; never revoked ones), for the gateway's metrics. Two index
+    /// reads: the due index and the pending one, never the retained revoked
+    /// leases.
+    async fn live_lease_counts(&self) -> Result<Vec<(LeaseState, u64)>>;
     /// Leases some gateway instance is working on: pending intents and
     /// revocations in progress.
     async fn claimed_leases(&self) -> Result<Vec<Lease>>;

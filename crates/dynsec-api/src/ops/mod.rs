@@ -14,6 +14,8 @@ mod targets;
 mod unsupported;
 mod values;
 
+pub use auth::AUTH_DELAY_HEADER;
+
 use crate::wire::{parse, TokenField};
 use crate::{ApiError, RequestContext};
 use axum::http::StatusCode;

@@ -40,6 +40,7 @@ macro_rules! conformance_tests {
             targets_round_trip_and_unique_names,
             producers_with_a_target_or_inline,
             the_due_index_drives_the_reaper,
+            live_leases_are_counted_by_state,
             conditional_lease_writes_see_the_stored_state,
             claimed_leases_are_pending_or_revoking,
             concurrent_claims_never_share_a_lease,
@@ -358,6 +359,37 @@ pub async fn the_due_index_drives_the_reaper(store: &dyn Store) {
     assert_eq!(store.leases_of_producer(pid, false).await.unwrap().len(), 2);
     assert_eq!(store.leases_of_producer(pid, true).await.unwrap().len(), 3);
     assert_eq!(ids(&store.due_leases(at(1000), 10).await.unwrap()), ["l1"]);
+}
+
+pub async fn live_leases_are_counted_by_state(store: &dyn Store) {
+    let pid = some_producer(store).await;
+    assert!(store.live_lease_counts().await.unwrap().is_empty());
+    let mut failed = lease("f", pid, LeaseState::Failed, 10);
+    failed.next_attempt_at = Some(at(20));
+    let mut revoking = lease("r", pid, LeaseState::Revoking, 10);
+    revoking.next_attempt_at = Some(at(30));
+    for l in [
+        lease("a1", pid, LeaseState::Active, 100),
+        lease("a2", pid, LeaseState::Active, 50),
+        lease("p", pid, LeaseState::Pending, 10),
+        lease("gone", pid, LeaseState::Revoked, 10),
+        failed,
+        revoking,
+    ] {
+        store.insert_lease(&l).await.unwrap();
+    }
+    let mut counts = store.live_lease_counts().await.unwrap();
+    counts.sort_by_key(|(state, _)| state.as_str());
+    assert_eq!(
+        counts,
+        [
+            (LeaseState::Active, 2),
+            (LeaseState::Failed, 1),
+            (LeaseState::Pending, 1),
+            (LeaseState::Revoking, 1),
+        ],
+        "revoked leases are not live"
+    );
 }
 
 pub async fn conditional_lease_writes_see_the_stored_state(store: &dyn Store) {

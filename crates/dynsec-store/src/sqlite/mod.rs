@@ -696,6 +696,24 @@ impl Store for SqliteStore {
         ms.map(|ms| from_millis(ms, "leases.due_at")).transpose()
     }
 
+    async fn live_lease_counts(&self) -> Result<Vec<(LeaseState, u64)>> {
+        // Live leases other than pending ones are exactly those with a due
+        // time (`Lease::due_at`); pending ones have a partial index of their
+        // own, which only a literal `'pending'` (not a bound value) matches.
+        let rows: Vec<(String, i64)> = sqlx::query_as(queries::LIVE_LEASE_COUNTS)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(state, count)| {
+                Some((
+                    LeaseState::parse(&state)?,
+                    u64::try_from(count).unwrap_or(0),
+                ))
+            })
+            .collect())
+    }
+
     async fn claimed_leases(&self) -> Result<Vec<Lease>> {
         let [pending, revoking] = claimed_states();
         let rows: Vec<LeaseRow> = sqlx::query_as("SELECT * FROM leases WHERE state IN (?, ?)")
