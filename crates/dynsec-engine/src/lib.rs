@@ -20,6 +20,7 @@ mod items;
 mod key_sync;
 mod keys;
 mod leases;
+mod paging;
 mod password;
 mod producers;
 mod reaper;
@@ -36,13 +37,15 @@ pub use error::EngineError;
 pub use housekeeping::Housekeeper;
 pub use introspection::TokenStatus;
 pub use issue::IssuedValue;
-pub use items::{ItemListing, ItemView};
+pub use items::{ItemListing, ItemQuery, ItemView};
 pub use keys::{
     CustomerFragments, MasterKeyCustody, ProtectionKeyInput, ProtectionKeyView, RotationReport,
 };
+pub use paging::{Paged, DEFAULT_PAGE_SIZE, PAGE_TOKEN_FIELD};
 pub use producers::{ProducerInput, ProducerTargetInput, ProducerView};
 pub use reaper::Reaper;
-pub use targets::{TargetDetails, TargetInput, TargetView};
+pub use leases::TMP_CREDS_MAX;
+pub use targets::{TargetDetails, TargetInput, TargetView, TARGET_ASSOCS_LISTED};
 
 use dynsec_core::ProducerSettings;
 use dynsec_crypto::Sealer;
@@ -73,6 +76,12 @@ pub struct EngineConfig {
     pub heartbeat_interval: Duration,
     /// How often IAM is scanned for users no live lease claims.
     pub orphan_sweep_interval: Duration,
+    /// Entries per listing answer unless a request asks otherwise
+    /// (`list-items`, `list-targets`, ...; at most `dynsec_store::MAX_PAGE_SIZE`).
+    pub list_page_size: u32,
+    /// How long revoked leases are kept (for listings and audit
+    /// correlation) before the housekeeper purges them.
+    pub lease_retention: Duration,
 }
 
 impl Default for EngineConfig {
@@ -87,6 +96,10 @@ impl Default for EngineConfig {
             node_id: "node".into(),
             heartbeat_interval: Duration::from_secs(5),
             orphan_sweep_interval: Duration::from_secs(600),
+            list_page_size: paging::DEFAULT_PAGE_SIZE,
+            lease_retention: Duration::from_secs(
+                u64::from(dynsec_core::lease::DEFAULT_REVOKED_RETENTION_DAYS) * 86_400,
+            ),
         }
     }
 }
