@@ -20,6 +20,8 @@ mod items;
 mod key_sync;
 mod keys;
 mod leases;
+#[cfg(test)]
+mod listing_tests;
 mod paging;
 mod password;
 mod producers;
