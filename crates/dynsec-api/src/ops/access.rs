@@ -98,7 +98,7 @@ pub async fn list_auth_methods(
         .await?;
     let mut answer =
         json!({ "auth_methods": page.items.iter().map(auth_method_json).collect::<Vec<_>>() });
-    super::page_fields(&mut answer, page.next_page);
+    super::page_fields(&mut answer, page.next_page, false);
     Ok(answer)
 }
 
@@ -134,7 +134,7 @@ pub async fn list_roles(engine: &Engine, caller: &Caller, body: &Value) -> Resul
         )
         .await?;
     let mut answer = json!({ "roles": page.items.iter().map(role_json).collect::<Vec<_>>() });
-    super::page_fields(&mut answer, page.next_page);
+    super::page_fields(&mut answer, page.next_page, false);
     Ok(answer)
 }
 

@@ -45,7 +45,7 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
             .collect::<Vec<_>>(),
         "folders": listing.folders,
     });
-    super::page_fields(&mut answer, listing.next_page);
+    super::page_fields(&mut answer, listing.next_page, true);
     Ok(answer)
 }
 

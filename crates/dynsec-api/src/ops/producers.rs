@@ -229,7 +229,7 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
             "failure_message": "",
         })).collect::<Vec<_>>()
     });
-    super::page_fields(&mut answer, page.next_page);
+    super::page_fields(&mut answer, page.next_page, false);
     Ok(answer)
 }
 

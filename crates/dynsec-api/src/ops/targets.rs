@@ -125,7 +125,7 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
     let wants_aws =
         req.r#type.is_empty() || req.r#type.iter().any(|t| t.eq_ignore_ascii_case("aws"));
     if !wants_aws {
-        return Ok(json!({ "targets": [], "has_next": false }));
+        return Ok(json!({ "targets": [] }));
     }
     let page = engine
         .list_targets(
@@ -137,7 +137,7 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
     let mut answer = json!({
         "targets": page.items.iter().map(|t| target_json(t, caller)).collect::<Vec<_>>(),
     });
-    super::page_fields(&mut answer, page.next_page);
+    super::page_fields(&mut answer, page.next_page, false);
     Ok(answer)
 }
 

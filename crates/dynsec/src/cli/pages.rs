@@ -1,6 +1,7 @@
 //! Listings page by page ([`Behaviour::Listing`]): unless `--pagination-token` asks for one
 //! page, the CLI follows the gateway's `next_page` and prints every page as one answer, its
-//! lists (`items`, `folders`, `targets`, ...) concatenated in order.
+//! lists (`items`, `folders`, `targets`, ...) concatenated in order, without the paging
+//! fields (`next_page`, `has_next`): the shape of an unpaged answer.
 //!
 //! [`Behaviour::Listing`]: super::spec::Behaviour::Listing
 
@@ -23,6 +24,7 @@ pub async fn all_pages(gateway: &Gateway, op: &str, body: Map<String, Value>) ->
             // Not a paged answer: print it as it came.
             return Ok(answer);
         };
+        page.remove("has_next");
         let next = page
             .remove("next_page")
             .and_then(|next| next.as_str().map(str::to_owned))
@@ -39,10 +41,7 @@ pub async fn all_pages(gateway: &Gateway, op: &str, body: Map<String, Value>) ->
             Some(token) => {
                 request.insert("pagination-token".to_owned(), Value::String(token));
             }
-            None => {
-                merged.insert("has_next".to_owned(), Value::Bool(false));
-                return Ok(Value::Object(merged));
-            }
+            None => return Ok(Value::Object(merged)),
         }
     }
     bail!("the gateway answered more than {MAX_PAGES} pages of {op}; list a narrower path or filter, or page with --pagination-token")
