@@ -10,7 +10,7 @@ use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
 use dynsec_aws::AwsAdmin;
 use dynsec_core::{AwsConnection, LeaseState};
-use dynsec_store::InstanceRecord;
+use dynsec_store::{ConnectionOwner, InstanceRecord};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
@@ -31,6 +31,8 @@ const FIRST_SWEEP_DELAY: Duration = Duration::from_secs(10);
 const SWEEP_DUTY: &str = "orphan-sweep";
 /// How often a sweep in progress renews its duty.
 const SWEEP_RENEW_EVERY: Duration = Duration::from_secs(30);
+/// Connections read per store page while the sweep gathers its scopes.
+const SWEEP_CONNECTIONS_PAGE: u32 = 100;
 /// How often revoked leases past retention are purged.
 const RETENTION_PURGE_EVERY: Duration = Duration::from_secs(60);
 /// Leases deleted per store statement while purging (bounded, so one
@@ -428,24 +430,40 @@ impl Engine {
                 scopes.push((conn, path));
             }
         };
-        for target in self.store().list_targets().await? {
-            match self.target_connection(&target).await {
-                Ok(conn) => add(conn, self.config().iam_path.clone()),
-                Err(err) => {
-                    warn!(target = %target.name, error = %err, "orphan sweep skips a target")
+        // Page by page from the store's list of distinct connections in use
+        // (each with the IAM paths used through it): no dynamic secret is
+        // loaded, however many share a connection.
+        let default_path = self.config().iam_path.clone();
+        let mut after = None;
+        loop {
+            let page = self
+                .store()
+                .connections_in_use(after.as_ref(), SWEEP_CONNECTIONS_PAGE)
+                .await?;
+            for used in &page.items {
+                let conn = match self.connection_in_use(used).await {
+                    Ok(conn) => conn,
+                    Err(err) => {
+                        warn!(owner = ?used.owner, error = %err, "orphan sweep skips a connection");
+                        continue;
+                    }
+                };
+                let mut paths: BTreeSet<String> = used
+                    .iam_paths
+                    .iter()
+                    .map(|p| if p.is_empty() { default_path.clone() } else { p.clone() })
+                    .collect();
+                if matches!(used.owner, ConnectionOwner::Target { .. }) {
+                    paths.insert(default_path.clone());
+                }
+                for path in paths {
+                    add(conn.clone(), path);
                 }
             }
-        }
-        for producer in self.store().list_producers().await? {
-            let conn = match self.producer_connection(&producer).await {
-                Ok(conn) => conn,
-                Err(err) => {
-                    warn!(dynamic_secret = %producer.name, error = %err, "orphan sweep skips a dynamic secret");
-                    continue;
-                }
-            };
-            let path = self.iam_path_of(&producer.settings).to_string();
-            add(conn, path);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
         }
         Ok(scopes)
     }
