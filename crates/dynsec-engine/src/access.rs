@@ -13,6 +13,7 @@
 //!   role unlinked or deleted) may only give capabilities the caller itself
 //!   holds on every path concerned. The first admin may do anything.
 
+use crate::paging::{fill, parse_token, Paged};
 use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
 use dynsec_core::access::{
@@ -23,7 +24,6 @@ use dynsec_core::limits;
 use dynsec_core::ttl::MAX_TTL_SECS;
 use dynsec_core::{ItemPath, SecretString, ValidationError};
 use dynsec_crypto::{hash_credential, random_id, random_secret};
-use crate::paging::{fill, parse_token, Paged};
 use dynsec_store::paging::listing::{AuthMethods, Roles};
 use dynsec_store::{ApiKeyRecord, AssocRecord, RoleRecord};
 
@@ -295,11 +295,9 @@ impl Engine {
             start,
             self.page_size(None),
             |after, limit| {
-                Box::pin(async move {
-                    store
-                        .auth_methods_page(filter, after.as_ref(), limit)
-                        .await
-                })
+                Box::pin(
+                    async move { store.auth_methods_page(filter, after.as_ref(), limit).await },
+                )
             },
             |record| {
                 caller
@@ -312,7 +310,10 @@ impl Engine {
         let mut assocs = std::collections::HashMap::<String, Vec<AssocRecord>>::new();
         if !ids.is_empty() {
             for assoc in store.assocs_of_access_ids(&ids).await? {
-                assocs.entry(assoc.access_id.clone()).or_default().push(assoc);
+                assocs
+                    .entry(assoc.access_id.clone())
+                    .or_default()
+                    .push(assoc);
             }
         }
         let items = page

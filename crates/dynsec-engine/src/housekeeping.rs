@@ -451,7 +451,13 @@ impl Engine {
                 let mut paths: BTreeSet<String> = used
                     .iam_paths
                     .iter()
-                    .map(|p| if p.is_empty() { default_path.clone() } else { p.clone() })
+                    .map(|p| {
+                        if p.is_empty() {
+                            default_path.clone()
+                        } else {
+                            p.clone()
+                        }
+                    })
                     .collect();
                 if matches!(used.owner, ConnectionOwner::Target { .. }) {
                     paths.insert(default_path.clone());

@@ -50,10 +50,11 @@ pub struct ItemListing {
     pub next_page: Option<String>,
 }
 
-/// One visible entry of a folder page.
+/// One visible entry of a folder page (an item boxed: it is much larger
+/// than the other entries).
 enum Shown {
     Folder(String),
-    Item(ItemView),
+    Item(Box<ItemView>),
     Key(crate::ProtectionKeyView),
 }
 
@@ -81,12 +82,18 @@ fn folder_visible(caller: &Caller, folder: &str) -> bool {
         return true;
     }
     let below = format!("{folder}/*");
-    let items = || caller.rules.iter().filter(|r| r.rule_type == RuleType::Item);
+    let items = || {
+        caller
+            .rules
+            .iter()
+            .filter(|r| r.rule_type == RuleType::Item)
+    };
     let denied_whole = items()
         .any(|r| r.capabilities.contains(&Capability::Deny) && pattern_covers(&r.path, &below));
     !denied_whole
-        && items()
-            .any(|r| r.capabilities.contains(&Capability::List) && patterns_overlap(&r.path, &below))
+        && items().any(|r| {
+            r.capabilities.contains(&Capability::List) && patterns_overlap(&r.path, &below)
+        })
 }
 
 impl Engine {
@@ -128,7 +135,7 @@ impl Engine {
                 .then_some(Shown::Folder(path)),
                 FolderEntry::DynamicSecret(secret) => caller
                     .can(RuleType::Item, &secret.producer.name, Capability::List)
-                    .then(|| Shown::Item(crate::producers::listed_view(*secret))),
+                    .then(|| Shown::Item(Box::new(crate::producers::listed_view(*secret)))),
                 FolderEntry::ProtectionKey(key) => caller
                     .can(RuleType::Item, &key.name, Capability::List)
                     .then(|| Shown::Key(key.into())),
@@ -138,7 +145,7 @@ impl Engine {
         for shown in page.items {
             match shown {
                 Shown::Folder(path) => listing.folders.push(path),
-                Shown::Item(item) => listing.items.push(item),
+                Shown::Item(item) => listing.items.push(*item),
                 Shown::Key(key) => listing.keys.push(key),
             }
         }

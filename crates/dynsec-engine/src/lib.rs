@@ -43,10 +43,10 @@ pub use items::{ItemListing, ItemQuery, ItemView};
 pub use keys::{
     CustomerFragments, MasterKeyCustody, ProtectionKeyInput, ProtectionKeyView, RotationReport,
 };
+pub use leases::TMP_CREDS_MAX;
 pub use paging::{Paged, DEFAULT_PAGE_SIZE, PAGE_TOKEN_FIELD};
 pub use producers::{ProducerInput, ProducerTargetInput, ProducerView};
 pub use reaper::Reaper;
-pub use leases::TMP_CREDS_MAX;
 pub use targets::{TargetDetails, TargetInput, TargetView, TARGET_ASSOCS_LISTED};
 
 use dynsec_core::ProducerSettings;

@@ -83,7 +83,13 @@ async fn folder_pages_walk_every_entry_once_and_only_what_the_caller_may_list() 
     let b = names("/app/b", 1..=5);
     let elsewhere = names("/other/o", 1..=20);
     let nested = ["/app/sub/x", "/app/secret/y", "/app/secret/z"];
-    for name in a.iter().chain(&b).chain(&elsewhere).map(String::as_str).chain(nested) {
+    for name in a
+        .iter()
+        .chain(&b)
+        .chain(&elsewhere)
+        .map(String::as_str)
+        .chain(nested)
+    {
         gw.create_producer(&admin(), inline_producer(name))
             .await
             .unwrap();
@@ -182,7 +188,11 @@ async fn tmp_creds_answers_are_capped_and_walk_every_live_lease_once() {
     }
     let name = path("/busy");
     let first = gw.list_leases(&name, None, None).await.unwrap();
-    assert_eq!(first.len(), crate::TMP_CREDS_MAX as usize, "the default cap");
+    assert_eq!(
+        first.len(),
+        crate::TMP_CREDS_MAX as usize,
+        "the default cap"
+    );
     assert_eq!(first[0].id, "l02299", "newest first");
 
     let mut seen = Vec::new();
@@ -265,7 +275,12 @@ async fn retention_purges_only_revoked_leases_older_than_the_retention_time() {
     // A backlog larger than one batch drains in one pass (bounded batches).
     for i in 0..2500 {
         store
-            .insert_lease(&put(&format!("b{i}"), LeaseState::Revoked, ago(40), Some(30)))
+            .insert_lease(&put(
+                &format!("b{i}"),
+                LeaseState::Revoked,
+                ago(40),
+                Some(30),
+            ))
             .await
             .unwrap();
     }

@@ -1,11 +1,11 @@
 //! AWS dynamic secrets ("producers"): where they live, what they issue.
 
 use crate::connection::producer_aad;
+use crate::paging::{fill, parse_token, Paged};
 use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
 use dynsec_core::access::{Capability, RuleType};
 use dynsec_core::{AwsConnection, ItemPath, ProducerSettings};
-use crate::paging::{fill, parse_token, Paged};
 use dynsec_store::paging::listing::DynamicSecrets;
 use dynsec_store::{ProducerListing, ProducerRecord};
 
@@ -310,7 +310,12 @@ pub(crate) fn listed_view(listing: ProducerListing) -> ProducerView {
     let record = listing.producer;
     let (target, admin_access_key_id, region, endpoints) =
         match (listing.target, &record.inline_connection) {
-            (Some(t), _) => (Some((t.id, t.name)), t.access_key_id, t.region, (None, None)),
+            (Some(t), _) => (
+                Some((t.id, t.name)),
+                t.access_key_id,
+                t.region,
+                (None, None),
+            ),
             (None, Some(inline)) => (
                 None,
                 inline.access_key_id.clone(),

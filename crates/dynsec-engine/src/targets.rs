@@ -1,11 +1,11 @@
 //! AWS targets: named admin connections that dynamic secrets refer to.
 
 use crate::connection::target_aad;
+use crate::paging::{fill, parse_token, Paged};
 use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
 use dynsec_core::access::{Capability, RuleType};
 use dynsec_core::{limits, AwsConnection, ConnectionFields, ItemPath, ValidationError};
-use crate::paging::{fill, parse_token, Paged};
 use dynsec_store::paging::listing::Targets;
 use dynsec_store::TargetRecord;
 

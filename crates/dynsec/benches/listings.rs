@@ -89,9 +89,15 @@ async fn start(data: &Path) -> (Running, Duration) {
     let url = loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         if let Some(rest) = text.split("listening on ").nth(1) {
-            break rest.chars().take_while(|c| !c.is_whitespace()).collect::<String>();
+            break rest
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect::<String>();
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "no start:\n{text}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no start:\n{text}"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     };
     let took = started.elapsed();
@@ -127,7 +133,11 @@ impl Running {
             .send()
             .await
             .unwrap();
-        assert!(response.status().is_success(), "{op}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{op}: {}",
+            response.status()
+        );
         response.json().await.unwrap()
     }
 
@@ -333,7 +343,12 @@ async fn main() {
 
     let seeding = Instant::now();
     let store = SqliteStore::open(&db).await.unwrap();
-    let target = store.target_by_name("/aws/bench").await.unwrap().unwrap().id;
+    let target = store
+        .target_by_name("/aws/bench")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
     let busy = seed_secrets(&store, target, &s).await;
     drop(store);
     println!("seeded secrets in {}", ms(seeding.elapsed()));
@@ -363,15 +378,21 @@ async fn main() {
     gw.reset_peak();
     let t = Instant::now();
     let first = gw
-        .call("gateway-get-producer-tmp-creds", json!({"name": "/busy/secret"}))
+        .call(
+            "gateway-get-producer-tmp-creds",
+            json!({"name": "/busy/secret"}),
+        )
         .await;
     let first_took = t.elapsed();
     let (_, peak) = gw.memory();
     let listed = first.as_array().unwrap().len();
     let body_bytes = first.to_string().len();
     let (p50, p95) = timed(async || {
-        gw.call("gateway-get-producer-tmp-creds", json!({"name": "/busy/secret"}))
-            .await;
+        gw.call(
+            "gateway-get-producer-tmp-creds",
+            json!({"name": "/busy/secret"}),
+        )
+        .await;
     })
     .await;
     let (_, peak_after_runs) = gw.memory();

@@ -150,7 +150,11 @@ async fn list_items_walks_a_folder_once_while_items_come_and_go() {
     assert!(!seen.contains("/app/s08"), "deleted before its page");
     assert!(!seen.contains("/app/s00"), "added behind the cursor");
     assert_eq!(items.len(), 9, "{items:?}");
-    assert_eq!(folders, ["/app/sub"], "sub-folders once, before their items");
+    assert_eq!(
+        folders,
+        ["/app/sub"],
+        "sub-folders once, before their items"
+    );
     assert!(pages >= 4, "pages of {PAGE}: {pages}");
 
     // current-folder: only the items directly in it.
@@ -164,7 +168,10 @@ async fn list_items_walks_a_folder_once_while_items_come_and_go() {
     .await;
     assert_eq!(direct.len(), 9);
     let answer = gw
-        .ok("list-items", json!({"path": "/app", "current-folder": true}))
+        .ok(
+            "list-items",
+            json!({"path": "/app", "current-folder": true}),
+        )
         .await;
     assert_eq!(answer["folders"], json!([]));
 
@@ -197,7 +204,10 @@ async fn list_items_walks_a_folder_once_while_items_come_and_go() {
             .env("DYNSEC_ACCESS_KEY", ADMIN_ACCESS_KEY);
         command
     };
-    let output = cli(&["list-items", "--path", "/app"]).output().await.unwrap();
+    let output = cli(&["list-items", "--path", "/app"])
+        .output()
+        .await
+        .unwrap();
     assert!(output.status.success(), "{output:?}");
     let all: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(strings(&all, "items", Some("item_name")).len(), 9, "{all}");
@@ -211,7 +221,11 @@ async fn list_items_walks_a_folder_once_while_items_come_and_go() {
         .unwrap();
     assert!(output.status.success(), "{output:?}");
     let one: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(strings(&one, "items", Some("item_name")).len(), PAGE, "{one}");
+    assert_eq!(
+        strings(&one, "items", Some("item_name")).len(),
+        PAGE,
+        "{one}"
+    );
     assert!(one["next_page"].is_string(), "{one}");
 }
 
@@ -244,18 +258,45 @@ async fn targets_secrets_auth_methods_and_roles_page_alike() {
     assert_eq!(once(&targets).len(), 7);
     let secrets = walk(&gw, "dynamic-secret-list", json!({}), "producers", "name").await;
     assert_eq!(once(&secrets).len(), 8);
-    let methods = walk(&gw, "auth-method-list", json!({}), "auth_methods", "auth_method_name").await;
+    let methods = walk(
+        &gw,
+        "auth-method-list",
+        json!({}),
+        "auth_methods",
+        "auth_method_name",
+    )
+    .await;
     assert_eq!(once(&methods).len(), 6, "five and the admin: {methods:?}");
     let roles = walk(&gw, "list-roles", json!({}), "roles", "role_name").await;
     assert_eq!(once(&roles).len(), 5);
     // A filter pages too.
-    let filtered = walk(&gw, "list-targets", json!({"filter": "t1"}), "targets", "target_name").await;
+    let filtered = walk(
+        &gw,
+        "list-targets",
+        json!({"filter": "t1"}),
+        "targets",
+        "target_name",
+    )
+    .await;
     assert_eq!(filtered, ["/aws/t1"]);
     // Batch-read details survive paging: the target's users, the role's rules.
     let t0 = gw.ok("list-targets", json!({"filter": "/aws/t0"})).await;
-    assert_eq!(t0["targets"][0]["target_items_assoc"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        t0["targets"][0]["target_items_assoc"]
+            .as_array()
+            .unwrap()
+            .len(),
+        8
+    );
     let r3 = gw.ok("list-roles", json!({"filter": "r3"})).await;
-    assert_eq!(r3["roles"][0]["rules"]["path_rules"].as_array().unwrap().len(), 1, "{r3}");
+    assert_eq!(
+        r3["roles"][0]["rules"]["path_rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "{r3}"
+    );
 }
 
 #[tokio::test]
@@ -331,6 +372,9 @@ async fn tmp_creds_answers_are_capped_and_walk_further_with_limit_and_after() {
     ] {
         let (status, refused) = gw.call("gateway-get-producer-tmp-creds", body).await;
         assert_eq!(status, 400, "{refused}");
-        assert!(refused["error"].as_str().unwrap().contains(field), "{refused}");
+        assert!(
+            refused["error"].as_str().unwrap().contains(field),
+            "{refused}"
+        );
     }
 }
