@@ -7,9 +7,9 @@ use dynsec_engine::{Caller, Engine, ItemQuery, ItemView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct ListRequest {
+pub(super) struct ListRequest {
     path: Option<String>,
     #[serde(default, deserialize_with = "flex_list")]
     r#type: Vec<String>,
@@ -19,9 +19,9 @@ struct ListRequest {
     current_folder: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct NameRequest {
+pub(super) struct NameRequest {
     name: Option<String>,
 }
 
