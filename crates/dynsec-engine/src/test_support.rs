@@ -84,6 +84,13 @@ pub fn inline_producer(name: &str) -> ProducerInput {
             tags: vec![],
             description: String::new(),
             protection_key: None,
+            permissions_boundary_arn: None,
+            user_tags: vec![],
+            user_inline_policy: None,
+            session_policy_arns: vec![],
+            session_policy: None,
+            max_ttl_secs: None,
+            max_ttl_text: String::new(),
         },
         delete_protection: false,
     }

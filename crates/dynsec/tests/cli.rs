@@ -856,11 +856,6 @@ async fn flags_that_do_nothing_are_refused_by_the_cli_and_the_gateway() {
             "admin-rotation-interval-days",
         ),
         (
-            "dynamic-secret-create-aws",
-            serde_json::json!({"name": "/cli-t8/r3", "target-name": TARGET, "access-mode": "iam_user", "custom-username-template": "u-{{name}}"}),
-            "custom-username-template",
-        ),
-        (
             "create-aws-target",
             serde_json::json!({"name": "/aws/cloud", "use-gw-cloud-identity": true}),
             "use-gw-cloud-identity",
