@@ -3,7 +3,9 @@
 use crate::{Engine, EngineError};
 use dynsec_aws::AwsAdmin;
 use dynsec_core::{AwsConnection, ConnectionFields, SecretString};
-use dynsec_store::{ConnectionColumns, ProducerRecord, TargetRecord};
+use dynsec_store::{
+    ConnectionColumns, ConnectionInUse, ConnectionOwner, ProducerRecord, TargetRecord,
+};
 use serde_json::json;
 
 /// Associated data binding a sealed secret to the record that owns it.
@@ -107,6 +109,32 @@ impl Engine {
                 producer.name
             ))),
         }
+    }
+
+    /// A connection the store lists as in use (the orphan sweep's), ready for
+    /// AWS calls (see [`usable`]).
+    pub(crate) async fn connection_in_use(
+        &self,
+        used: &ConnectionInUse,
+    ) -> Result<AwsConnection, EngineError> {
+        let (aad, fields, owner, fix) = match &used.owner {
+            ConnectionOwner::Target { name, .. } => (
+                target_aad(&used.uid),
+                &ConnectionFields::TARGET,
+                format!("target '{name}'"),
+                "update-aws-target",
+            ),
+            ConnectionOwner::DynamicSecret { name, .. } => (
+                producer_aad(&used.uid),
+                &ConnectionFields::INLINE,
+                format!("dynamic secret '{name}'"),
+                "gateway-update-producer-aws",
+            ),
+        };
+        let conn = self
+            .open_connection(&aad, &used.connection, used.protection_key.as_deref())
+            .await?;
+        usable(conn, fields, &owner, fix)
     }
 
     /// A target's connection, ready for AWS calls (see [`usable`]).

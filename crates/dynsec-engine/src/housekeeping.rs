@@ -10,7 +10,7 @@ use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
 use dynsec_aws::AwsAdmin;
 use dynsec_core::{AwsConnection, LeaseState};
-use dynsec_store::InstanceRecord;
+use dynsec_store::{ConnectionOwner, InstanceRecord};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
@@ -31,6 +31,16 @@ const FIRST_SWEEP_DELAY: Duration = Duration::from_secs(10);
 const SWEEP_DUTY: &str = "orphan-sweep";
 /// How often a sweep in progress renews its duty.
 const SWEEP_RENEW_EVERY: Duration = Duration::from_secs(30);
+/// Connections read per store page while the sweep gathers its scopes.
+const SWEEP_CONNECTIONS_PAGE: u32 = 100;
+/// How often revoked leases past retention are purged.
+const RETENTION_PURGE_EVERY: Duration = Duration::from_secs(60);
+/// Leases deleted per store statement while purging (bounded, so one
+/// statement never holds the store for long).
+const RETENTION_PURGE_BATCH: u32 = 1000;
+/// Batches per purge pass at most; a bigger backlog drains over the next
+/// passes.
+const RETENTION_PURGE_BATCHES_PER_PASS: u32 = 20;
 
 /// Runs the heartbeat, intent recovery and orphan sweep loops.
 pub struct Housekeeper;
@@ -45,7 +55,9 @@ impl Housekeeper {
         // unreachable AWS endpoint) must not hold up heartbeats, or other
         // gateways would take this one for dead and roll back its intents.
         let (stop_sweep, sweep_stopped) = watch::channel(false);
-        let sweeper = tokio::spawn(sweep_loop(engine.clone(), sweep_stopped));
+        let sweeper = tokio::spawn(sweep_loop(engine.clone(), sweep_stopped.clone()));
+        // Retention purges on its own task too, for the same reason.
+        let purger = tokio::spawn(retention_loop(engine.clone(), sweep_stopped));
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -62,6 +74,9 @@ impl Housekeeper {
         let _ = stop_sweep.send(true);
         if let Err(err) = sweeper.await {
             warn!(error = %err, "orphan sweep task failed");
+        }
+        if let Err(err) = purger.await {
+            warn!(error = %err, "lease retention task failed");
         }
         if let Err(err) = engine.store().remove_instance(engine.instance_id()).await {
             warn!(error = %err, "cannot deregister instance");
@@ -96,7 +111,63 @@ async fn sweep_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Purges revoked leases past retention every [`RETENTION_PURGE_EVERY`]
+/// until `stop` turns true. Each pass is a unit of work: a failing batch
+/// (or a panic) ends that pass only, logged; the next pass starts over from
+/// the retention index, so nothing is skipped.
+async fn retention_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(RETENTION_PURGE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let passes = async {
+        loop {
+            every.tick().await;
+            match crate::duty::unit_of_work(
+                "lease retention",
+                engine.purge_retained_leases(Utc::now()),
+            )
+            .await
+            {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => info!(leases = n, "purged revoked leases past retention"),
+                Ok(Err(err)) => warn!(error = %err, "lease retention purge failed"),
+                Err(error) => warn!(%error, "lease retention purge failed"),
+            }
+        }
+    };
+    tokio::select! {
+        _ = stop.wait_for(|stop| *stop) => {}
+        () = passes => {}
+    }
+}
+
 impl Engine {
+    /// One retention pass at `now`: deletes revoked leases retained since
+    /// before `now - lease_retention` (see `dynsec_core::Lease::retained_since`),
+    /// in batches of [`RETENTION_PURGE_BATCH`] from the store's retention
+    /// index, at most [`RETENTION_PURGE_BATCHES_PER_PASS`] of them. Live
+    /// leases are never touched. Returns how many were deleted.
+    pub async fn purge_retained_leases(&self, now: DateTime<Utc>) -> Result<u64, EngineError> {
+        let Some(older_than) = chrono::Duration::from_std(self.config().lease_retention)
+            .ok()
+            .and_then(|retention| now.checked_sub_signed(retention))
+        else {
+            // A retention reaching before the calendar: nothing is old enough.
+            return Ok(0);
+        };
+        let mut purged = 0;
+        for _ in 0..RETENTION_PURGE_BATCHES_PER_PASS {
+            let batch = self
+                .store()
+                .purge_revoked_leases(older_than, RETENTION_PURGE_BATCH)
+                .await?;
+            purged += batch;
+            if batch < u64::from(RETENTION_PURGE_BATCH) {
+                break;
+            }
+        }
+        Ok(purged)
+    }
+
     /// One heartbeat: record that this instance is alive (and which master
     /// keys it holds), pick up a master key rotated through another gateway,
     /// take over dead gateways' work, and forget stale failed logins. Each
@@ -362,24 +433,46 @@ impl Engine {
                 scopes.push((conn, path));
             }
         };
-        for target in self.store().list_targets().await? {
-            match self.target_connection(&target).await {
-                Ok(conn) => add(conn, self.config().iam_path.clone()),
-                Err(err) => {
-                    warn!(target = %target.name, error = %err, "orphan sweep skips a target")
+        // Page by page from the store's list of distinct connections in use
+        // (each with the IAM paths used through it): no dynamic secret is
+        // loaded, however many share a connection.
+        let default_path = self.config().iam_path.clone();
+        let mut after = None;
+        loop {
+            let page = self
+                .store()
+                .connections_in_use(after.as_ref(), SWEEP_CONNECTIONS_PAGE)
+                .await?;
+            for used in &page.items {
+                let conn = match self.connection_in_use(used).await {
+                    Ok(conn) => conn,
+                    Err(err) => {
+                        warn!(owner = ?used.owner, error = %err, "orphan sweep skips a connection");
+                        continue;
+                    }
+                };
+                let mut paths: BTreeSet<String> = used
+                    .iam_paths
+                    .iter()
+                    .map(|p| {
+                        if p.is_empty() {
+                            default_path.clone()
+                        } else {
+                            p.clone()
+                        }
+                    })
+                    .collect();
+                if matches!(used.owner, ConnectionOwner::Target { .. }) {
+                    paths.insert(default_path.clone());
+                }
+                for path in paths {
+                    add(conn.clone(), path);
                 }
             }
-        }
-        for producer in self.store().list_producers().await? {
-            let conn = match self.producer_connection(&producer).await {
-                Ok(conn) => conn,
-                Err(err) => {
-                    warn!(dynamic_secret = %producer.name, error = %err, "orphan sweep skips a dynamic secret");
-                    continue;
-                }
-            };
-            let path = self.iam_path_of(&producer.settings).to_string();
-            add(conn, path);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
         }
         Ok(scopes)
     }

@@ -9,7 +9,10 @@ use crate::{Caller, Engine, EngineError};
 use chrono::Utc;
 use dynsec_core::ttl::MAX_TTL_SECS;
 use dynsec_core::{AccessMode, ItemPath, Lease, LeaseState, ValidationError};
-use dynsec_store::ProducerRecord;
+use dynsec_store::{LeaseScope, PageToken, ProducerRecord};
+
+/// The most (and the default number of) leases one tmp-creds answer lists.
+pub const TMP_CREDS_MAX: u32 = dynsec_store::MAX_PAGE_SIZE;
 use rand::Rng;
 use std::time::Duration;
 use tracing::{info, warn};
@@ -32,10 +35,50 @@ const OTHER_CLAIM_WAIT: Duration = Duration::from_secs(10);
 const OTHER_CLAIM_POLL: Duration = Duration::from_millis(200);
 
 impl Engine {
-    /// The live (not yet revoked) leases of a dynamic secret, newest first.
-    pub async fn list_leases(&self, name: &ItemPath) -> Result<Vec<Lease>, EngineError> {
+    /// Up to `limit` (default and most: [`TMP_CREDS_MAX`]) live leases of a
+    /// dynamic secret, newest first, starting after lease `after` (the last
+    /// one of a previous answer) when given: one store page, read from the
+    /// secret's live-lease index, however many leases the secret has.
+    pub async fn list_leases(
+        &self,
+        name: &ItemPath,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Vec<Lease>, EngineError> {
+        let limit = match limit {
+            None => TMP_CREDS_MAX,
+            Some(n) if (1..=TMP_CREDS_MAX).contains(&n) => n,
+            Some(n) => {
+                return Err(ValidationError::new(
+                    "limit",
+                    format!("must be between 1 and {TMP_CREDS_MAX}; got {n}"),
+                )
+                .into())
+            }
+        };
         let producer = self.producer_record(name).await?;
-        Ok(self.store().leases_of_producer(producer.id, false).await?)
+        let start = match after.map(str::trim).filter(|a| !a.is_empty()) {
+            None => None,
+            Some(id) => match self.store().lease(id).await? {
+                Some(lease) if lease.producer_id == producer.id => {
+                    Some(PageToken::after_lease(&lease))
+                }
+                _ => {
+                    return Err(ValidationError::new(
+                        "after",
+                        format!(
+                            "no temporary credential '{id}' of dynamic secret '{name}' (give the id of the last one a previous answer listed)"
+                        ),
+                    )
+                    .into())
+                }
+            },
+        };
+        Ok(self
+            .store()
+            .leases_of_secret(producer.id, LeaseScope::Live, start.as_ref(), limit)
+            .await?
+            .items)
     }
 
     /// Revokes one lease now; returns it as recorded. iam_user: the user is
@@ -102,25 +145,38 @@ impl Engine {
         &self,
         producer: &ProducerRecord,
     ) -> Result<RevokeAll, EngineError> {
-        let leases = self.store().leases_of_producer(producer.id, false).await?;
+        // Page by page: a busy secret may hold 100k live leases. Revoking
+        // does not move the cursor (it is the position of the last lease
+        // read), so every live lease is visited once.
         let early = uses_early_revocation(producer);
         let mut outcome = RevokeAll::default();
-        for lease in leases {
-            // Pending intents belong to an issuance in flight (or to recovery).
-            let revocable = match lease.mode {
-                AccessMode::IamUser => true,
-                AccessMode::AssumedRole => early,
-                // STS sessions nothing can end early: they expire.
-                AccessMode::FederationToken | AccessMode::SessionToken => false,
-            };
-            if !revocable || lease.state == LeaseState::Pending {
-                continue;
+        let mut after = None;
+        loop {
+            let page = self
+                .store()
+                .leases_of_secret(producer.id, LeaseScope::Live, after.as_ref(), TMP_CREDS_MAX)
+                .await?;
+            for lease in page.items {
+                // Pending intents belong to an issuance in flight (or to recovery).
+                let revocable = match lease.mode {
+                    AccessMode::IamUser => true,
+                    AccessMode::AssumedRole => early,
+                    // STS sessions nothing can end early: they expire.
+                    AccessMode::FederationToken | AccessMode::SessionToken => false,
+                };
+                if !revocable || lease.state == LeaseState::Pending {
+                    continue;
+                }
+                let lease = self.revoke_now(lease).await;
+                if lease.state != LeaseState::Revoked {
+                    outcome.remaining += 1;
+                } else if lease.mode == AccessMode::AssumedRole {
+                    outcome.sessions_denied.push(lease);
+                }
             }
-            let lease = self.revoke_now(lease).await;
-            if lease.state != LeaseState::Revoked {
-                outcome.remaining += 1;
-            } else if lease.mode == AccessMode::AssumedRole {
-                outcome.sessions_denied.push(lease);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
             }
         }
         Ok(outcome)
@@ -348,6 +404,7 @@ impl Engine {
         }
         let previous = lease.state;
         lease.state = LeaseState::Revoked;
+        lease.revoked_at = Some(Utc::now());
         lease.next_attempt_at = None;
         lease.last_error = Some(format!(
             "forgotten without touching AWS (soft-delete by {}); IAM user {} may still exist",
@@ -394,6 +451,7 @@ impl Engine {
         match outcome {
             Ok(note) => {
                 lease.state = LeaseState::Revoked;
+                lease.revoked_at = Some(Utc::now());
                 lease.last_error = note;
                 lease.next_attempt_at = None;
             }

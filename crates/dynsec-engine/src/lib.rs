@@ -22,6 +22,9 @@ mod items;
 mod key_sync;
 mod keys;
 mod leases;
+#[cfg(test)]
+mod listing_tests;
+mod paging;
 mod password;
 mod producers;
 mod reaper;
@@ -41,14 +44,15 @@ pub use housekeeping::Housekeeper;
 pub use incident::{LeasePage, RevokeReport};
 pub use introspection::TokenStatus;
 pub use issue::{IssuedValue, ReadyReport};
-pub use items::{ItemListing, ItemView};
+pub use items::{ItemListing, ItemQuery, ItemView};
 pub use keys::{
     CustomerFragments, MasterKeyCustody, ProtectionKeyInput, ProtectionKeyView, RotationReport,
 };
-pub use leases::RevokeAll;
+pub use leases::{RevokeAll, TMP_CREDS_MAX};
+pub use paging::{Paged, DEFAULT_PAGE_SIZE, PAGE_TOKEN_FIELD};
 pub use producers::{ProducerInput, ProducerTargetInput, ProducerView};
 pub use reaper::Reaper;
-pub use targets::{TargetDetails, TargetInput, TargetView};
+pub use targets::{TargetDetails, TargetInput, TargetView, TARGET_ASSOCS_LISTED};
 pub use telemetry::{EngineMetrics, LEASE_GAUGE_TTL};
 
 use dynsec_core::ProducerSettings;
@@ -83,6 +87,12 @@ pub struct EngineConfig {
     /// Longest wait before answering `auth` for an access id that failed
     /// repeatedly from the same address (`auth.rs`); zero: never wait.
     pub auth_max_delay: Duration,
+    /// Entries per listing answer unless a request asks otherwise
+    /// (`list-items`, `list-targets`, ...; at most `dynsec_store::MAX_PAGE_SIZE`).
+    pub list_page_size: u32,
+    /// How long revoked leases are kept (for listings and audit
+    /// correlation) before the housekeeper purges them.
+    pub lease_retention: Duration,
 }
 
 impl Default for EngineConfig {
@@ -98,6 +108,10 @@ impl Default for EngineConfig {
             heartbeat_interval: Duration::from_secs(5),
             orphan_sweep_interval: Duration::from_secs(600),
             auth_max_delay: Duration::from_secs(8),
+            list_page_size: paging::DEFAULT_PAGE_SIZE,
+            lease_retention: Duration::from_secs(
+                u64::from(dynsec_core::lease::DEFAULT_REVOKED_RETENTION_DAYS) * 86_400,
+            ),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! AWS dynamic secrets ("producers"): where they live, what they issue.
 
 use crate::connection::producer_aad;
+use crate::paging::{fill, parse_token, Paged};
 use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
 use dynsec_core::access::{Capability, RuleType};
 use dynsec_core::{AwsConnection, ItemPath, ProducerSettings};
-use dynsec_store::ProducerRecord;
+use dynsec_store::paging::listing::DynamicSecrets;
+use dynsec_store::{ProducerListing, ProducerRecord};
 
 /// Where a dynamic secret gets its AWS connection.
 #[derive(Debug, Clone)]
@@ -160,16 +162,34 @@ impl Engine {
         self.producer_view(record).await
     }
 
-    /// Dynamic secrets whose name contains `filter` (case-insensitive).
-    pub async fn list_producers(&self, filter: &str) -> Result<Vec<ProducerView>, EngineError> {
-        let needle = filter.to_lowercase();
-        let mut views = Vec::new();
-        for record in self.store().list_producers().await? {
-            if record.name.to_lowercase().contains(&needle) {
-                views.push(self.producer_view(record).await?);
-            }
-        }
-        Ok(views)
+    /// One page of the dynamic secrets whose name contains `filter` (ASCII
+    /// case ignored), by name, as far as `caller` may list them; each with
+    /// its target joined in by the store (no lookup per secret).
+    pub async fn list_producers(
+        &self,
+        caller: &Caller,
+        filter: &str,
+        page_token: Option<&str>,
+    ) -> Result<Paged<ProducerView>, EngineError> {
+        let start = parse_token::<DynamicSecrets>(page_token)?;
+        let store = self.store();
+        fill(
+            start,
+            self.page_size(None),
+            |after, limit| {
+                Box::pin(async move {
+                    store
+                        .dynamic_secrets_page(filter, after.as_ref(), limit)
+                        .await
+                })
+            },
+            |listing| {
+                caller
+                    .can(RuleType::Item, &listing.producer.name, Capability::List)
+                    .then(|| listed_view(listing))
+            },
+        )
+        .await
     }
 
     /// Deletes a dynamic secret after revoking every credential it issued.
@@ -336,5 +356,40 @@ impl Engine {
             created_at: record.created_at,
             modified_at: record.modified_at,
         })
+    }
+}
+
+/// A listed dynamic secret as callers see it, from the listing's own row and
+/// its joined target summary.
+pub(crate) fn listed_view(listing: ProducerListing) -> ProducerView {
+    let record = listing.producer;
+    let (target, admin_access_key_id, region, endpoints) =
+        match (listing.target, &record.inline_connection) {
+            (Some(t), _) => (
+                Some((t.id, t.name)),
+                t.access_key_id,
+                t.region,
+                (None, None),
+            ),
+            (None, Some(inline)) => (
+                None,
+                inline.access_key_id.clone(),
+                inline.region.clone(),
+                (inline.iam_endpoint.clone(), inline.sts_endpoint.clone()),
+            ),
+            (None, None) => (None, String::new(), String::new(), (None, None)),
+        };
+    ProducerView {
+        id: record.id,
+        name: record.name,
+        target,
+        admin_access_key_id,
+        region,
+        iam_endpoint: endpoints.0,
+        sts_endpoint: endpoints.1,
+        settings: record.settings,
+        delete_protection: record.delete_protection,
+        created_at: record.created_at,
+        modified_at: record.modified_at,
     }
 }

@@ -1,11 +1,17 @@
 //! AWS targets: named admin connections that dynamic secrets refer to.
 
 use crate::connection::target_aad;
+use crate::paging::{fill, parse_token, Paged};
 use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
 use dynsec_core::access::{Capability, RuleType};
 use dynsec_core::{limits, AwsConnection, ConnectionFields, ItemPath, ValidationError};
+use dynsec_store::paging::listing::Targets;
 use dynsec_store::TargetRecord;
+
+/// How many of the dynamic secrets using a target a target listing shows
+/// (`target_items_assoc`); `get-target` shows them all.
+pub const TARGET_ASSOCS_LISTED: u32 = 100;
 
 /// A target as the caller describes it. On update, an empty secret keeps the
 /// stored one, so a region or description can change without re-entering it.
@@ -141,16 +147,55 @@ impl Engine {
         })
     }
 
-    /// All targets whose name contains `filter` (case-insensitive), by name.
-    pub async fn list_targets(&self, filter: &str) -> Result<Vec<TargetView>, EngineError> {
-        let needle = filter.to_lowercase();
-        let mut views = Vec::new();
-        for record in self.store().list_targets().await? {
-            if record.name.to_lowercase().contains(&needle) {
-                views.push(self.target_view(record).await?);
+    /// One page of the targets whose name contains `filter` (ASCII case
+    /// ignored), by name, as far as `caller` may list them; each with the
+    /// dynamic secrets using it (at most [`TARGET_ASSOCS_LISTED`] each, by
+    /// name), read for the whole page in one query.
+    pub async fn list_targets(
+        &self,
+        caller: &Caller,
+        filter: &str,
+        page_token: Option<&str>,
+    ) -> Result<Paged<TargetView>, EngineError> {
+        let start = parse_token::<Targets>(page_token)?;
+        let store = self.store();
+        let page = fill(
+            start,
+            self.page_size(None),
+            |after, limit| {
+                Box::pin(async move { store.targets_page(filter, after.as_ref(), limit).await })
+            },
+            |record| {
+                caller
+                    .can(RuleType::Target, &record.name, Capability::List)
+                    .then_some(record)
+            },
+        )
+        .await?;
+        let ids: Vec<i64> = page.items.iter().map(|t| t.id).collect();
+        let mut users: std::collections::HashMap<i64, Vec<(i64, String)>> = Default::default();
+        if !ids.is_empty() {
+            for used_by in store
+                .dynamic_secrets_of_targets(&ids, TARGET_ASSOCS_LISTED)
+                .await?
+            {
+                users
+                    .entry(used_by.target_id)
+                    .or_default()
+                    .push((used_by.id, used_by.name));
             }
         }
-        Ok(views)
+        Ok(Paged {
+            items: page
+                .items
+                .into_iter()
+                .map(|record| {
+                    let dynamic_secrets = users.remove(&record.id).unwrap_or_default();
+                    view_of(record, dynamic_secrets)
+                })
+                .collect(),
+            next_page: page.next_page,
+        })
     }
 
     /// Deletes a target. Refused while delete protection is on, and while
@@ -229,19 +274,23 @@ impl Engine {
             .into_iter()
             .map(|p| (p.id, p.name))
             .collect();
-        Ok(TargetView {
-            id: record.id,
-            name: record.name,
-            description: record.description,
-            access_key_id: record.connection.access_key_id,
-            region: record.connection.region,
-            iam_endpoint: record.connection.iam_endpoint,
-            sts_endpoint: record.connection.sts_endpoint,
-            protection_key: record.protection_key,
-            delete_protection: record.delete_protection,
-            created_at: record.created_at,
-            modified_at: record.modified_at,
-            dynamic_secrets,
-        })
+        Ok(view_of(record, dynamic_secrets))
+    }
+}
+
+fn view_of(record: TargetRecord, dynamic_secrets: Vec<(i64, String)>) -> TargetView {
+    TargetView {
+        id: record.id,
+        name: record.name,
+        description: record.description,
+        access_key_id: record.connection.access_key_id,
+        region: record.connection.region,
+        iam_endpoint: record.connection.iam_endpoint,
+        sts_endpoint: record.connection.sts_endpoint,
+        protection_key: record.protection_key,
+        delete_protection: record.delete_protection,
+        created_at: record.created_at,
+        modified_at: record.modified_at,
+        dynamic_secrets,
     }
 }

@@ -124,6 +124,16 @@ pub struct GatewayArgs {
     /// failure). 0 turns the wait off.
     #[arg(long, default_value_t = 8000, env = "DYNSEC_AUTH_MAX_DELAY_MS")]
     auth_max_delay_ms: u64,
+    /// How long revoked leases are kept (for listings and audit
+    /// correlation) before the housekeeper deletes them: a duration such as
+    /// 30d, 12h or 90m, at most 366d.
+    #[arg(long, default_value = "30d", env = "DYNSEC_LEASE_RETENTION")]
+    lease_retention: String,
+    /// Entries per answer of `list-items`, `list-targets`,
+    /// `dynamic-secret-list`, `auth-method-list` and `list-roles` (1-1000);
+    /// clients follow `next_page` for the rest.
+    #[arg(long, default_value_t = dynsec_engine::DEFAULT_PAGE_SIZE, env = "DYNSEC_LIST_PAGE_SIZE")]
+    list_page_size: u32,
 }
 
 /// How log lines are written (`--log-format`).
@@ -391,7 +401,18 @@ async fn run(args: GatewayArgs) -> Result<()> {
     {
         bail!("--managed-by must be 1-256 characters of letters, digits, spaces and _.:/=+-@ (an IAM tag value)");
     }
+    let lease_retention = dynsec_core::ttl::parse_ttl("--lease-retention", &args.lease_retention)
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    if !(1..=dynsec_store::MAX_PAGE_SIZE).contains(&args.list_page_size) {
+        bail!(
+            "--list-page-size must be between 1 and {}; got {}",
+            dynsec_store::MAX_PAGE_SIZE,
+            args.list_page_size
+        );
+    }
     let config = EngineConfig {
+        lease_retention: Duration::from_secs(lease_retention),
+        list_page_size: args.list_page_size,
         token_ttl,
         iam_path: args.iam_path,
         node_id,

@@ -308,6 +308,20 @@ fn hide_aws_refusal_details(
     }
 }
 
+/// Akeyless's paging fields on a listing answer: `next_page` (the
+/// `pagination-token` of the next request) only while more follows, and
+/// `has_next` beside it where the SDK's model carries it (`list-items`).
+fn page_fields(answer: &mut Value, next_page: Option<String>, has_next: bool) {
+    if let Value::Object(map) = answer {
+        if has_next {
+            map.insert("has_next".into(), Value::Bool(next_page.is_some()));
+        }
+        if let Some(next) = next_page {
+            map.insert("next_page".into(), Value::String(next));
+        }
+    }
+}
+
 fn ok(value: Value) -> (StatusCode, Value) {
     (StatusCode::OK, value)
 }

@@ -3,7 +3,6 @@
 use super::{name_field, rfc3339};
 use crate::wire::{flex_bool, flex_list, flex_u64, parse};
 use crate::ApiError;
-use dynsec_core::access::{Capability, RuleType};
 use dynsec_core::iam_extensions::{
     parse_tag_pairs, policy_document, MAX_SESSION_POLICY, MAX_USER_INLINE_POLICY,
 };
@@ -247,6 +246,7 @@ pub(super) struct NameRequest {
 #[serde(rename_all = "kebab-case")]
 pub(super) struct ListRequest {
     filter: Option<String>,
+    pagination_token: Option<String>,
 }
 
 pub async fn create(
@@ -290,14 +290,15 @@ pub async fn get(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
 
 pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: ListRequest = parse(body)?;
-    let producers = engine
-        .list_producers(req.filter.as_deref().unwrap_or(""))
+    let page = engine
+        .list_producers(
+            caller,
+            req.filter.as_deref().unwrap_or(""),
+            req.pagination_token.as_deref(),
+        )
         .await?;
-    let visible = producers
-        .iter()
-        .filter(|p| caller.can(RuleType::Item, &p.name, Capability::List));
-    Ok(json!({
-        "producers": visible.map(|p| json!({
+    let mut answer = json!({
+        "producers": page.items.iter().map(|p| json!({
             "id": p.id,
             "name": p.name,
             "type": "aws",
@@ -305,7 +306,9 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
             "init": true,
             "failure_message": "",
         })).collect::<Vec<_>>()
-    }))
+    });
+    super::page_fields(&mut answer, page.next_page, false);
+    Ok(answer)
 }
 
 pub async fn delete(engine: &Engine, body: &Value, key: &str) -> Result<Value, ApiError> {

@@ -73,6 +73,7 @@ pub(super) struct ListRequest {
     filter: Option<String>,
     #[serde(default, deserialize_with = "flex_list")]
     r#type: Vec<String>,
+    pagination_token: Option<String>,
 }
 
 pub async fn create(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
@@ -125,17 +126,21 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
     let req: ListRequest = parse(body)?;
     let wants_aws =
         req.r#type.is_empty() || req.r#type.iter().any(|t| t.eq_ignore_ascii_case("aws"));
-    let targets = if wants_aws {
-        engine
-            .list_targets(req.filter.as_deref().unwrap_or(""))
-            .await?
-    } else {
-        Vec::new()
-    };
-    let visible = targets
-        .iter()
-        .filter(|t| caller.can(RuleType::Target, &t.name, Capability::List));
-    Ok(json!({ "targets": visible.map(|t| target_json(t, caller)).collect::<Vec<_>>() }))
+    if !wants_aws {
+        return Ok(json!({ "targets": [] }));
+    }
+    let page = engine
+        .list_targets(
+            caller,
+            req.filter.as_deref().unwrap_or(""),
+            req.pagination_token.as_deref(),
+        )
+        .await?;
+    let mut answer = json!({
+        "targets": page.items.iter().map(|t| target_json(t, caller)).collect::<Vec<_>>(),
+    });
+    super::page_fields(&mut answer, page.next_page, false);
+    Ok(answer)
 }
 
 pub async fn delete(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {

@@ -166,7 +166,7 @@ const TARGET_DETAILS: &[Flag] = &[int("target-version", "target version")];
 const LIST_TARGETS: &[Flag] = &[
     string("filter", "only targets whose name contains this"),
     list("type", "only targets of this type (e.g. aws)"),
-    string("pagination-token", "continue a previous listing"),
+    PAGINATION_TOKEN,
 ];
 
 const DELETE_TARGET: &[Flag] = &[
@@ -338,7 +338,28 @@ const LIST_ITEMS: &[Flag] = &[
     list("type", "item type, e.g. dynamic-secret"),
     string("filter", "only items whose name contains this"),
     string("tag", "only items with this tag"),
-    string("pagination-token", "continue a previous listing"),
+    boolean(
+        "current-folder",
+        "only the items directly in the folder, no sub-folders",
+    ),
+    PAGINATION_TOKEN,
+];
+
+/// One page of a listing instead of all of them.
+const PAGINATION_TOKEN: Flag = string(
+    "pagination-token",
+    "print only the page this token (a previous answer's next_page) starts; default: every page",
+);
+
+const LIST_TMP_CREDS: &[Flag] = &[
+    int(
+        "limit",
+        "at most this many credentials, newest first (1-1000, default 1000)",
+    ),
+    string(
+        "after",
+        "continue after this credential id (the last one a previous answer listed)",
+    ),
 ];
 
 const DELETE_ITEM: &[Flag] = &[
@@ -414,7 +435,10 @@ const ASSOC: &[Flag] = &[
 
 const ASSOC_ID: &[Flag] = &[string("assoc-id", "association id").required()];
 
-const FILTER: &[Flag] = &[string("filter", "only names containing this text")];
+const FILTER: &[Flag] = &[
+    string("filter", "only names containing this text"),
+    PAGINATION_TOKEN,
+];
 
 const PERMISSIONS: &[Flag] = &[
     string("path", "the object's path, e.g. /prod/aws/dev").required(),
@@ -506,9 +530,10 @@ pub static OPERATIONS: &[Operation] = &[
             OUTPUT,
         ],
     ),
-    op(
+    op_with(
         &["list-targets", "target-list"],
         "list targets",
+        Behaviour::Listing,
         &[LIST_TARGETS, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
@@ -532,10 +557,11 @@ pub static OPERATIONS: &[Operation] = &[
         "show a dynamic secret",
         &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
-    op(
+    op_with(
         &["gateway-list-producers", "dynamic-secret-list"],
         "list dynamic secrets",
-        &[CONNECTION, TOKEN, OUTPUT],
+        Behaviour::Listing,
+        &[FILTER, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["gateway-delete-producer", "dynamic-secret-delete"],
@@ -554,7 +580,7 @@ pub static OPERATIONS: &[Operation] = &[
             "dynamic-secret-tmp-creds-get",
         ],
         "list a dynamic secret's live credentials",
-        &[NAME, CONNECTION, TOKEN, OUTPUT],
+        &[NAME, LIST_TMP_CREDS, CONNECTION, TOKEN, OUTPUT],
     ),
     op_with(
         &[
@@ -584,9 +610,10 @@ pub static OPERATIONS: &[Operation] = &[
         "revoke every live credential under a path (incident response)",
         &[LEASES_UNDER, CONNECTION, TOKEN, OUTPUT],
     ),
-    op(
+    op_with(
         &["list-items"],
         "list items and folders",
+        Behaviour::Listing,
         &[LIST_ITEMS, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
@@ -619,9 +646,10 @@ pub static OPERATIONS: &[Operation] = &[
         "show an auth method",
         &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
-    op(
+    op_with(
         &["auth-method-list", "list-auth-methods"],
         "list auth methods",
+        Behaviour::Listing,
         &[FILTER, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
@@ -639,9 +667,10 @@ pub static OPERATIONS: &[Operation] = &[
         "show a role, its rules and auth methods",
         &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
-    op(
+    op_with(
         &["list-roles"],
         "list roles",
+        Behaviour::Listing,
         &[FILTER, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
