@@ -5,6 +5,7 @@
 //! store can persist settings; the wire format lives in `dynsec-api`.
 
 pub mod access;
+pub mod admin_key;
 pub mod error;
 pub mod lease;
 pub mod limits;
@@ -13,6 +14,7 @@ pub mod secret;
 pub mod spec;
 pub mod ttl;
 
+pub use admin_key::{AdminKeyState, HostIdentitySettings, RotationInProgress, RotationPhase};
 pub use error::ValidationError;
 pub use lease::{CreatedIamUser, Lease, LeaseState};
 pub use path::ItemPath;

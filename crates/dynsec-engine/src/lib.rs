@@ -23,6 +23,7 @@ mod leases;
 mod password;
 mod producers;
 mod reaper;
+mod rotation;
 mod targets;
 #[cfg(test)]
 mod test_support;
@@ -42,7 +43,8 @@ pub use keys::{
 };
 pub use producers::{ProducerInput, ProducerTargetInput, ProducerView};
 pub use reaper::Reaper;
-pub use targets::{TargetDetails, TargetInput, TargetView};
+pub use rotation::{AdminKeyRotation, RotationSchedule};
+pub use targets::{HostIdentityInput, TargetDetails, TargetInput, TargetView};
 
 use dynsec_core::ProducerSettings;
 use dynsec_crypto::Sealer;
@@ -73,6 +75,9 @@ pub struct EngineConfig {
     pub heartbeat_interval: Duration,
     /// How often IAM is scanned for users no live lease claims.
     pub orphan_sweep_interval: Duration,
+    /// How often the housekeeper looks for admin keys due for scheduled
+    /// rotation and rotations a stopped gateway left half-way.
+    pub admin_rotation_check_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -87,6 +92,7 @@ impl Default for EngineConfig {
             node_id: "node".into(),
             heartbeat_interval: Duration::from_secs(5),
             orphan_sweep_interval: Duration::from_secs(600),
+            admin_rotation_check_interval: Duration::from_secs(300),
         }
     }
 }
@@ -113,6 +119,9 @@ struct Inner {
     /// AWS account of each admin connection seen, keyed by credentials and
     /// endpoints (see `leases.rs::account_reached`).
     admin_accounts: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// AWS clients of host-identity connections, by settings and attempts
+    /// (`connection.rs::admin_of`).
+    host_admins: std::sync::Mutex<std::collections::HashMap<String, dynsec_aws::AwsAdmin>>,
     /// The supervised duties' liveness and the store's writability.
     health: duty::HealthState,
 }
@@ -129,6 +138,7 @@ impl Engine {
                 instance_id,
                 reaper_wake: Notify::new(),
                 admin_accounts: Default::default(),
+                host_admins: Default::default(),
                 keys: keys::KeyState::default(),
                 lease_record_failed: Default::default(),
                 health: Default::default(),

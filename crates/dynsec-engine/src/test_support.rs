@@ -86,6 +86,7 @@ pub fn inline_producer(name: &str) -> ProducerInput {
             protection_key: None,
         },
         delete_protection: false,
+        admin_rotation: Default::default(),
     }
 }
 

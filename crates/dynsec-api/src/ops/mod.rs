@@ -9,6 +9,7 @@ mod items;
 mod keys;
 mod leases;
 mod producers;
+mod rotation;
 mod targets;
 mod unsupported;
 mod values;
@@ -66,6 +67,11 @@ pub enum Op {
     ValidateToken,
     /// `describe-permissions`: the caller's capabilities on a path.
     DescribePermissions,
+    /// `target-rotate-admin-key` (dynsec extension).
+    RotateTargetAdminKey,
+    /// `dynamic-secret-rotate-admin-key` (dynsec extension): the inline
+    /// connection's key.
+    RotateDynamicSecretAdminKey,
 }
 
 /// Every operation name the gateway serves (both naming generations), for
@@ -125,6 +131,8 @@ pub const SERVED_OPERATIONS: &[&str] = &[
     "delete-assoc",
     "validate-token",
     "describe-permissions",
+    "target-rotate-admin-key",
+    "dynamic-secret-rotate-admin-key",
 ];
 
 impl Op {
@@ -172,6 +180,8 @@ impl Op {
             "delete-assoc" => Self::DeleteAssoc,
             "validate-token" => Self::ValidateToken,
             "describe-permissions" => Self::DescribePermissions,
+            "target-rotate-admin-key" => Self::RotateTargetAdminKey,
+            "dynamic-secret-rotate-admin-key" => Self::RotateDynamicSecretAdminKey,
             _ => return None,
         })
     }
@@ -271,6 +281,10 @@ pub async fn handle(
         Op::ValidateToken => introspection::validate_token(engine, ctx, body)
             .await
             .map(ok),
+        Op::RotateTargetAdminKey => rotation::rotate_target(engine, body).await.map(ok),
+        Op::RotateDynamicSecretAdminKey => {
+            rotation::rotate_dynamic_secret(engine, body).await.map(ok)
+        }
     };
     hide_aws_refusal_details(result, caller)
 }

@@ -1,6 +1,5 @@
 //! Akeyless request fields dynsec does not implement yet. Clients send some of
-//! them with their defaults on every request (`enable-admin-rotation: false`,
-//! `admin-rotation-interval-days: 0`, `timeout: 15`), so a default value is
+//! them with their defaults on every request (`timeout: 15`), so a default value is
 //! accepted and ignored; any other value is refused (400, naming the field)
 //! rather than silently doing nothing.
 
@@ -16,30 +15,10 @@ struct NotYet {
     why: &'static str,
 }
 
-const ADMIN_ROTATION: &str = "automatic rotation of the admin key is not supported yet";
-
-const PRODUCER_FIELDS: &[NotYet] = &[
-    NotYet {
-        field: "enable-admin-rotation",
-        default_numbers: &[],
-        why: ADMIN_ROTATION,
-    },
-    NotYet {
-        field: "admin-rotation-interval-days",
-        default_numbers: &[],
-        why: ADMIN_ROTATION,
-    },
-    NotYet {
-        field: "custom-username-template",
-        default_numbers: &[],
-        why: "user name templates are not supported yet (users are named tmp.<name>.<lease id>)",
-    },
-];
-
-const TARGET_FIELDS: &[NotYet] = &[NotYet {
-    field: "use-gw-cloud-identity",
+const PRODUCER_FIELDS: &[NotYet] = &[NotYet {
+    field: "custom-username-template",
     default_numbers: &[],
-    why: "using the gateway's own cloud identity is not supported yet; give access-key-id and access-key",
+    why: "user name templates are not supported yet (users are named tmp.<name>.<lease id>)",
 }];
 
 const VALUE_FIELDS: &[NotYet] = &[
@@ -64,7 +43,6 @@ pub fn check(op: Op, body: &Value) -> Result<(), ApiError> {
         | Op::CreateDynamicSecret
         | Op::UpdateProducerLegacy
         | Op::UpdateDynamicSecret => PRODUCER_FIELDS,
-        Op::CreateTarget | Op::UpdateTarget => TARGET_FIELDS,
         Op::GetValue => VALUE_FIELDS,
         _ => return Ok(()),
     };
@@ -121,31 +99,15 @@ mod tests {
             &json!({"name": "/x", "timeout": "0", "target": ""}),
         )
         .unwrap();
-        check(Op::UpdateTarget, &json!({"use-gw-cloud-identity": "false"})).unwrap();
     }
 
     #[test]
     fn set_values_are_refused_naming_the_field() {
         for (op, body, field) in [
             (
-                Op::CreateProducerLegacy,
-                json!({"enable-admin-rotation": true}),
-                "enable-admin-rotation",
-            ),
-            (
-                Op::UpdateDynamicSecret,
-                json!({"admin-rotation-interval-days": "30"}),
-                "admin-rotation-interval-days",
-            ),
-            (
                 Op::CreateDynamicSecret,
                 json!({"custom-username-template": "u-{{ttl}}"}),
                 "custom-username-template",
-            ),
-            (
-                Op::CreateTarget,
-                json!({"use-gw-cloud-identity": true}),
-                "use-gw-cloud-identity",
             ),
             (Op::GetValue, json!({"timeout": 30}), "timeout"),
             (Op::GetValue, json!({"target": "/aws/other"}), "target"),
