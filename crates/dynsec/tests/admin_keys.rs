@@ -315,7 +315,9 @@ async fn rotation_is_refused_when_it_cannot_be_done_safely() {
     let (status, answer) = gw
         .call(
             "update-aws-target",
-            json!({"name": "/aws/session", "enable-admin-rotation": true, "admin-rotation-interval-days": 7}),
+            json!({"name": "/aws/session", "access-key-id": creds.access_key_id(),
+                   "region": "us-east-1", "iam-endpoint": world.moto.endpoint,
+                   "enable-admin-rotation": true, "admin-rotation-interval-days": 7}),
         )
         .await;
     assert_eq!(status, 400, "{answer}");
@@ -325,7 +327,9 @@ async fn rotation_is_refused_when_it_cannot_be_done_safely() {
     let (status, answer) = gw
         .call(
             "update-aws-target",
-            json!({"name": TARGET, "enable-admin-rotation": true, "admin-rotation-interval-days": 0}),
+            json!({"name": TARGET, "access-key-id": world.admin.access_key_id,
+                   "region": "us-east-1", "iam-endpoint": world.moto.endpoint,
+                   "enable-admin-rotation": true, "admin-rotation-interval-days": 0}),
         )
         .await;
     assert_eq!(status, 400, "{answer}");
