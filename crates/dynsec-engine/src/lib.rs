@@ -24,6 +24,8 @@ mod password;
 mod producers;
 mod reaper;
 mod rotation;
+#[cfg(test)]
+mod rotation_tests;
 mod targets;
 #[cfg(test)]
 mod test_support;

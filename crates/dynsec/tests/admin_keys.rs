@@ -122,9 +122,7 @@ async fn create_target(gw: &Gateway, world: &World, name: &str, key: &AdminKey, 
 
 /// The key a target stores (id, secret), as get-target-details reveals it.
 async fn stored_key(gw: &Gateway, target: &str) -> (String, String) {
-    let details = gw
-        .ok("get-target-details", json!({"name": target}))
-        .await;
+    let details = gw.ok("get-target-details", json!({"name": target})).await;
     let aws = &details["value"]["aws_target_details"];
     (
         aws["aws_access_key_id"].as_str().unwrap().to_string(),
@@ -198,7 +196,10 @@ async fn rotation_on_demand_replaces_the_key_while_issuance_and_revocation_go_on
     // In AWS: the old key is rejected, only the new one exists, and the
     // gateway stores the new one.
     assert!(!key_works(&world, &old.access_key_id, &old.secret_access_key).await);
-    assert_eq!(keys_of(&world, "rotating-admin").await, vec![new_id.clone()]);
+    assert_eq!(
+        keys_of(&world, "rotating-admin").await,
+        vec![new_id.clone()]
+    );
     let (stored_id, stored_secret) = stored_key(gw, "/aws/rotating").await;
     assert_eq!(stored_id, new_id);
     assert!(key_works(&world, &stored_id, &stored_secret).await);
@@ -241,21 +242,40 @@ async fn rotation_on_demand_replaces_the_key_while_issuance_and_revocation_go_on
     )
     .await;
     let done = gw
-        .ok("dynamic-secret-rotate-admin-key", json!({"name": "/ds/inline"}))
+        .ok(
+            "dynamic-secret-rotate-admin-key",
+            json!({"name": "/ds/inline"}),
+        )
         .await;
     let inline_new = done["access_key_id"].as_str().unwrap().to_string();
-    assert_eq!(keys_of(&world, "inline-admin").await, vec![inline_new.clone()]);
-    assert!(!key_works(&world, &inline_old.access_key_id, &inline_old.secret_access_key).await);
+    assert_eq!(
+        keys_of(&world, "inline-admin").await,
+        vec![inline_new.clone()]
+    );
+    assert!(
+        !key_works(
+            &world,
+            &inline_old.access_key_id,
+            &inline_old.secret_access_key
+        )
+        .await
+    );
     let producer = gw
         .ok("gateway-get-producer", json!({"name": "/ds/inline"}))
         .await;
     assert_eq!(producer["aws_access_key_id"], json!(inline_new));
-    assert!(producer["last_admin_rotation"].as_i64().is_some(), "{producer}");
+    assert!(
+        producer["last_admin_rotation"].as_i64().is_some(),
+        "{producer}"
+    );
     issue(&world, "/ds/inline").await;
 
     // A dynamic secret on a target is told where its key is rotated.
     let (status, answer) = gw
-        .call("dynamic-secret-rotate-admin-key", json!({"name": "/ds/rotating"}))
+        .call(
+            "dynamic-secret-rotate-admin-key",
+            json!({"name": "/ds/rotating"}),
+        )
         .await;
     assert_eq!(status, 400, "{answer}");
     let message = answer["error"].as_str().unwrap();
@@ -277,7 +297,10 @@ async fn rotation_is_refused_when_it_cannot_be_done_safely() {
     assert_eq!(status, 409, "{answer}");
     let message = answer["error"].as_str().unwrap();
     assert!(message.contains("already has 2 access keys"), "{message}");
-    assert!(message.contains(&second.access_key_id), "names the other key: {message}");
+    assert!(
+        message.contains(&second.access_key_id),
+        "names the other key: {message}"
+    );
     assert_eq!(keys_of(&world, "two-keys-admin").await.len(), 2);
     assert_eq!(stored_key(gw, "/aws/two-keys").await.0, first.access_key_id);
 
@@ -285,7 +308,11 @@ async fn rotation_is_refused_when_it_cannot_be_done_safely() {
     let session_user = admin_user(&world, "session-admin").await;
     let session = world
         .moto
-        .sts(&session_user.access_key_id, &session_user.secret_access_key, None)
+        .sts(
+            &session_user.access_key_id,
+            &session_user.secret_access_key,
+            None,
+        )
         .get_session_token()
         .send()
         .await
@@ -309,7 +336,10 @@ async fn rotation_is_refused_when_it_cannot_be_done_safely() {
         .await;
     assert_eq!(status, 400, "{answer}");
     let message = answer["error"].as_str().unwrap();
-    assert!(message.contains("session-token") && message.contains("session token"), "{message}");
+    assert!(
+        message.contains("session-token") && message.contains("session token"),
+        "{message}"
+    );
     assert_eq!(keys_of(&world, "session-admin").await.len(), 1);
     // Nor can it be scheduled.
     let (status, answer) = gw
@@ -321,7 +351,13 @@ async fn rotation_is_refused_when_it_cannot_be_done_safely() {
         )
         .await;
     assert_eq!(status, 400, "{answer}");
-    assert!(answer["error"].as_str().unwrap().contains("enable-admin-rotation"), "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("enable-admin-rotation"),
+        "{answer}"
+    );
 
     // Bad schedules name the field.
     let (status, answer) = gw
@@ -333,7 +369,13 @@ async fn rotation_is_refused_when_it_cannot_be_done_safely() {
         )
         .await;
     assert_eq!(status, 400, "{answer}");
-    assert!(answer["error"].as_str().unwrap().contains("admin-rotation-interval-days"), "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("admin-rotation-interval-days"),
+        "{answer}"
+    );
     let (status, _) = gw
         .call("target-rotate-admin-key", json!({"name": "/aws/none"}))
         .await;
@@ -403,17 +445,27 @@ async fn a_rotation_interrupted_by_kill_9_ends_with_one_working_key_after_restar
         .push(("DYNSEC_ADMIN_ROTATION_CHECK_SECS".into(), "1".into()));
     world.start_gateway().await;
     let limit = Duration::from_secs(30);
-    eventually(limit, "the interrupted rotations to be finished", || async {
-        keys_of(&world, "started-admin").await.len() == 1
-            && keys_of(&world, "swapped-admin").await.len() == 1
-    })
+    eventually(
+        limit,
+        "the interrupted rotations to be finished",
+        || async {
+            keys_of(&world, "started-admin").await.len() == 1
+                && keys_of(&world, "swapped-admin").await.len() == 1
+        },
+    )
     .await;
     // Started: rolled back to the key it stored, the extra key deleted.
-    assert_eq!(keys_of(&world, "started-admin").await, vec![a_old.access_key_id.clone()]);
+    assert_eq!(
+        keys_of(&world, "started-admin").await,
+        vec![a_old.access_key_id.clone()]
+    );
     assert!(key_works(&world, &a_old.access_key_id, &a_old.secret_access_key).await);
     assert!(!key_works(&world, &a_extra.access_key_id, &a_extra.secret_access_key).await);
     // Swapped: finished, the old key deleted.
-    assert_eq!(keys_of(&world, "swapped-admin").await, vec![b_new.access_key_id.clone()]);
+    assert_eq!(
+        keys_of(&world, "swapped-admin").await,
+        vec![b_new.access_key_id.clone()]
+    );
     assert!(!key_works(&world, &b_old.access_key_id, &b_old.secret_access_key).await);
     let gw = world.gw();
     for name in ["/aws/started", "/aws/swapped"] {
@@ -424,7 +476,10 @@ async fn a_rotation_interrupted_by_kill_9_ends_with_one_working_key_after_restar
         .await;
     }
     let swapped = gw.ok("get-target", json!({"name": "/aws/swapped"})).await;
-    assert!(swapped["last_admin_rotation"].as_i64().is_some(), "{swapped}");
+    assert!(
+        swapped["last_admin_rotation"].as_i64().is_some(),
+        "{swapped}"
+    );
     issue(&world, "/ds/started").await;
     // And the target rotates normally again.
     let done = gw
@@ -513,7 +568,10 @@ async fn scheduled_rotation_rotates_what_is_due_and_records_what_fails() {
     assert_eq!(keys_of(&world, "due-admin").await, vec![id.clone()]);
     assert!(key_works(&world, &id, &secret).await);
     let shown = gw.ok("get-target", json!({"name": "/aws/due"})).await;
-    assert!(shown["last_admin_rotation"].as_i64().unwrap() > two_days_ago, "{shown}");
+    assert!(
+        shown["last_admin_rotation"].as_i64().unwrap() > two_days_ago,
+        "{shown}"
+    );
     issue(&world, "/ds/inline-due").await;
 
     // The failing one is recorded and retried later; it stopped nothing.
@@ -526,7 +584,10 @@ async fn scheduled_rotation_rotates_what_is_due_and_records_what_fails() {
     .await;
     assert_eq!(stored_key(gw, "/aws/stuck").await.0, stuck.access_key_id);
     // Not due: untouched, though the passes went over it.
-    assert_eq!(keys_of(&world, "later-admin").await, vec![later.access_key_id.clone()]);
+    assert_eq!(
+        keys_of(&world, "later-admin").await,
+        vec![later.access_key_id.clone()]
+    );
     assert_eq!(stored_key(gw, "/aws/later").await.0, later.access_key_id);
 }
 
@@ -538,10 +599,19 @@ async fn a_gateway_issues_and_revokes_with_its_own_cloud_identity() {
     // provide credentials (no profile, no instance metadata).
     world.gateway_env.extend([
         ("AWS_ACCESS_KEY_ID".to_string(), host.access_key_id.clone()),
-        ("AWS_SECRET_ACCESS_KEY".to_string(), host.secret_access_key.clone()),
+        (
+            "AWS_SECRET_ACCESS_KEY".to_string(),
+            host.secret_access_key.clone(),
+        ),
         ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
-        ("AWS_CONFIG_FILE".to_string(), "/nonexistent/config".to_string()),
-        ("AWS_SHARED_CREDENTIALS_FILE".to_string(), "/nonexistent/credentials".to_string()),
+        (
+            "AWS_CONFIG_FILE".to_string(),
+            "/nonexistent/config".to_string(),
+        ),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE".to_string(),
+            "/nonexistent/credentials".to_string(),
+        ),
     ]);
     world.gateway.take().unwrap().stop().await;
     world.start_gateway().await;
@@ -574,13 +644,22 @@ async fn a_gateway_issues_and_revokes_with_its_own_cloud_identity() {
         .call("target-rotate-admin-key", json!({"name": "/aws/host"}))
         .await;
     assert_eq!(status, 400, "{answer}");
-    assert!(answer["error"].as_str().unwrap().contains("cloud identity"), "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("cloud identity"),
+        "{answer}"
+    );
     let mut with_key = location.clone();
     with_key["name"] = json!("/aws/host-and-key");
     with_key["access-key-id"] = json!(host.access_key_id);
     let (status, answer) = gw.call("create-aws-target", with_key).await;
     assert_eq!(status, 400, "{answer}");
-    assert!(answer["error"].as_str().unwrap().contains("use-gw-cloud-identity"), "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("use-gw-cloud-identity"),
+        "{answer}"
+    );
 
     // The host's identity may assume a role (with an external id the
     // gateway makes) and act as that role.
