@@ -664,7 +664,8 @@ async fn a_gateway_issues_and_revokes_with_its_own_cloud_identity() {
     // The host's identity may assume a role (with an external id the
     // gateway makes) and act as that role.
     let trust = format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::123456789012:user/gateway-host"}},"Action":"sts:AssumeRole"}}]}}"#
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:user/gateway-host"}},"Action":"sts:AssumeRole"}}]}}"#,
+        dynsec_testkit::ACCOUNT_ID
     );
     let iam = world.moto.admin_iam(&world.admin);
     let role = iam
