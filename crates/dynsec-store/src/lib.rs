@@ -69,6 +69,7 @@ pub mod paging;
 mod postgres;
 mod records;
 mod rows;
+pub mod schema;
 mod sqlite;
 
 pub use access::{AccessStore, AssocRecord, RoleRecord, RoleRule};

@@ -8,9 +8,9 @@ use dynsec_engine::{Caller, Engine};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct TmpCredsRequest {
+pub(super) struct TmpCredsRequest {
     name: Option<String>,
     tmp_creds_id: Option<String>,
     #[serde(default, deserialize_with = "flex_bool")]

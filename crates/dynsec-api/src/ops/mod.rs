@@ -8,6 +8,7 @@ mod introspection;
 mod items;
 mod keys;
 mod leases;
+pub mod openapi;
 mod producers;
 mod rotation;
 mod targets;

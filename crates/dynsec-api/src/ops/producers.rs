@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// The create/update request. Defaults mirror what Akeyless clients send.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct ProducerRequest {
+pub(super) struct ProducerRequest {
     name: Option<String>,
     new_name: Option<String>,
     target_name: Option<String>,
@@ -25,7 +25,9 @@ struct ProducerRequest {
     aws_user_groups: Option<String>,
     aws_role_arns: Option<String>,
     aws_access_key_id: Option<String>,
+    #[schema(value_type = Option<String>)]
     aws_access_secret_key: Option<SecretString>,
+    #[schema(value_type = Option<String>)]
     aws_session_token: Option<SecretString>,
     region: Option<String>,
     iam_endpoint: Option<String>,
@@ -180,15 +182,15 @@ impl ProducerRequest {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct NameRequest {
+pub(super) struct NameRequest {
     name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct ListRequest {
+pub(super) struct ListRequest {
     filter: Option<String>,
 }
 

@@ -10,9 +10,9 @@ use dynsec_engine::{Engine, IssuedValue};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct ValueRequest {
+pub(super) struct ValueRequest {
     name: Option<String>,
     #[serde(default, deserialize_with = "flex_list")]
     args: Vec<String>,
