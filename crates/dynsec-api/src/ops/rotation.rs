@@ -9,9 +9,9 @@ use dynsec_engine::{AdminKeyRotation, Engine};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct NameRequest {
+pub(super) struct NameRequest {
     name: Option<String>,
 }
 
