@@ -6,7 +6,7 @@ use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
 use dynsec_core::access::{Capability, RuleType};
 use dynsec_core::{AdminKeyState, AwsConnection, ItemPath, ProducerSettings, ValidationError};
-use dynsec_store::ProducerRecord;
+use dynsec_store::{ConnectionSlot, ProducerRecord};
 
 /// Where a dynamic secret gets its AWS connection.
 #[derive(Debug, Clone)]
@@ -131,6 +131,10 @@ impl Engine {
             )
             .await?;
         let mut record = self.producer_record(name).await?;
+        let read_inline = record
+            .inline_connection
+            .clone()
+            .filter(|_| record.target_id.is_none());
         let previous_state = match &record.inline_connection {
             Some(cols) if record.target_id.is_none() => admin_state(cols)?,
             _ => AdminKeyState::default(),
@@ -175,6 +179,19 @@ impl Engine {
         record.settings = input.settings;
         record.delete_protection = input.delete_protection;
         record.modified_at = Utc::now();
+        // An inline connection kept inline is written first, only if it is
+        // still the one read: a key rotated meanwhile must not be overwritten.
+        if let (Some(read), Some(new), None) =
+            (&read_inline, &record.inline_connection, record.target_id)
+        {
+            if !self
+                .store()
+                .update_connection_if(ConnectionSlot::DynamicSecret(record.id), read, new)
+                .await?
+            {
+                return Err(crate::targets::changed_meanwhile(name));
+            }
+        }
         self.store().update_producer(&record).await?;
         self.producer_view(record).await
     }

@@ -9,7 +9,14 @@ use dynsec_core::{
     limits, AdminKeyState, AwsConnection, ConnectionFields, HostIdentitySettings, ItemPath,
     ValidationError,
 };
-use dynsec_store::TargetRecord;
+use dynsec_store::{ConnectionSlot, TargetRecord};
+
+/// An update met a connection changed since it was read (a rotation).
+pub(crate) fn changed_meanwhile(name: &ItemPath) -> EngineError {
+    EngineError::Conflict(format!(
+        "the AWS connection of '{name}' changed while it was being updated (its admin key rotated); read it again and retry"
+    ))
+}
 
 /// `use-gw-cloud-identity` as a request sets it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -113,6 +120,7 @@ impl Engine {
         }
         limits::text("description", &input.description, limits::DESCRIPTION)?;
         let mut record = self.target_record(name).await?;
+        let read = record.connection.clone();
         let mut state = admin_state(&record.connection)?;
         if let Some(rotation) = &state.rotation {
             return Err(EngineError::Conflict(format!(
@@ -162,6 +170,15 @@ impl Engine {
         record.protection_key = protection_key;
         record.delete_protection = input.delete_protection;
         record.modified_at = Utc::now();
+        // The connection first, only if it is still the one read: a key
+        // rotated meanwhile must not be overwritten by the old one.
+        if !self
+            .store()
+            .update_connection_if(ConnectionSlot::Target(record.id), &read, &record.connection)
+            .await?
+        {
+            return Err(changed_meanwhile(name));
+        }
         self.store().update_target(&record).await?;
         self.target_view(record).await
     }
