@@ -63,7 +63,8 @@ pub struct AuditRecord {
     pub client: String,
     /// The operation as requested (`/api/v2//auth/` → `auth`).
     pub operation: String,
-    /// The body's `name` (or `list-items`' folder), normalized like an item path.
+    /// The body's `name` (or the `path` of `list-items`, `list-leases` and
+    /// `revoke-leases`), normalized like an item path.
     pub path: Option<String>,
     /// `ok` or `error`.
     pub outcome: &'static str,
@@ -74,7 +75,8 @@ pub struct AuditRecord {
     /// The lease id of a credential issued by `get-dynamic-secret-value`, or
     /// revoked, forgotten or re-timed by a tmp-creds operation.
     pub lease_id: Option<String>,
-    /// What an operation that succeeded warned about (a `soft-delete`).
+    /// What an operation that succeeded warned about (a `soft-delete`, a
+    /// `revoke-leases` that left credentials live).
     pub warning: Option<String>,
     /// Hex HMAC of the token the request carried (for a successful `auth`, of
     /// the token it issued).
@@ -333,7 +335,7 @@ impl Audit {
                     .map(|p| p.to_string())
                     .unwrap_or_else(|_| clip(name)),
             ),
-            (None, Some(Op::ListItems)) => field("path")
+            (None, Some(Op::ListItems | Op::ListLeases | Op::RevokeLeases)) => field("path")
                 .map(dynsec_core::path::normalize_folder)
                 .map(|folder| clip(&folder)),
             (None, _) => None,

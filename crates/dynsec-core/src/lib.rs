@@ -7,12 +7,14 @@
 pub mod access;
 pub mod admin_key;
 pub mod error;
+pub mod iam_extensions;
 pub mod lease;
 pub mod limits;
 pub mod path;
 pub mod secret;
 pub mod spec;
 pub mod ttl;
+pub mod username;
 
 pub use admin_key::{AdminKeyState, HostIdentitySettings, RotationInProgress, RotationPhase};
 pub use error::ValidationError;

@@ -275,15 +275,60 @@ pub struct ProducerSettings {
     pub tags: Vec<String>,
     pub description: String,
     pub protection_key: Option<String>,
+    // dynsec extensions (`crate::iam_extensions`); defaults when stored
+    // settings predate them.
+    /// `permissions-boundary-arn` (iam_user): set on CreateUser.
+    #[serde(default)]
+    pub permissions_boundary_arn: Option<String>,
+    /// `aws-user-tags` (iam_user): extra IAM tags beside dynsec's own.
+    #[serde(default)]
+    pub user_tags: Vec<(String, String)>,
+    /// `aws-user-inline-policy` (iam_user): a compact JSON policy document.
+    #[serde(default)]
+    pub user_inline_policy: Option<String>,
+    /// `session-policy-arns` (session modes): managed session policies.
+    #[serde(default)]
+    pub session_policy_arns: Vec<String>,
+    /// `session-policy` (session modes): a compact JSON session policy.
+    #[serde(default)]
+    pub session_policy: Option<String>,
+    /// `max-ttl`: no credential of this secret lives longer, extensions included.
+    #[serde(default)]
+    pub max_ttl_secs: Option<u64>,
+    /// `max-ttl` as the user wrote it.
+    #[serde(default)]
+    pub max_ttl_text: String,
+}
+
+impl AccessMode {
+    /// Whether credentials of this mode are STS sessions that take session
+    /// policies (`session-policy-arns`, `session-policy`).
+    pub fn takes_session_policies(self) -> bool {
+        match self {
+            Self::IamUser => false,
+            Self::AssumedRole => true,
+        }
+    }
 }
 
 impl ProducerSettings {
+    /// Like [`ProducerSettings::validate`], plus the checks that depend on
+    /// the dynamic secret's name (the user-name template's worst case).
+    pub fn validate_for(&self, name: &str) -> Result<(), ValidationError> {
+        self.validate()?;
+        if let Some(template) = &self.username_template {
+            crate::username::UsernameTemplate::parse(template)?.check_fits(name)?;
+        }
+        Ok(())
+    }
+
     /// Enforces the rules AWS (not its emulators) would enforce, and our own.
     pub fn validate(&self) -> Result<(), ValidationError> {
         // Also checked when the TTL is parsed; settings built another way
         // must not overflow an expiry either.
         crate::ttl::at_most_max("user-ttl", self.ttl_secs)?;
         self.validate_lengths()?;
+        self.validate_extensions()?;
         match self.access_mode {
             AccessMode::IamUser => {
                 if !self.programmatic_access && !self.console_access {
@@ -348,6 +393,89 @@ impl ProducerSettings {
 }
 
 impl ProducerSettings {
+    /// The dynsec extensions: each valid, and given only where it applies
+    /// (a field that would do nothing is refused, not ignored).
+    fn validate_extensions(&self) -> Result<(), ValidationError> {
+        use crate::iam_extensions as ext;
+        if let Some(max) = self.max_ttl_secs {
+            crate::ttl::at_most_max("max-ttl", max)?;
+            if max == 0 {
+                return Err(ValidationError::new("max-ttl", "must be greater than zero"));
+            }
+            if self.ttl_secs > max {
+                return Err(ValidationError::new(
+                    "user-ttl",
+                    format!(
+                        "{} seconds is longer than this secret's max-ttl ({max} seconds)",
+                        self.ttl_secs
+                    ),
+                ));
+            }
+        }
+        crate::limits::text("max-ttl", &self.max_ttl_text, crate::limits::TTL_TEXT)?;
+        let iam_user_only = [
+            (
+                "permissions-boundary-arn",
+                self.permissions_boundary_arn.is_some(),
+            ),
+            ("aws-user-tags", !self.user_tags.is_empty()),
+            ("aws-user-inline-policy", self.user_inline_policy.is_some()),
+            ("custom-username-template", self.username_template.is_some()),
+        ];
+        let session_only = [
+            ("session-policy-arns", !self.session_policy_arns.is_empty()),
+            ("session-policy", self.session_policy.is_some()),
+        ];
+        for (field, given) in iam_user_only {
+            if given && self.access_mode != AccessMode::IamUser {
+                return Err(ValidationError::new(
+                    field,
+                    format!(
+                        "applies to iam_user dynamic secrets only, not {}",
+                        self.access_mode
+                    ),
+                ));
+            }
+        }
+        for (field, given) in session_only {
+            if given && !self.access_mode.takes_session_policies() {
+                return Err(ValidationError::new(
+                    field,
+                    format!(
+                        "session policies apply to STS sessions, not {}",
+                        self.access_mode
+                    ),
+                ));
+            }
+        }
+        if let Some(arn) = &self.permissions_boundary_arn {
+            ext::validate_policy_arn("permissions-boundary-arn", arn)?;
+        }
+        ext::validate_user_tags("aws-user-tags", &self.user_tags)?;
+        if let Some(doc) = &self.user_inline_policy {
+            ext::policy_document("aws-user-inline-policy", doc, ext::MAX_USER_INLINE_POLICY)?;
+        }
+        if self.session_policy_arns.len() > ext::MAX_SESSION_POLICY_ARNS {
+            return Err(ValidationError::new(
+                "session-policy-arns",
+                format!(
+                    "more than {} policy ARNs (STS's limit)",
+                    ext::MAX_SESSION_POLICY_ARNS
+                ),
+            ));
+        }
+        for arn in &self.session_policy_arns {
+            ext::validate_policy_arn("session-policy-arns", arn)?;
+        }
+        if let Some(doc) = &self.session_policy {
+            ext::policy_document("session-policy", doc, ext::MAX_SESSION_POLICY)?;
+        }
+        if let Some(template) = &self.username_template {
+            crate::username::UsernameTemplate::parse(template)?;
+        }
+        Ok(())
+    }
+
     /// Every free-text field within its documented limit (`crate::limits`).
     fn validate_lengths(&self) -> Result<(), ValidationError> {
         use crate::limits::{self, list, text};
@@ -428,19 +556,7 @@ pub fn validate_iam_path(path: &str) -> Result<(), ValidationError> {
 
 /// Parses `"k=v,k2=v2"` session tags.
 pub fn parse_session_tags(raw: &str) -> Result<Vec<(String, String)>, ValidationError> {
-    raw.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => {
-                Ok((k.trim().to_string(), v.trim().to_string()))
-            }
-            _ => Err(ValidationError::new(
-                "session-tags",
-                format!("'{pair}' is not key=value"),
-            )),
-        })
-        .collect()
+    crate::iam_extensions::parse_tag_pairs("session-tags", raw)
 }
 
 /// Splits a comma-separated list, dropping blanks.
@@ -475,6 +591,13 @@ mod tests {
             tags: vec![],
             description: String::new(),
             protection_key: None,
+            permissions_boundary_arn: None,
+            user_tags: vec![],
+            user_inline_policy: None,
+            session_policy_arns: vec![],
+            session_policy: None,
+            max_ttl_secs: None,
+            max_ttl_text: String::new(),
         }
     }
 
@@ -682,6 +805,53 @@ mod tests {
         let mut s = iam_user();
         s.tags = vec!["t".into(); 101];
         assert_eq!(s.validate().unwrap_err().field, "tags");
+    }
+
+    #[test]
+    fn max_ttl_caps_the_ttl() {
+        let mut s = iam_user();
+        s.max_ttl_secs = Some(3600);
+        s.validate().unwrap();
+        s.ttl_secs = 3601;
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.field, "user-ttl");
+        assert!(err.reason.contains("max-ttl"), "{err}");
+        s.max_ttl_secs = Some(0);
+        assert_eq!(s.validate().unwrap_err().field, "max-ttl");
+    }
+
+    #[test]
+    fn extensions_are_refused_where_they_would_do_nothing() {
+        let mut role = iam_user();
+        role.access_mode = AccessMode::AssumedRole;
+        role.role_arns = vec!["arn:aws:iam::123456789012:role/r".into()];
+        role.session_policy = Some(r#"{"Version":"2012-10-17"}"#.into());
+        role.session_policy_arns = vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into()];
+        role.validate().unwrap();
+        role.permissions_boundary_arn = Some("arn:aws:iam::aws:policy/ReadOnlyAccess".into());
+        assert_eq!(
+            role.validate().unwrap_err().field,
+            "permissions-boundary-arn"
+        );
+
+        let mut user = iam_user();
+        user.session_policy = Some("{}".into());
+        assert_eq!(user.validate().unwrap_err().field, "session-policy");
+        user.session_policy = None;
+        user.user_inline_policy = Some("[]".into());
+        assert_eq!(user.validate().unwrap_err().field, "aws-user-inline-policy");
+        user.user_inline_policy = None;
+        user.username_template = Some("{{nope}}".into());
+        assert_eq!(
+            user.validate().unwrap_err().field,
+            "custom-username-template"
+        );
+        user.username_template = Some("{{access_id}}-{{unix_time}}-xy".into());
+        user.validate().unwrap();
+        assert_eq!(
+            user.validate_for("/a/b").unwrap_err().field,
+            "custom-username-template"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tracing::{info, warn};
 pub(crate) const EXPIRES_AT_TAG: &str = "dynsec:expires-at";
 
 /// Length of a lease id; also the unique part of user and session names.
-const LEASE_ID_LEN: usize = 16;
+const LEASE_ID_LEN: usize = dynsec_core::username::LEASE_ID_LEN;
 
 /// A freshly issued credential. Holds secrets: never log it.
 #[derive(Debug)]
@@ -46,10 +46,12 @@ pub enum IssuedValue {
 }
 
 impl Engine {
-    /// Issues a new credential from the dynamic secret `name`. `args` are the
+    /// Issues a new credential from the dynamic secret `name` for the caller
+    /// `access_id` (a user-name template may name it). `args` are the
     /// caller's `k=v` options; only `role-arn=<arn>` is understood.
     pub async fn get_value(
         &self,
+        access_id: &str,
         name: &ItemPath,
         args: &[String],
     ) -> Result<IssuedValue, EngineError> {
@@ -60,10 +62,11 @@ impl Engine {
             .await?;
         let chosen_role = parse_args(args)?;
         let engine = self.clone();
+        let access_id = access_id.to_owned();
         // Own task: finishes (or rolls back) even if the caller goes away.
         tokio::spawn(async move {
             match producer.settings.access_mode {
-                AccessMode::IamUser => engine.issue_iam_user(&producer).await,
+                AccessMode::IamUser => engine.issue_iam_user(&producer, &access_id).await,
                 AccessMode::AssumedRole => engine.issue_assumed_role(&producer, chosen_role).await,
             }
         })
@@ -71,14 +74,18 @@ impl Engine {
         .map_err(|e| EngineError::Internal(format!("issuance task failed: {e}")))?
     }
 
-    async fn issue_iam_user(&self, producer: &ProducerRecord) -> Result<IssuedValue, EngineError> {
+    async fn issue_iam_user(
+        &self,
+        producer: &ProducerRecord,
+        access_id: &str,
+    ) -> Result<IssuedValue, EngineError> {
         let settings = &producer.settings;
         let aws = self
             .aws_for(producer, self.config().issue_max_attempts)
             .await?;
         let lease_id = dynsec_crypto::random_id(LEASE_ID_LEN);
-        let user_name = temp_user_name(&producer.name, &lease_id);
         let now = Utc::now();
+        let user_name = user_name_of(producer, &lease_id, access_id, now)?;
         // Before the intent is written: nothing exists yet to roll back.
         let expires_at = expiry(now, settings.ttl_secs)?;
         let mut lease = Lease {
@@ -158,6 +165,12 @@ impl Engine {
                 expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             ),
         ];
+        // The secret's own tags after dynsec's: validation keeps them off
+        // the `dynsec:` keys, so they can never override ours.
+        let tags: Vec<(String, String)> = tags
+            .into_iter()
+            .chain(settings.user_tags.iter().cloned())
+            .collect();
         let console_password = settings
             .console_access
             .then(|| crate::password::generate(&settings.password));
@@ -169,7 +182,8 @@ impl Engine {
             groups: &settings.user_groups,
             access_key: settings.programmatic_access,
             console_password: console_password.as_ref(),
-            ..NewIamUser::default()
+            permissions_boundary: settings.permissions_boundary_arn.as_deref(),
+            inline_policy: settings.user_inline_policy.as_deref(),
         };
         let created = match aws.create_user(&request).await {
             Ok(created) => created,
@@ -333,7 +347,8 @@ impl Engine {
                 external_id: settings.external_id.as_deref(),
                 session_tags: &settings.session_tags,
                 transitive_tag_keys: &settings.transitive_tag_keys,
-                ..AssumeRoleRequest::default()
+                session_policy_arns: &settings.session_policy_arns,
+                session_policy: settings.session_policy.as_deref(),
             })
             .await?;
         let now = Utc::now();
@@ -412,6 +427,31 @@ fn parse_args(args: &[String]) -> Result<Option<String>, ValidationError> {
         }
     }
     Ok(role)
+}
+
+/// The user name of a new lease: the secret's `custom-username-template`
+/// expanded, or `tmp.<leaf>.<lease id>`. A template that no longer fits
+/// (stored by an older version, or a secret renamed since) is refused as the
+/// secret's settings, before any intent is written.
+fn user_name_of(
+    producer: &ProducerRecord,
+    lease_id: &str,
+    access_id: &str,
+    now: DateTime<Utc>,
+) -> Result<String, ValidationError> {
+    let Some(raw) = &producer.settings.username_template else {
+        return Ok(temp_user_name(&producer.name, lease_id));
+    };
+    let template = dynsec_core::username::UsernameTemplate::parse(raw)?;
+    template.check_fits(&producer.name)?;
+    let mut random = dynsec_crypto::random_id;
+    Ok(template.expand(&mut dynsec_core::username::UsernameValues {
+        secret_name: &producer.name,
+        lease_id,
+        access_id,
+        unix_time: now.timestamp(),
+        random: &mut random,
+    }))
 }
 
 /// `tmp.<leaf>.<lease id>`: unique, recognisable, within IAM's 64 characters

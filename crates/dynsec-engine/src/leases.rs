@@ -120,9 +120,12 @@ impl Engine {
                 lease.state
             )));
         }
-        lease.expires_at = Utc::now()
+        let now = Utc::now();
+        let new_expiry = now
             .checked_add_signed(seconds(new_ttl_minutes.saturating_mul(60)))
             .ok_or_else(|| ValidationError::new("new-ttl-min", "is too large"))?;
+        within_max_ttl(&producer, &lease, new_expiry, now)?;
+        lease.expires_at = new_expiry;
         // Only while still active: a revocation may have started meanwhile.
         if !self
             .store()
@@ -462,4 +465,33 @@ impl Engine {
     pub(crate) fn wake_reaper(&self) {
         self.inner.reaper_wake.notify_one();
     }
+}
+
+/// Refuses an extension past the secret's `max-ttl`, counted from the
+/// lease's issuance (refused rather than silently cut short, so the caller
+/// knows how long the credential really lives).
+fn within_max_ttl(
+    producer: &ProducerRecord,
+    lease: &Lease,
+    new_expiry: chrono::DateTime<Utc>,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), ValidationError> {
+    let Some(max) = producer.settings.max_ttl_secs else {
+        return Ok(());
+    };
+    let latest = lease
+        .created_at
+        .checked_add_signed(seconds(max))
+        .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC);
+    if new_expiry <= latest {
+        return Ok(());
+    }
+    let room = (latest - now).num_minutes().max(0);
+    Err(ValidationError::new(
+        "new-ttl-min",
+        format!(
+            "would outlive this dynamic secret's max-ttl ({max} seconds from issuance, until {}): at most {room} minutes from now",
+            latest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    ))
 }

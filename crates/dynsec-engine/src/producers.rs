@@ -58,7 +58,7 @@ impl Engine {
         caller: &Caller,
         mut input: ProducerInput,
     ) -> Result<ProducerView, EngineError> {
-        input.settings.validate()?;
+        input.settings.validate_for(input.name.as_str())?;
         self.item_name_free(&input.name).await?;
         input.settings.protection_key = self
             .protection_key_field(
@@ -123,7 +123,7 @@ impl Engine {
             self.may_move(caller, RuleType::Item, name, &input.name)?;
             self.item_name_free(&input.name).await?;
         }
-        input.settings.validate()?;
+        input.settings.validate_for(input.name.as_str())?;
         input.settings.protection_key = self
             .protection_key_field(
                 "producer-encryption-key-name",

@@ -827,11 +827,6 @@ async fn flags_that_do_nothing_are_refused_by_the_cli_and_the_gateway() {
             serde_json::json!({"name": name, "target": "/aws/other"}),
             "target",
         ),
-        (
-            "dynamic-secret-create-aws",
-            serde_json::json!({"name": "/cli-t8/r3", "target-name": TARGET, "access-mode": "iam_user", "custom-username-template": "u-{{name}}"}),
-            "custom-username-template",
-        ),
     ] {
         let (status, answer) = gw.call(op, body).await;
         assert_eq!(status, 400, "{op}: {answer}");

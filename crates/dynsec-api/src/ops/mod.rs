@@ -73,6 +73,10 @@ pub enum Op {
     /// `dynamic-secret-rotate-admin-key` (dynsec extension): the inline
     /// connection's key.
     RotateDynamicSecretAdminKey,
+    /// `list-leases`: live leases under a path, across dynamic secrets.
+    ListLeases,
+    /// `revoke-leases`: revoke every live lease under a path.
+    RevokeLeases,
 }
 
 /// Every operation name the gateway serves (both naming generations), for
@@ -134,6 +138,8 @@ pub const SERVED_OPERATIONS: &[&str] = &[
     "describe-permissions",
     "target-rotate-admin-key",
     "dynamic-secret-rotate-admin-key",
+    "list-leases",
+    "revoke-leases",
 ];
 
 impl Op {
@@ -183,6 +189,8 @@ impl Op {
             "describe-permissions" => Self::DescribePermissions,
             "target-rotate-admin-key" => Self::RotateTargetAdminKey,
             "dynamic-secret-rotate-admin-key" => Self::RotateDynamicSecretAdminKey,
+            "list-leases" => Self::ListLeases,
+            "revoke-leases" => Self::RevokeLeases,
             _ => return None,
         })
     }
@@ -253,7 +261,9 @@ pub async fn handle(
         Op::DeleteDynamicSecret => producers::delete(engine, body, "dynamic_secret_name")
             .await
             .map(ok),
-        Op::GetValue => values::get_value(engine, body).await.map(ok),
+        Op::GetValue => values::get_value(engine, caller, body).await.map(ok),
+        Op::ListLeases => leases::list_under(engine, caller, body).await.map(ok),
+        Op::RevokeLeases => leases::revoke_under(engine, caller, body).await.map(ok),
         Op::ListTmpCreds => leases::list(engine, body).await.map(ok),
         Op::RevokeTmpCreds => leases::revoke(engine, caller, body).await.map(ok),
         Op::UpdateTmpCreds => leases::update(engine, body).await.map(ok),

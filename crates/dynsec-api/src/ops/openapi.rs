@@ -65,6 +65,7 @@ fn request_of(op: Op) -> RequestDoc {
         Op::ListTmpCreds | Op::RevokeTmpCreds | Op::UpdateTmpCreds => {
             with_token::<leases::TmpCredsRequest>()
         }
+        Op::ListLeases | Op::RevokeLeases => with_token::<leases::UnderPathRequest>(),
         Op::ListItems => with_token::<items::ListRequest>(),
         Op::DescribeItem | Op::DeleteItem => with_token::<items::NameRequest>(),
         Op::CreateDfcKey => with_token::<keys::CreateRequest>(),
@@ -125,6 +126,7 @@ fn required_fields(op: Op) -> &'static [&'static str] {
         Op::AssocRoleAm => &["role-name", "am-name"],
         Op::DeleteAssoc => &["assoc-id"],
         Op::DescribePermissions => &["path", "type"],
+        Op::ListLeases | Op::RevokeLeases => &["path"],
         Op::ListTargets
         | Op::ListProducers
         | Op::ListItems

@@ -4,6 +4,9 @@ use super::{name_field, rfc3339};
 use crate::wire::{flex_bool, flex_list, flex_u64, parse};
 use crate::ApiError;
 use dynsec_core::access::{Capability, RuleType};
+use dynsec_core::iam_extensions::{
+    parse_tag_pairs, policy_document, MAX_SESSION_POLICY, MAX_USER_INLINE_POLICY,
+};
 use dynsec_core::spec::parse_session_tags;
 use dynsec_core::ttl::{format_ttl, parse_ttl};
 use dynsec_core::{AccessMode, AwsConnection, PasswordPolicy, ProducerSettings, SecretString};
@@ -64,6 +67,13 @@ pub(super) struct ProducerRequest {
     enable_admin_rotation: Option<bool>,
     #[serde(default, deserialize_with = "flex_u64")]
     admin_rotation_interval_days: Option<u64>,
+    // dynsec extensions (`dynsec_core::iam_extensions`).
+    permissions_boundary_arn: Option<String>,
+    aws_user_tags: Option<String>,
+    aws_user_inline_policy: Option<String>,
+    session_policy_arns: Option<String>,
+    session_policy: Option<String>,
+    max_ttl: Option<String>,
 }
 
 fn blank_none(v: Option<String>) -> Option<String> {
@@ -87,6 +97,26 @@ impl ProducerRequest {
         let access_mode = AccessMode::parse("access-mode", &mode_raw).map_err(invalid)?;
         let ttl_text = self.user_ttl.as_deref().unwrap_or("60m").trim().to_string();
         let ttl_secs = parse_ttl("user-ttl", &ttl_text).map_err(invalid)?;
+        let max_ttl_text = blank_none(self.max_ttl).unwrap_or_default();
+        let max_ttl_secs = match max_ttl_text.as_str() {
+            "" => None,
+            text => Some(parse_ttl("max-ttl", text).map_err(invalid)?),
+        };
+        let policy = |field: &str, raw: Option<String>, max: usize| {
+            blank_none(raw)
+                .map(|doc| policy_document(field, &doc, max))
+                .transpose()
+                .map_err(invalid)
+        };
+        let user_inline_policy = policy(
+            "aws-user-inline-policy",
+            self.aws_user_inline_policy,
+            MAX_USER_INLINE_POLICY,
+        )?;
+        let session_policy = policy("session-policy", self.session_policy, MAX_SESSION_POLICY)?;
+        let user_tags =
+            parse_tag_pairs("aws-user-tags", self.aws_user_tags.as_deref().unwrap_or(""))
+                .map_err(invalid)?;
         let defaults = PasswordPolicy::default();
         let password = PasswordPolicy {
             length: match self.password_length {
@@ -130,6 +160,15 @@ impl ProducerRequest {
                 .or_else(|| current.map(|c| c.settings.description.clone()))
                 .unwrap_or_default(),
             protection_key: blank_none(self.producer_encryption_key_name),
+            permissions_boundary_arn: blank_none(self.permissions_boundary_arn),
+            user_tags,
+            user_inline_policy,
+            session_policy_arns: dynsec_core::spec::split_list(
+                self.session_policy_arns.as_deref().unwrap_or(""),
+            ),
+            session_policy,
+            max_ttl_secs,
+            max_ttl_text,
         };
         let target = match blank_none(self.target_name) {
             Some(target) => ProducerTargetInput::Named(target),
@@ -309,6 +348,12 @@ pub(crate) fn details_json(p: &ProducerView) -> Value {
         "use_numbers": s.password.digits,
         "use_special_characters": s.password.symbols,
         "iam_path": s.iam_path,
+        "permissions_boundary_arn": s.permissions_boundary_arn.clone().unwrap_or_default(),
+        "aws_user_tags": s.user_tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+        "aws_user_inline_policy": s.user_inline_policy.clone().unwrap_or_default(),
+        "session_policy_arns": s.session_policy_arns.join(","),
+        "session_policy": s.session_policy.clone().unwrap_or_default(),
+        "max_ttl": s.max_ttl_text,
         "iam_endpoint": p.iam_endpoint.clone().unwrap_or_default(),
         "sts_endpoint": p.sts_endpoint.clone().unwrap_or_default(),
         "active": true,

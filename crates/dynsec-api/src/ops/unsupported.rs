@@ -15,12 +15,6 @@ struct NotYet {
     why: &'static str,
 }
 
-const PRODUCER_FIELDS: &[NotYet] = &[NotYet {
-    field: "custom-username-template",
-    default_numbers: &[],
-    why: "user name templates are not supported yet (users are named tmp.<name>.<lease id>)",
-}];
-
 const VALUE_FIELDS: &[NotYet] = &[
     NotYet {
         field: "target",
@@ -39,10 +33,6 @@ const VALUE_FIELDS: &[NotYet] = &[
 /// but a default value.
 pub fn check(op: Op, body: &Value) -> Result<(), ApiError> {
     let fields = match op {
-        Op::CreateProducerLegacy
-        | Op::CreateDynamicSecret
-        | Op::UpdateProducerLegacy
-        | Op::UpdateDynamicSecret => PRODUCER_FIELDS,
         Op::GetValue => VALUE_FIELDS,
         _ => return Ok(()),
     };
@@ -88,6 +78,7 @@ mod tests {
             "name": "/x", "enable-admin-rotation": false, "admin-rotation-interval-days": 0,
             "custom-username-template": null, "user-ttl": "60m",
         });
+        // Implemented fields are no concern of this module.
         check(Op::CreateDynamicSecret, &sdk_create).unwrap();
         check(
             Op::GetValue,
@@ -104,11 +95,6 @@ mod tests {
     #[test]
     fn set_values_are_refused_naming_the_field() {
         for (op, body, field) in [
-            (
-                Op::CreateDynamicSecret,
-                json!({"custom-username-template": "u-{{ttl}}"}),
-                "custom-username-template",
-            ),
             (Op::GetValue, json!({"timeout": 30}), "timeout"),
             (Op::GetValue, json!({"target": "/aws/other"}), "target"),
         ] {

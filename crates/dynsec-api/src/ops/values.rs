@@ -6,7 +6,7 @@
 use super::{name_field, rfc3339};
 use crate::wire::{flex_list, parse};
 use crate::ApiError;
-use dynsec_engine::{Engine, IssuedValue};
+use dynsec_engine::{Caller, Engine, IssuedValue};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -18,10 +18,14 @@ pub(super) struct ValueRequest {
     args: Vec<String>,
 }
 
-pub async fn get_value(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn get_value(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: ValueRequest = parse(body)?;
     let issued = engine
-        .get_value(&name_field("name", &req.name)?, &req.args)
+        .get_value(
+            &caller.access_id,
+            &name_field("name", &req.name)?,
+            &req.args,
+        )
         .await?;
     let mut out = Map::new();
     let mut put = |k: &str, v: &str| {

@@ -115,6 +115,13 @@ pub fn settings() -> ProducerSettings {
         tags: vec!["t".into()],
         description: "d".into(),
         protection_key: None,
+        permissions_boundary_arn: None,
+        user_tags: vec![],
+        user_inline_policy: None,
+        session_policy_arns: vec![],
+        session_policy: None,
+        max_ttl_secs: None,
+        max_ttl_text: String::new(),
     }
 }
 
