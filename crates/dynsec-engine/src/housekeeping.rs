@@ -6,10 +6,10 @@
 //! (one store statement per dead gateway, so exactly one does); each
 //! orphan-sweep pass is a duty held in the store, so one gateway runs it.
 
+use crate::connection::AdminConnection;
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
-use dynsec_aws::AwsAdmin;
-use dynsec_core::{AwsConnection, LeaseState};
+use dynsec_core::LeaseState;
 use dynsec_store::{ConnectionOwner, InstanceRecord};
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -41,6 +41,11 @@ const RETENTION_PURGE_BATCH: u32 = 1000;
 /// Batches per purge pass at most; a bigger backlog drains over the next
 /// passes.
 const RETENTION_PURGE_BATCHES_PER_PASS: u32 = 20;
+/// The store duty whose holder runs the current admin-rotation pass.
+const ROTATION_DUTY: &str = "admin-rotation";
+/// The first admin-rotation pass runs this long after start: soon, so a
+/// rotation the previous process left half-way is finished at once.
+const FIRST_ROTATION_PASS_DELAY: Duration = Duration::from_secs(1);
 
 /// Runs the heartbeat, intent recovery and orphan sweep loops.
 pub struct Housekeeper;
@@ -57,7 +62,9 @@ impl Housekeeper {
         let (stop_sweep, sweep_stopped) = watch::channel(false);
         let sweeper = tokio::spawn(sweep_loop(engine.clone(), sweep_stopped.clone()));
         // Retention purges on its own task too, for the same reason.
-        let purger = tokio::spawn(retention_loop(engine.clone(), sweep_stopped));
+        let purger = tokio::spawn(retention_loop(engine.clone(), sweep_stopped.clone()));
+        // Rotations wait for AWS (the ready-wait): a task of their own too.
+        let rotator = tokio::spawn(rotation_loop(engine.clone(), sweep_stopped));
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -77,6 +84,9 @@ impl Housekeeper {
         }
         if let Err(err) = purger.await {
             warn!(error = %err, "lease retention task failed");
+        }
+        if let Err(err) = rotator.await {
+            warn!(error = %err, "admin-rotation task failed");
         }
         if let Err(err) = engine.store().remove_instance(engine.instance_id()).await {
             warn!(error = %err, "cannot deregister instance");
@@ -140,6 +150,34 @@ async fn retention_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Runs an admin-rotation pass every `admin_rotation_check_interval` (one
+/// gateway of a cluster per pass: the holder of the `admin-rotation` duty)
+/// until `stop` turns true. A rotation interrupted by the stop is finished
+/// by the next start's first pass.
+async fn rotation_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
+    let interval = engine.config().admin_rotation_check_interval;
+    let first = tokio::time::Instant::now() + FIRST_ROTATION_PASS_DELAY.min(interval);
+    let mut ticks = tokio::time::interval_at(first, interval);
+    let passes = async {
+        loop {
+            ticks.tick().await;
+            let pass = engine.rotation_pass_if_holder(interval);
+            match crate::duty::unit_of_work("admin-rotation pass", pass).await {
+                Ok(Ok(Some(0) | None)) => {}
+                Ok(Ok(Some(n))) => {
+                    info!(connections = n, "admin-rotation pass changed connections")
+                }
+                Ok(Err(err)) => warn!(error = %err, "admin-rotation pass failed"),
+                Err(error) => warn!(%error, "admin-rotation pass failed"),
+            }
+        }
+    };
+    tokio::select! {
+        _ = stop.wait_for(|stop| *stop) => {}
+        () = passes => {}
+    }
+}
+
 impl Engine {
     /// One retention pass at `now`: deletes revoked leases retained since
     /// before `now - lease_retention` (see `dynsec_core::Lease::retained_since`),
@@ -166,6 +204,25 @@ impl Engine {
             }
         }
         Ok(purged)
+    }
+
+    /// Runs one admin-rotation pass if this gateway gets the duty for the
+    /// next `interval`; `None` when another gateway has it.
+    async fn rotation_pass_if_holder(
+        &self,
+        interval: Duration,
+    ) -> Result<Option<usize>, EngineError> {
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+        if !self
+            .store()
+            .try_hold_duty(ROTATION_DUTY, self.instance_id(), now, until)
+            .await?
+        {
+            return Ok(None);
+        }
+        // Boxed: a pass's future (SDK calls, the ready-wait) is large.
+        Box::pin(self.admin_rotation_pass()).await.map(Some)
     }
 
     /// One heartbeat: record that this instance is alive (and which master
@@ -324,7 +381,7 @@ impl Engine {
         self.config().heartbeat_interval * STALE_HEARTBEATS
     }
 
-    async fn is_dead(&self, owner: &str) -> Result<bool, EngineError> {
+    pub(crate) async fn is_dead(&self, owner: &str) -> Result<bool, EngineError> {
         let my_node = &self.config().node_id;
         if owner.rsplit_once('.').map(|(node, _)| node) == Some(my_node.as_str()) {
             // Only one process per node (the data dir is locked), and it's us.
@@ -346,16 +403,16 @@ impl Engine {
     pub async fn sweep_orphans(&self) -> Result<usize, EngineError> {
         let mut removed = 0;
         for (conn, path) in self.sweep_scopes().await? {
-            let aws = AwsAdmin::new(&conn, 3);
+            let aws = self.admin_of(&conn, 3).await;
             let listing = aws.list_users_with_tags(&path);
             let users = match crate::duty::unit_of_work("orphan sweep listing", listing).await {
                 Ok(Ok(users)) => users,
                 Ok(Err(err)) => {
-                    warn!(error = %err, region = %conn.region, "orphan sweep cannot list users");
+                    warn!(error = %err, region = %conn.region(), "orphan sweep cannot list users");
                     continue;
                 }
                 Err(error) => {
-                    warn!(%error, region = %conn.region, "orphan sweep cannot list users");
+                    warn!(%error, region = %conn.region(), "orphan sweep cannot list users");
                     continue;
                 }
             };
@@ -419,16 +476,11 @@ impl Engine {
     /// Every distinct (connection, IAM path) the gateway may have created users
     /// with: each dynamic secret's, and each target's under the default path
     /// (so re-registering a target after losing the database is enough).
-    async fn sweep_scopes(&self) -> Result<Vec<(AwsConnection, String)>, EngineError> {
+    async fn sweep_scopes(&self) -> Result<Vec<(AdminConnection, String)>, EngineError> {
         let mut seen = BTreeSet::new();
         let mut scopes = Vec::new();
-        let mut add = |conn: AwsConnection, path: String| {
-            let key = (
-                conn.access_key_id.clone(),
-                conn.iam_endpoint.clone(),
-                conn.region.clone(),
-                path.clone(),
-            );
+        let mut add = |conn: AdminConnection, path: String| {
+            let key = (conn.identity_key(), path.clone());
             if seen.insert(key) {
                 scopes.push((conn, path));
             }
@@ -547,6 +599,8 @@ mod tests {
                 connection: connection(&endpoint),
                 protection_key: None,
                 delete_protection: false,
+                admin_rotation: Default::default(),
+                host_identity: None,
             })
             .await
             .unwrap();

@@ -50,6 +50,8 @@ fn target(name: &str, key: Option<&str>) -> TargetInput {
         connection: connection(),
         protection_key: key.map(str::to_string),
         delete_protection: false,
+        admin_rotation: Default::default(),
+        host_identity: None,
     }
 }
 
@@ -137,14 +139,12 @@ async fn rotation_rewraps_every_record_and_retires_the_old_key() {
     assert_eq!(details_secret(&gw, "/aws/a").await.unwrap(), SECRET);
     assert_eq!(details_secret(&gw, "/aws/protected").await.unwrap(), SECRET);
     let inline = store.producer_by_name("/ds/inline").await.unwrap().unwrap();
-    assert_eq!(
-        gw.producer_connection(&inline)
-            .await
-            .unwrap()
-            .secret_access_key
-            .expose(),
-        SECRET
-    );
+    let crate::connection::AdminConnection::Key(inline_conn) =
+        gw.producer_connection(&inline).await.unwrap()
+    else {
+        panic!("an inline connection holds a key");
+    };
+    assert_eq!(inline_conn.secret_access_key.expose(), SECRET);
     gw.create_target(target("/aws/b", None)).await.unwrap();
     assert_eq!(gw.rotate_master_key().await.unwrap().rewrapped, 5);
 

@@ -513,7 +513,7 @@ impl Engine {
             .producer_connection(producer)
             .await
             .map_err(|e| e.to_string())?;
-        let aws = dynsec_aws::AwsAdmin::new(&conn, REVOKE_MAX_ATTEMPTS);
+        let aws = self.admin_of(&conn, REVOKE_MAX_ATTEMPTS).await;
         if let Some(expected) = &lease.account_id {
             let actual = self
                 .account_reached(&conn, &aws)
@@ -536,13 +536,10 @@ impl Engine {
     /// per credentials and endpoint for the life of the process.
     pub(crate) async fn account_reached(
         &self,
-        conn: &dynsec_core::AwsConnection,
+        conn: &crate::connection::AdminConnection,
         aws: &dynsec_aws::AwsAdmin,
     ) -> Result<String, dynsec_aws::AwsError> {
-        let key = format!(
-            "{}|{:?}|{:?}",
-            conn.access_key_id, conn.iam_endpoint, conn.sts_endpoint
-        );
+        let key = conn.identity_key();
         let cached = self
             .inner
             .admin_accounts

@@ -28,6 +28,9 @@ mod paging;
 mod password;
 mod producers;
 mod reaper;
+mod rotation;
+#[cfg(test)]
+mod rotation_tests;
 mod targets;
 mod telemetry;
 #[cfg(test)]
@@ -52,7 +55,10 @@ pub use leases::{RevokeAll, TMP_CREDS_MAX};
 pub use paging::{Paged, DEFAULT_PAGE_SIZE, PAGE_TOKEN_FIELD};
 pub use producers::{ProducerInput, ProducerTargetInput, ProducerView};
 pub use reaper::Reaper;
-pub use targets::{TargetDetails, TargetInput, TargetView, TARGET_ASSOCS_LISTED};
+pub use rotation::{AdminKeyRotation, RotationSchedule};
+pub use targets::{
+    HostIdentityInput, TargetDetails, TargetInput, TargetView, TARGET_ASSOCS_LISTED,
+};
 pub use telemetry::{EngineMetrics, LEASE_GAUGE_TTL};
 
 use dynsec_core::ProducerSettings;
@@ -93,6 +99,9 @@ pub struct EngineConfig {
     /// How long revoked leases are kept (for listings and audit
     /// correlation) before the housekeeper purges them.
     pub lease_retention: Duration,
+    /// How often the housekeeper looks for admin keys due for scheduled
+    /// rotation and rotations a stopped gateway left half-way.
+    pub admin_rotation_check_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -112,6 +121,7 @@ impl Default for EngineConfig {
             lease_retention: Duration::from_secs(
                 u64::from(dynsec_core::lease::DEFAULT_REVOKED_RETENTION_DAYS) * 86_400,
             ),
+            admin_rotation_check_interval: Duration::from_secs(300),
         }
     }
 }
@@ -138,6 +148,9 @@ struct Inner {
     /// AWS account of each admin connection seen, keyed by credentials and
     /// endpoints (see `leases.rs::account_reached`).
     admin_accounts: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// AWS clients of host-identity connections, by settings and attempts
+    /// (`connection.rs::admin_of`).
+    host_admins: std::sync::Mutex<std::collections::HashMap<String, dynsec_aws::AwsAdmin>>,
     /// The supervised duties' liveness and the store's writability.
     health: duty::HealthState,
     /// What `/metrics` shows of the use cases (`telemetry.rs`).
@@ -156,6 +169,7 @@ impl Engine {
                 instance_id,
                 reaper_wake: Notify::new(),
                 admin_accounts: Default::default(),
+                host_admins: Default::default(),
                 keys: keys::KeyState::default(),
                 lease_record_failed: Default::default(),
                 health: Default::default(),

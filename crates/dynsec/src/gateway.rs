@@ -63,6 +63,11 @@ pub struct GatewayArgs {
     /// Seconds between scans of IAM for expired users no lease claims.
     #[arg(long, default_value_t = 600, env = "DYNSEC_ORPHAN_SWEEP_SECS")]
     orphan_sweep_secs: u64,
+    /// Seconds between looks for admin keys due for scheduled rotation
+    /// (`enable-admin-rotation`) and for rotations a stopped gateway left
+    /// half-way (one gateway of a cluster per look).
+    #[arg(long, default_value_t = 300, env = "DYNSEC_ADMIN_ROTATION_CHECK_SECS")]
+    admin_rotation_check_secs: u64,
     /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For names the real
     /// client for bound-IP checks, rate limits and audit. Empty: never trusted.
     #[arg(long, env = "DYNSEC_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -418,6 +423,7 @@ async fn run(args: GatewayArgs) -> Result<()> {
         node_id,
         managed_by: args.managed_by,
         orphan_sweep_interval: Duration::from_secs(args.orphan_sweep_secs.max(1)),
+        admin_rotation_check_interval: Duration::from_secs(args.admin_rotation_check_secs.max(1)),
         reaper_concurrency: args.reaper_concurrency.max(1),
         heartbeat_interval: Duration::from_secs(args.heartbeat_secs.clamp(1, 3600)),
         auth_max_delay: Duration::from_millis(args.auth_max_delay_ms.min(60_000)),

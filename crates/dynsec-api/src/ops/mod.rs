@@ -10,6 +10,7 @@ mod keys;
 mod leases;
 pub mod openapi;
 mod producers;
+mod rotation;
 mod targets;
 mod unsupported;
 mod values;
@@ -69,6 +70,11 @@ pub enum Op {
     ValidateToken,
     /// `describe-permissions`: the caller's capabilities on a path.
     DescribePermissions,
+    /// `target-rotate-admin-key` (dynsec extension).
+    RotateTargetAdminKey,
+    /// `dynamic-secret-rotate-admin-key` (dynsec extension): the inline
+    /// connection's key.
+    RotateDynamicSecretAdminKey,
     /// `list-leases`: live leases under a path, across dynamic secrets.
     ListLeases,
     /// `revoke-leases`: revoke every live lease under a path.
@@ -132,6 +138,8 @@ pub const SERVED_OPERATIONS: &[&str] = &[
     "delete-assoc",
     "validate-token",
     "describe-permissions",
+    "target-rotate-admin-key",
+    "dynamic-secret-rotate-admin-key",
     "list-leases",
     "revoke-leases",
 ];
@@ -181,6 +189,8 @@ impl Op {
             "delete-assoc" => Self::DeleteAssoc,
             "validate-token" => Self::ValidateToken,
             "describe-permissions" => Self::DescribePermissions,
+            "target-rotate-admin-key" => Self::RotateTargetAdminKey,
+            "dynamic-secret-rotate-admin-key" => Self::RotateDynamicSecretAdminKey,
             "list-leases" => Self::ListLeases,
             "revoke-leases" => Self::RevokeLeases,
             _ => return None,
@@ -286,6 +296,10 @@ pub async fn handle(
         Op::ValidateToken => introspection::validate_token(engine, ctx, body)
             .await
             .map(ok),
+        Op::RotateTargetAdminKey => rotation::rotate_target(engine, body).await.map(ok),
+        Op::RotateDynamicSecretAdminKey => {
+            rotation::rotate_dynamic_secret(engine, body).await.map(ok)
+        }
     };
     hide_aws_refusal_details(result, caller)
 }

@@ -9,7 +9,9 @@ use dynsec_core::iam_extensions::{
 use dynsec_core::spec::parse_session_tags;
 use dynsec_core::ttl::{format_ttl, parse_ttl};
 use dynsec_core::{AccessMode, AwsConnection, PasswordPolicy, ProducerSettings, SecretString};
-use dynsec_engine::{Caller, Engine, ProducerInput, ProducerTargetInput, ProducerView};
+use dynsec_engine::{
+    Caller, Engine, ProducerInput, ProducerTargetInput, ProducerView, RotationSchedule,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -59,6 +61,11 @@ pub(super) struct ProducerRequest {
     transitive_tag_keys: Option<String>,
     /// IAM path for temporary users (dynsec extension; default from the gateway).
     iam_path: Option<String>,
+    /// Scheduled rotation of the inline connection's admin key.
+    #[serde(default, deserialize_with = "flex_bool")]
+    enable_admin_rotation: Option<bool>,
+    #[serde(default, deserialize_with = "flex_u64")]
+    admin_rotation_interval_days: Option<u64>,
     // dynsec extensions (`dynsec_core::iam_extensions`).
     permissions_boundary_arn: Option<String>,
     aws_user_tags: Option<String>,
@@ -224,7 +231,21 @@ impl ProducerRequest {
                 })
             }
         };
+        // Only an inline connection's own schedule carries over on update.
+        let current_schedule = current
+            .filter(|c| c.target.is_none())
+            .map(|c| (c.admin.rotation_enabled, c.admin.rotation_interval_days));
+        let admin_rotation = RotationSchedule {
+            enabled: self
+                .enable_admin_rotation
+                .or(current_schedule.map(|(on, _)| on))
+                .unwrap_or(false),
+            interval_days: super::targets::interval_days(self.admin_rotation_interval_days)?
+                .or(current_schedule.map(|(_, days)| days))
+                .unwrap_or(0),
+        };
         Ok(ProducerInput {
+            admin_rotation,
             name,
             target,
             settings,
@@ -331,7 +352,7 @@ pub(crate) fn shown_ttl(s: &ProducerSettings) -> String {
 /// carries the admin secret.
 pub(crate) fn details_json(p: &ProducerView) -> Value {
     let s = &p.settings;
-    json!({
+    let mut value = json!({
         "dynamic_secret_name": p.name,
         "dynamic_secret_type": "aws",
         "dynamic_secret_id": p.id,
@@ -380,5 +401,8 @@ pub(crate) fn details_json(p: &ProducerView) -> Value {
         "sts_endpoint": p.sts_endpoint.clone().unwrap_or_default(),
         "active": true,
         "failure_message": "",
-    })
+    });
+    // The connection it uses: its inline one's, or its target's.
+    super::targets::admin_rotation_fields(&mut value, &p.admin);
+    value
 }

@@ -14,9 +14,11 @@
 //! records' and retention's in `leases.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod connections;
 mod leases;
 mod pages;
 
+pub use connections::*;
 pub use leases::*;
 pub use pages::*;
 
@@ -66,7 +68,8 @@ macro_rules! conformance_tests {
             a_secrets_lease_pages_are_newest_first_live_or_all,
             leases_under_a_prefix_follow_the_secrets_current_names,
             leases_record_what_issuance_created,
-            retention_purges_only_revoked_leases_older_than_the_retention
+            retention_purges_only_revoked_leases_older_than_the_retention,
+            a_connection_is_replaced_only_while_it_is_as_expected
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {
@@ -91,6 +94,7 @@ pub fn connection(key: &str) -> ConnectionColumns {
         iam_endpoint: Some("http://127.0.0.1:5000".into()),
         sts_endpoint: None,
         sealed_secret: vec![1, 2, 3, 0, 255],
+        admin_json: "{}".into(),
     }
 }
 
@@ -148,7 +152,7 @@ pub fn lease(id: &str, producer_id: i64, state: LeaseState, expires: i64) -> Lea
     }
 }
 
-fn target(name: &str, key: Option<&str>) -> TargetRecord {
+pub(crate) fn target(name: &str, key: Option<&str>) -> TargetRecord {
     TargetRecord {
         id: 0,
         uid: format!("uid-{name}"),
@@ -162,7 +166,7 @@ fn target(name: &str, key: Option<&str>) -> TargetRecord {
     }
 }
 
-fn producer(name: &str, target_id: Option<i64>) -> ProducerRecord {
+pub(crate) fn producer(name: &str, target_id: Option<i64>) -> ProducerRecord {
     ProducerRecord {
         id: 0,
         uid: format!("uid-{name}"),

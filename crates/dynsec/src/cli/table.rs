@@ -129,9 +129,6 @@ const STATUS: &[Flag] = &[
     .secret(),
 ];
 
-const GW_CLOUD_IDENTITY: &str =
-    "using the gateway's own cloud identity is not supported yet; give --access-key-id and --access-key";
-
 const AWS_TARGET: &[Flag] = &[
     string("access-key-id", "AWS access key id of the admin user"),
     string("access-key", "AWS secret access key of the admin user").secret(),
@@ -151,9 +148,24 @@ const AWS_TARGET: &[Flag] = &[
     ),
     boolean(
         "use-gw-cloud-identity",
-        "use the gateway's own cloud identity",
-    )
-    .not_yet(GW_CLOUD_IDENTITY),
+        "use the gateway host's own AWS identity (its default credential chain); no key stored",
+    ),
+    string(
+        "role-arn",
+        "with --use-gw-cloud-identity: a role the gateway's identity assumes",
+    ),
+    boolean(
+        "generate-external-id",
+        "with --role-arn: assume it with an external id the gateway generates (see get-target)",
+    ),
+    boolean(
+        "enable-admin-rotation",
+        "rotate the admin key every --admin-rotation-interval-days (dynsec extension on targets)",
+    ),
+    int(
+        "admin-rotation-interval-days",
+        "days between scheduled admin-key rotations",
+    ),
     string("description", "description of the target"),
     string("key", "protection key name"),
     bool_text("delete_protection", "protect the target from deletion"),
@@ -176,8 +188,6 @@ const DELETE_TARGET: &[Flag] = &[
     ),
     int("target-version", "target version"),
 ];
-
-const ADMIN_ROTATION: &str = "automatic rotation of the admin key is not supported yet";
 
 const AWS_PRODUCER: &[Flag] = &[
     string("target-name", "name of an existing AWS target"),
@@ -286,12 +296,14 @@ const AWS_PRODUCER: &[Flag] = &[
         "transitive-tag-keys",
         "transitive session tag keys, space-separated",
     ),
-    boolean("enable-admin-rotation", "rotate the inline admin key").not_yet(ADMIN_ROTATION),
+    boolean(
+        "enable-admin-rotation",
+        "rotate the inline connection's admin key every --admin-rotation-interval-days",
+    ),
     int(
         "admin-rotation-interval-days",
-        "admin key rotation interval",
-    )
-    .not_yet(ADMIN_ROTATION),
+        "days between scheduled admin-key rotations",
+    ),
 ];
 
 const GET_VALUE: &[Flag] = &[
@@ -540,6 +552,16 @@ pub static OPERATIONS: &[Operation] = &[
         &["delete-target", "target-delete"],
         "delete a target",
         &[NAME, DELETE_TARGET, CONNECTION, TOKEN, OUTPUT],
+    ),
+    op(
+        &["target-rotate-admin-key"],
+        "rotate a target's admin access key now (dynsec extension)",
+        &[NAME, CONNECTION, TOKEN, OUTPUT],
+    ),
+    op(
+        &["dynamic-secret-rotate-admin-key"],
+        "rotate the admin access key of a dynamic secret's inline connection now (dynsec extension)",
+        &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["gateway-create-producer-aws", "dynamic-secret-create-aws"],
