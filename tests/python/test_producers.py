@@ -204,7 +204,7 @@ def test_unknown_access_mode_is_400(api, token, target):
     with pytest.raises(akeyless.ApiException) as err:
         api.gateway_create_producer_aws(
             akeyless.GatewayCreateProducerAws(
-                name=unique("/pytest/errors/ds"), target_name=target, access_mode="federation_token", token=token
+                name=unique("/pytest/errors/ds"), target_name=target, access_mode="saml_token", token=token
             )
         )
     assert err.value.status == 400
