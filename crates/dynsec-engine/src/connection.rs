@@ -129,14 +129,20 @@ impl Engine {
         )
     }
 
-    /// AWS clients for a dynamic secret, with `max_attempts` SDK attempts per call.
+    /// AWS clients for a dynamic secret, with `max_attempts` SDK attempts
+    /// per call: the connection's kept admin (see `aws_clients.rs`).
     pub(crate) async fn aws_for(
         &self,
         producer: &ProducerRecord,
         max_attempts: u32,
     ) -> Result<AwsAdmin, EngineError> {
         let conn = self.producer_connection(producer).await?;
-        Ok(AwsAdmin::new(&conn, max_attempts))
+        Ok(self.aws_admin(&conn, max_attempts))
+    }
+
+    /// The kept admin of a connection (see `aws_clients.rs`).
+    pub(crate) fn aws_admin(&self, conn: &AwsConnection, max_attempts: u32) -> AwsAdmin {
+        self.inner.aws.admin(conn, max_attempts)
     }
 }
 

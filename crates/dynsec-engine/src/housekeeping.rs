@@ -8,7 +8,6 @@
 
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
-use dynsec_aws::AwsAdmin;
 use dynsec_core::{AwsConnection, LeaseState};
 use dynsec_store::InstanceRecord;
 use std::collections::BTreeSet;
@@ -275,7 +274,7 @@ impl Engine {
     pub async fn sweep_orphans(&self) -> Result<usize, EngineError> {
         let mut removed = 0;
         for (conn, path) in self.sweep_scopes().await? {
-            let aws = AwsAdmin::new(&conn, 3);
+            let aws = self.aws_admin(&conn, crate::leases::REVOKE_MAX_ATTEMPTS);
             let listing = aws.list_users_with_tags(&path);
             let users = match crate::duty::unit_of_work("orphan sweep listing", listing).await {
                 Ok(Ok(users)) => users,

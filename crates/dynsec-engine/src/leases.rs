@@ -13,8 +13,9 @@ use rand::Rng;
 use std::time::Duration;
 use tracing::{info, warn};
 
-/// SDK attempts per AWS call while revoking; the reaper retries beyond that forever.
-const REVOKE_MAX_ATTEMPTS: u32 = 3;
+/// SDK attempts per AWS call while revoking (and sweeping, so both share a
+/// connection's kept admin); the reaper retries beyond that forever.
+pub(crate) const REVOKE_MAX_ATTEMPTS: u32 = 3;
 /// How long a revocation on request waits for another gateway's revocation
 /// of the same lease to end before reporting it as still in progress.
 const OTHER_CLAIM_WAIT: Duration = Duration::from_secs(10);
@@ -365,7 +366,11 @@ impl Engine {
     /// Tears the lease's IAM user down through its dynamic secret's current
     /// connection — but only if that connection still reaches the account the
     /// user was created in: elsewhere, a missing user would look revoked while
-    /// the real one keeps working.
+    /// the real one keeps working. A lease that records what its issuance
+    /// created has exactly that deleted (`teardown_created`, which discovers
+    /// the rest itself should DeleteUser answer DeleteConflict); one recorded
+    /// before that was kept, or an intent that never got that far, by
+    /// discovery.
     async fn teardown_in_its_account(
         &self,
         producer: &ProducerRecord,
@@ -375,12 +380,11 @@ impl Engine {
             .producer_connection(producer)
             .await
             .map_err(|e| e.to_string())?;
-        let aws = dynsec_aws::AwsAdmin::new(&conn, REVOKE_MAX_ATTEMPTS);
+        let aws = self.aws_admin(&conn, REVOKE_MAX_ATTEMPTS);
         if let Some(expected) = &lease.account_id {
-            let actual = self
-                .account_reached(&conn, &aws)
-                .await
-                .map_err(|e| e.to_string())?;
+            // Asked of STS once per kept admin: a key never changes accounts,
+            // and changed settings are a new admin.
+            let actual = aws.account_id().await.map_err(|e| e.to_string())?;
             if &actual != expected {
                 return Err(format!(
                     "the AWS connection of '{}' now reaches account {actual}, but this credential was issued in \
@@ -389,39 +393,23 @@ impl Engine {
                 ));
             }
         }
-        aws.teardown_user(&lease.principal)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    /// The account a connection's admin credentials act in, asked of STS once
-    /// per credentials and endpoint for the life of the process.
-    async fn account_reached(
-        &self,
-        conn: &dynsec_core::AwsConnection,
-        aws: &dynsec_aws::AwsAdmin,
-    ) -> Result<String, dynsec_aws::AwsError> {
-        let key = format!(
-            "{}|{:?}|{:?}",
-            conn.access_key_id, conn.iam_endpoint, conn.sts_endpoint
-        );
-        let cached = self
-            .inner
-            .admin_accounts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .cloned();
-        if let Some(account) = cached {
-            return Ok(account);
+        match &lease.created {
+            Some(created) => {
+                let created = crate::aws_clients::created_for_teardown(&lease.principal, created);
+                let path = aws
+                    .teardown_created(&created)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if path == dynsec_aws::TeardownPath::Discovered {
+                    info!(lease = %lease.id, user = %lease.principal, "the user had gained something after issuance; removed it too");
+                }
+                Ok(())
+            }
+            None => aws
+                .teardown_user(&lease.principal)
+                .await
+                .map_err(|e| e.to_string()),
         }
-        let account = aws.account_id().await?;
-        self.inner
-            .admin_accounts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, account.clone());
-        Ok(account)
     }
 
     /// Writes a claimed lease's outcome while the claim holds; returns

@@ -9,6 +9,7 @@
 
 mod access;
 mod auth;
+mod aws_clients;
 mod claims;
 mod connection;
 mod duty;
@@ -110,9 +111,9 @@ struct Inner {
     /// Set when a lease's new state could not be written (`leases.rs::record`);
     /// the reaper takes it and pauses, so the store gets time to recover.
     lease_record_failed: std::sync::atomic::AtomicBool,
-    /// AWS account of each admin connection seen, keyed by credentials and
-    /// endpoints (see `leases.rs::account_reached`).
-    admin_accounts: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// One AWS admin per connection, kept while its settings stay the same
+    /// (`aws_clients.rs`); each remembers its connection's account.
+    aws: aws_clients::AwsClients,
     /// The supervised duties' liveness and the store's writability.
     health: duty::HealthState,
 }
@@ -128,7 +129,10 @@ impl Engine {
                 config,
                 instance_id,
                 reaper_wake: Notify::new(),
-                admin_accounts: Default::default(),
+                aws: aws_clients::AwsClients::new(
+                    dynsec_aws::AwsHttp::shared(),
+                    aws_clients::MAX_CACHED_CONNECTIONS,
+                ),
                 keys: keys::KeyState::default(),
                 lease_record_failed: Default::default(),
                 health: Default::default(),
