@@ -3,7 +3,7 @@
 # cluster tests; starts it if it has stopped.
 # Installs what the tests need (moto, the Akeyless Python SDK, pytest into
 # .venv; ministack into .venv-ministack, made only if missing, since it pins
-# its own botocore; cargo-nextest, Debian's chromium and the console tests'
+# its own botocore; schemathesis into .venv-schemathesis; cargo-nextest, Debian's chromium and the console tests'
 # pinned playwright-core if missing) and runs every test: formatting,
 # clippy, the Rust unit and end-to-end suites (the console's in headless
 # Chromium), and the Python SDK suite. Console screenshots land in
@@ -22,6 +22,14 @@ if [ ! -x .venv-ministack/bin/python ]; then
 fi
 .venv-ministack/bin/pip install --quiet --disable-pip-version-check -r tests/ministack/requirements.txt
 export DYNSEC_MINISTACK="$PWD/.venv-ministack/bin/ministack"
+
+# schemathesis fuzzes the gateway from its OpenAPI document
+# (crates/dynsec/tests/openapi.rs); its own venv: it pins hypothesis and jsonschema.
+if [ ! -x .venv-schemathesis/bin/python ]; then
+  python3 -m venv .venv-schemathesis
+fi
+.venv-schemathesis/bin/pip install --quiet --disable-pip-version-check -r tests/schemathesis/requirements.txt
+export DYNSEC_SCHEMATHESIS="$PWD/.venv-schemathesis/bin/schemathesis"
 export PATH="$PWD/.venv/bin:$PATH"
 
 if ! cargo nextest --version >/dev/null 2>&1; then

@@ -472,6 +472,34 @@ async function keyboardOnlyAssumedRole(page) {
   assert.ok(stillDark.background < 0.05, 'dark throughout');
   await assertLabelled(page, 'assumed-role secret');
   await shot(page, 'dynamic-secret-dark');
+
+  step('early revocation: turned on with Edit, Revoke then denies the session');
+  await page.getByRole('button', { name: 'Edit' }).click();
+  await page.getByRole('heading', { name: 'Edit /prod/roles/session' }).waitFor();
+  const early = page.getByLabel('Early revocation');
+  assert.ok(!(await early.isChecked()), 'off by default');
+  await early.check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('heading', { level: 2, name: 'Target properties' }).waitFor();
+  await page.getByRole('button', { name: 'Finish' }).click();
+  await page.getByRole('heading', { level: 1, name: 'session', exact: true }).waitFor();
+  assert.match(await page.locator('dl.settings').textContent(), /Early revocationOn/);
+  const lease = page.locator('tr[data-lease]');
+  await lease.waitFor();
+  const revokeNow = lease.getByRole('button', { name: /^Revoke/ });
+  assert.ok(!(await revokeNow.isDisabled()), 'revocable with early revocation');
+  await revokeNow.click();
+  const confirmRevoke = page.getByRole('dialog', { name: 'Revoke this credential?' });
+  assert.match(await confirmRevoke.textContent(), /AWS may take minutes to apply it/);
+  await confirmRevoke.getByRole('button', { name: 'Revoke' }).click();
+  const alerts = async () => (await page.locator('.alert').allTextContents()).join(' | ');
+  try {
+    await until(async () => (await alerts()).includes('deny written; AWS may take minutes to apply it'), 'the revocation note');
+  } catch (error) {
+    throw new Error(`${error.message}; alerts shown: ${await alerts()}`);
+  }
+  await page.getByText('No live credentials').waitFor();
+  await shot(page, 'early-revocation');
 }
 
 async function editAndDelete(page) {

@@ -15,6 +15,12 @@
 //! slow disk delays a request only when the queue is full, and then for at
 //! most [`SEND_WAIT`]. The thread appends, flushes after every batch, and on
 //! shutdown drains the queue and syncs the file ([`AuditWriter::finish`]).
+//!
+//! **Log rotation.** [`AuditReopener::reopen`] (the gateway calls it on
+//! SIGHUP) queues a reopen behind the records already queued: they go to the
+//! file the path named until then (renamed by logrotate, say), every later
+//! one to a file opened anew at the path. If the path cannot be opened, the
+//! old file stays in use and the caller is told.
 
 use crate::ops::Op;
 use crate::ApiError;
@@ -57,7 +63,8 @@ pub struct AuditRecord {
     pub client: String,
     /// The operation as requested (`/api/v2//auth/` → `auth`).
     pub operation: String,
-    /// The body's `name` (or `list-items`' folder), normalized like an item path.
+    /// The body's `name` (or the `path` of `list-items`, `list-leases` and
+    /// `revoke-leases`), normalized like an item path.
     pub path: Option<String>,
     /// `ok` or `error`.
     pub outcome: &'static str,
@@ -68,7 +75,8 @@ pub struct AuditRecord {
     /// The lease id of a credential issued by `get-dynamic-secret-value`, or
     /// revoked, forgotten or re-timed by a tmp-creds operation.
     pub lease_id: Option<String>,
-    /// What an operation that succeeded warned about (a `soft-delete`).
+    /// What an operation that succeeded warned about (a `soft-delete`, a
+    /// `revoke-leases` that left credentials live).
     pub warning: Option<String>,
     /// Hex HMAC of the token the request carried (for a successful `auth`, of
     /// the token it issued).
@@ -88,11 +96,44 @@ pub(crate) struct RequestFacts<'a> {
     pub result: &'a Result<(StatusCode, Value), ApiError>,
 }
 
+/// What the writer thread is handed, in order.
+// Records are nearly every entry: boxing them to shrink the rare reopen
+// would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum Entry {
+    Record(AuditRecord),
+    /// Close the file and open the path again; answer how that went.
+    Reopen(oneshot::Sender<io::Result<()>>),
+}
+
 /// The request side of the audit log: cheap to clone, one per router.
 #[derive(Clone)]
 pub struct Audit {
-    tx: mpsc::Sender<AuditRecord>,
+    tx: mpsc::Sender<Entry>,
     key: Arc<MacKey>,
+}
+
+/// Reopens the audit log at its path (log rotation). Holding one does not
+/// keep the writer alive: once every [`Audit`] is gone, reopening is refused.
+#[derive(Clone, Debug)]
+pub struct AuditReopener {
+    tx: mpsc::WeakSender<Entry>,
+}
+
+impl AuditReopener {
+    /// Queues a reopen behind the records already queued and waits until the
+    /// writer has done it: records queued before go to the old file, later
+    /// ones to the file now at the path. An error leaves the old file in use.
+    pub async fn reopen(&self) -> io::Result<()> {
+        let stopped = || io::Error::other("the audit log writer has stopped");
+        let tx = self.tx.upgrade().ok_or_else(stopped)?;
+        let (done_tx, done) = oneshot::channel();
+        tx.send(Entry::Reopen(done_tx))
+            .await
+            .map_err(|_| stopped())?;
+        drop(tx);
+        done.await.map_err(|_| stopped())?
+    }
 }
 
 impl std::fmt::Debug for Audit {
@@ -154,14 +195,25 @@ fn open_private_append(path: &Path) -> io::Result<std::fs::File> {
 
 /// The writer thread: blocks for a record, writes it and whatever else is
 /// already queued, flushes, repeats; ends (after a sync) once every [`Audit`]
-/// handle is gone and the queue is empty.
-fn write_records(mut rx: mpsc::Receiver<AuditRecord>, file: std::fs::File, path: &Path) {
+/// handle is gone and the queue is empty. A reopen is done in queue order.
+fn write_records(mut rx: mpsc::Receiver<Entry>, file: std::fs::File, path: &Path) {
     let mut out = io::BufWriter::new(file);
     let mut failing = false;
     while let Some(first) = rx.blocking_recv() {
-        let mut result = write_line(&mut out, &first);
-        while let Ok(next) = rx.try_recv() {
-            result = result.and(write_line(&mut out, &next));
+        let mut result = Ok(());
+        let mut next = Some(first);
+        while let Some(entry) = next.take() {
+            match entry {
+                Entry::Record(record) => result = result.and(write_line(&mut out, &record)),
+                Entry::Reopen(done) => {
+                    let reopened = reopen(&mut out, path);
+                    if let Err(err) = &reopened {
+                        error!(path = %path.display(), error = %err, "cannot reopen the audit log; still writing to the file open before");
+                    }
+                    let _ = done.send(reopened);
+                }
+            }
+            next = rx.try_recv().ok();
         }
         result = result.and(out.flush());
         // Log the first failure of a run, not one per record.
@@ -182,6 +234,16 @@ fn write_records(mut rx: mpsc::Receiver<AuditRecord>, file: std::fs::File, path:
     }
 }
 
+/// Flushes and syncs the file in use, then switches to a file opened anew at
+/// `path`; on failure the file in use stays.
+fn reopen(out: &mut io::BufWriter<std::fs::File>, path: &Path) -> io::Result<()> {
+    let fresh = open_private_append(path)?;
+    out.flush()?;
+    let _ = out.get_ref().sync_all();
+    *out = io::BufWriter::new(fresh);
+    Ok(())
+}
+
 fn write_line(out: &mut impl Write, record: &AuditRecord) -> io::Result<()> {
     serde_json::to_writer(&mut *out, record)?;
     out.write_all(b"\n")
@@ -199,6 +261,13 @@ impl AuditWriter {
 }
 
 impl Audit {
+    /// A handle that reopens the log at its path (see [`AuditReopener`]).
+    pub fn reopener(&self) -> AuditReopener {
+        AuditReopener {
+            tx: self.tx.downgrade(),
+        }
+    }
+
     /// Builds the record of a finished request and queues it for writing.
     pub(crate) async fn request(&self, facts: RequestFacts<'_>) {
         self.submit(self.record(facts)).await;
@@ -221,7 +290,7 @@ impl Audit {
             warning: None,
             token_hmac: None,
         };
-        if self.tx.try_send(record).is_err() {
+        if self.tx.try_send(Entry::Record(record)).is_err() {
             error!(
                 "the audit log is not keeping up; the record of a refused request head was lost"
             );
@@ -229,7 +298,7 @@ impl Audit {
     }
 
     async fn submit(&self, record: AuditRecord) {
-        let record = match self.tx.try_send(record) {
+        let record = match self.tx.try_send(Entry::Record(record)) {
             Ok(()) => return,
             Err(mpsc::error::TrySendError::Full(record)) => record,
             Err(mpsc::error::TrySendError::Closed(_)) => {
@@ -266,7 +335,7 @@ impl Audit {
                     .map(|p| p.to_string())
                     .unwrap_or_else(|_| clip(name)),
             ),
-            (None, Some(Op::ListItems)) => field("path")
+            (None, Some(Op::ListItems | Op::ListLeases | Op::RevokeLeases)) => field("path")
                 .map(dynsec_core::path::normalize_folder)
                 .map(|folder| clip(&folder)),
             (None, _) => None,
@@ -403,7 +472,7 @@ mod tests {
     use dynsec_crypto::MasterKey;
     use serde_json::json;
 
-    fn audit() -> (Audit, mpsc::Receiver<AuditRecord>) {
+    fn audit() -> (Audit, mpsc::Receiver<Entry>) {
         let (tx, rx) = mpsc::channel(8);
         let key = MacKey::derive(&MasterKey::generate(), AUDIT_KEY_LABEL);
         (
@@ -429,6 +498,66 @@ mod tests {
             caller,
             result,
         }
+    }
+
+    fn line(operation: &str) -> AuditRecord {
+        AuditRecord {
+            time: String::new(),
+            access_id: None,
+            client: "127.0.0.1".into(),
+            operation: operation.into(),
+            path: None,
+            outcome: "ok",
+            status: 200,
+            error: None,
+            lease_id: None,
+            warning: None,
+            token_hmac: None,
+        }
+    }
+
+    fn operations_in(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["operation"].to_string())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_reopen_after_a_rename_starts_a_new_file_at_the_path() {
+        let dir = std::env::temp_dir().join(format!("dynsec-audit-reopen-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("audit.log");
+        let rotated = dir.join("audit.log.1");
+        let key = MacKey::derive(&MasterKey::generate(), AUDIT_KEY_LABEL);
+        let (audit, writer) = open(&path, key).unwrap();
+        let reopener = audit.reopener();
+        audit.submit(line("before")).await;
+        std::fs::rename(&path, &rotated).unwrap();
+        // Queued before the reopen: still the old (renamed) file.
+        audit.submit(line("queued-before-reopen")).await;
+        reopener.reopen().await.unwrap();
+        audit.submit(line("after")).await;
+        // A path that cannot be opened keeps the file in use.
+        let in_use = dir.join("audit.log.2");
+        std::fs::rename(&path, &in_use).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        assert!(reopener.reopen().await.is_err());
+        audit.submit(line("after-failed-reopen")).await;
+        drop(audit);
+        writer.finish(Duration::from_secs(10)).await;
+        assert_eq!(
+            operations_in(&rotated),
+            ["\"before\"", "\"queued-before-reopen\""]
+        );
+        assert_eq!(
+            operations_in(&in_use),
+            ["\"after\"", "\"after-failed-reopen\""]
+        );
+        std::fs::remove_dir(&path).unwrap();
+        assert!(reopener.reopen().await.is_err(), "the writer has stopped");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -32,6 +32,26 @@ pub struct RequestContext {
     pub client: IpAddr,
     /// Who the token resolved to, once it did.
     pub caller: Option<Caller>,
+    /// Completes when the client stopped waiting for the answer (the
+    /// dispatcher's future was dropped: hyper gave up on the connection).
+    /// The request runs on regardless; only waits that serve the client
+    /// alone (a credential's ready-wait) end on it.
+    pub client_gone: Option<tokio::sync::watch::Receiver<()>>,
+}
+
+impl RequestContext {
+    /// A future that completes once the client has gone away (never, when
+    /// taken twice).
+    pub fn client_gone(&mut self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let gone = self.client_gone.take();
+        async move {
+            match gone {
+                // Only the dispatcher's drop ends it: it never sends.
+                Some(mut gone) => while gone.changed().await.is_ok() {},
+                None => std::future::pending().await,
+            }
+        }
+    }
 }
 
 impl RequestContext {
@@ -103,11 +123,14 @@ pub async fn dispatch(
     // exactly once with its real outcome, even if the client hangs up.
     let audit = state.audit.clone();
     let operation = operation_name(parts.uri.path()).to_string();
+    // Held by this future alone: dropped with it when the client goes away.
+    let (_client_waiting, client_gone) = tokio::sync::watch::channel(());
     let task = tokio::spawn(async move {
         let mut ctx = RequestContext {
             peer,
             client,
             caller: None,
+            client_gone: Some(client_gone),
         };
         let (result, body) = match body {
             // Boxed: the operation futures nest deeply, and unboxed inside

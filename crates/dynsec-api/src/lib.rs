@@ -6,6 +6,10 @@
 //! [`dynsec_engine::EngineError`] to statuses and never leaks internal detail.
 //! It also serves the web console (`/console/`), a static client of that API.
 
+// The dynamic-secret answer is one `json!` literal with every setting
+// (Akeyless's shape plus dynsec's extensions); it outgrows the default 128.
+#![recursion_limit = "256"]
+
 pub mod audit;
 mod console;
 mod dispatch;
@@ -38,7 +42,8 @@ pub struct AppState {
     pub trusted_proxies: std::sync::Arc<Vec<dynsec_core::access::Cidr>>,
 }
 
-/// Builds the router serving the API, the console and `/health`. Every API
+/// Builds the router serving the API, the console, `/health` and the
+/// OpenAPI document. Every API
 /// answer, whatever produced it, carries [`no_store`]'s headers; everything but
 /// `GET /health` and the console's files goes through `dispatch`, so it is
 /// answered in the API's JSON shape and audited.
@@ -49,6 +54,11 @@ pub fn router(
 ) -> Router {
     Router::new()
         .route("/health", get(health::health).fallback(dispatch::dispatch))
+        // The OpenAPI document of every operation (public: it holds no data).
+        .route(
+            "/api/v2/openapi.json",
+            get(openapi_document).fallback(dispatch::dispatch),
+        )
         // A browser opening the gateway gets the console; `POST /` stays an
         // (unknown) operation like any other path.
         .route(
@@ -63,6 +73,11 @@ pub fn router(
             audit,
             trusted_proxies: std::sync::Arc::new(trusted_proxies),
         })
+}
+
+/// `GET /api/v2/openapi.json` (see `ops/openapi.rs`).
+async fn openapi_document() -> axum::Json<serde_json::Value> {
+    axum::Json(ops::openapi::document().clone())
 }
 
 /// Answers carry secrets: no cache may keep them, and no browser may guess

@@ -16,7 +16,8 @@
 //! - **Request heads** hyper would refuse with an empty answer of its own
 //!   are refused first with a JSON one, and audited (`head_guard.rs`).
 //! - **TLS handshakes** run on the connection's own task, within
-//!   [`HANDSHAKE_TIMEOUT`] and inside its slot.
+//!   [`HANDSHAKE_TIMEOUT`] and inside its slot, with the certificate current
+//!   at the accept ([`crate::tls::TlsSettings`]: reloadable while serving).
 //! - **Graceful shutdown**: on `shutdown` the loop stops accepting, idle
 //!   connections close at once and requests in flight finish.
 
@@ -69,12 +70,11 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     audit: crate::audit::Audit,
-    tls: Option<crate::tls::ServerConfig>,
+    tls: Option<crate::tls::TlsSettings>,
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let acceptor = tls.map(TlsAcceptor::from);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -125,7 +125,8 @@ pub async fn serve(
             audit: audit.clone(),
             peer,
         };
-        let acceptor = acceptor.clone();
+        // The configuration current now: a reload affects later accepts only.
+        let acceptor = tls.as_ref().map(|tls| TlsAcceptor::from(tls.current()));
         tokio::spawn(async move {
             let _slot = slot;
             match acceptor {

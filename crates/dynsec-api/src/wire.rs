@@ -86,7 +86,7 @@ pub fn flex_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Erro
 }
 
 /// The token every operation but `auth` carries in its body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct TokenField {
     pub token: Option<String>,
     #[serde(rename = "uid-token")]

@@ -146,7 +146,8 @@ impl AwsAdmin {
     /// reads the policy and what the role's other inline policies use,
     /// adds the sessions, prunes expired entries, writes the result (or
     /// deletes the policy when nothing is left; with no sessions this is a
-    /// pure prune) and reads it back. `now` is unix seconds.
+    /// pure prune, which writes nothing when nothing expired) and reads it
+    /// back. `now` is unix seconds.
     ///
     /// AWS applies the deny within seconds to minutes; credentials already
     /// handed out keep working until then.
@@ -198,6 +199,7 @@ impl AwsAdmin {
             self.role_inline_policy_usage(role_name, REVOKED_SESSIONS_POLICY),
         )?;
         let mut policy = RevokedSessions::parse(current.as_deref(), ROLE_SESSION_PREFIX)?;
+        let before = policy.clone();
         change(&mut policy)?;
         let pruned = policy.prune(now);
         let budget = ROLE_INLINE_POLICY_BUDGET.saturating_sub(others);
@@ -218,6 +220,15 @@ impl AwsAdmin {
                         .await?;
                 }
                 write.deleted = true;
+            }
+            RenderedPolicy::Document {
+                json: _,
+                size,
+                fell_back,
+            } if current.is_some() && policy == before => {
+                // Nothing changed (a prune with nothing expired): no write.
+                write.fell_back = fell_back;
+                write.size = size;
             }
             RenderedPolicy::Document {
                 json,

@@ -6,12 +6,14 @@
 
 pub mod access;
 pub mod error;
+pub mod iam_extensions;
 pub mod lease;
 pub mod limits;
 pub mod path;
 pub mod secret;
 pub mod spec;
 pub mod ttl;
+pub mod username;
 
 pub use error::ValidationError;
 pub use lease::{CreatedIamUser, Lease, LeaseState};

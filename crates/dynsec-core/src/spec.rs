@@ -9,6 +9,18 @@ use std::fmt;
 pub const MIN_ROLE_TTL_SECS: u64 = 900;
 pub const MAX_ROLE_TTL_SECS: u64 = 43_200;
 
+/// STS bounds for GetFederationToken's and GetSessionToken's
+/// DurationSeconds (15 minutes to 36 hours, for an IAM user's key).
+pub const MIN_STS_TOKEN_TTL_SECS: u64 = 900;
+pub const MAX_STS_TOKEN_TTL_SECS: u64 = 129_600;
+
+/// AssumeRole signed with temporary credentials (role chaining) lasts at
+/// most 1 hour, whatever the role allows.
+pub const MAX_CHAINED_ROLE_TTL_SECS: u64 = 3_600;
+
+/// Akeyless's bound on `secure-access-delay`, in seconds.
+pub const MAX_SECURE_ACCESS_DELAY_SECS: u64 = 120;
+
 /// IAM's limit on a user name.
 pub const MAX_IAM_USER_NAME: usize = 64;
 
@@ -20,6 +32,12 @@ pub enum AccessMode {
     IamUser,
     /// STS AssumeRole session credentials.
     AssumedRole,
+    /// STS GetFederationToken: a federated-user session of the admin user,
+    /// limited to the secret's policies.
+    FederationToken,
+    /// STS GetSessionToken: a session of the admin user itself (with MFA
+    /// when the secret names a device).
+    SessionToken,
 }
 
 impl AccessMode {
@@ -28,9 +46,13 @@ impl AccessMode {
         match raw.trim().to_ascii_lowercase().replace('-', "_").as_str() {
             "iam_user" => Ok(Self::IamUser),
             "assumed_role" | "assume_role" => Ok(Self::AssumedRole),
+            "federation_token" => Ok(Self::FederationToken),
+            "session_token" => Ok(Self::SessionToken),
             other => Err(ValidationError::new(
                 field,
-                format!("unknown access mode '{other}' (expected iam_user or assumed_role)"),
+                format!(
+                    "unknown access mode '{other}' (expected iam_user, assumed_role, federation_token or session_token)"
+                ),
             )),
         }
     }
@@ -39,7 +61,16 @@ impl AccessMode {
         match self {
             Self::IamUser => "iam_user",
             Self::AssumedRole => "assumed_role",
+            Self::FederationToken => "federation_token",
+            Self::SessionToken => "session_token",
         }
+    }
+
+    /// Whether a lease of this mode is a temporary IAM user, which
+    /// revocation deletes; the others are STS sessions that end at their
+    /// expiry (assumed_role ones earlier with early revocation).
+    pub fn is_iam_user(self) -> bool {
+        self == Self::IamUser
     }
 }
 
@@ -269,15 +300,84 @@ pub struct ProducerSettings {
     pub tags: Vec<String>,
     pub description: String,
     pub protection_key: Option<String>,
+    // dynsec extensions (`crate::iam_extensions`); defaults when stored
+    // settings predate them.
+    /// `permissions-boundary-arn` (iam_user): set on CreateUser.
+    #[serde(default)]
+    pub permissions_boundary_arn: Option<String>,
+    /// `aws-user-tags` (iam_user): extra IAM tags beside dynsec's own.
+    #[serde(default)]
+    pub user_tags: Vec<(String, String)>,
+    /// `aws-user-inline-policy` (iam_user): a compact JSON policy document.
+    #[serde(default)]
+    pub user_inline_policy: Option<String>,
+    /// `session-policy-arns` (session modes): managed session policies.
+    #[serde(default)]
+    pub session_policy_arns: Vec<String>,
+    /// `session-policy` (session modes): a compact JSON session policy.
+    #[serde(default)]
+    pub session_policy: Option<String>,
+    /// `max-ttl`: no credential of this secret lives longer, extensions included.
+    #[serde(default)]
+    pub max_ttl_secs: Option<u64>,
+    /// `max-ttl` as the user wrote it.
+    #[serde(default)]
+    pub max_ttl_text: String,
+    /// assumed_role: revoking a lease denies its session through the role's
+    /// `dynsec-revoked-sessions` inline policy (roles in the connection's own
+    /// account). Off: assumed_role leases only expire. Ignored by iam_user
+    /// (its credentials are always revocable).
+    #[serde(default)]
+    pub early_revocation: bool,
+    /// Akeyless's `secure-access-delay`: the longest issuance waits for a new
+    /// credential to be seen working (0 = hand it out at once), at most
+    /// [`MAX_SECURE_ACCESS_DELAY_SECS`].
+    #[serde(default)]
+    pub secure_access_delay_secs: u64,
+    /// session_token: the admin user's MFA device (serial number or ARN);
+    /// get-value then needs `mfa-code=<code>`.
+    #[serde(default)]
+    pub mfa_serial: Option<String>,
+}
+
+impl AccessMode {
+    /// Whether credentials of this mode are STS sessions that take session
+    /// policies (`session-policy-arns`, `session-policy`).
+    pub fn takes_session_policies(self) -> bool {
+        match self {
+            Self::IamUser | Self::SessionToken => false,
+            Self::AssumedRole | Self::FederationToken => true,
+        }
+    }
 }
 
 impl ProducerSettings {
+    /// Like [`ProducerSettings::validate`], plus the checks that depend on
+    /// the dynamic secret's name (the user-name template's worst case).
+    pub fn validate_for(&self, name: &str) -> Result<(), ValidationError> {
+        self.validate()?;
+        if let Some(template) = &self.username_template {
+            crate::username::UsernameTemplate::parse(template)?.check_fits(name)?;
+        }
+        Ok(())
+    }
+
     /// Enforces the rules AWS (not its emulators) would enforce, and our own.
     pub fn validate(&self) -> Result<(), ValidationError> {
         // Also checked when the TTL is parsed; settings built another way
         // must not overflow an expiry either.
         crate::ttl::at_most_max("user-ttl", self.ttl_secs)?;
         self.validate_lengths()?;
+        if self.secure_access_delay_secs > MAX_SECURE_ACCESS_DELAY_SECS {
+            return Err(ValidationError::new(
+                "secure-access-delay",
+                format!(
+                    "must be between 0 and {MAX_SECURE_ACCESS_DELAY_SECS} seconds; got {}",
+                    self.secure_access_delay_secs
+                ),
+            ));
+        }
+        self.validate_extensions()?;
         match self.access_mode {
             AccessMode::IamUser => {
                 if !self.programmatic_access && !self.console_access {
@@ -311,6 +411,50 @@ impl ProducerSettings {
                     validate_iam_path(&self.iam_path)?;
                 }
             }
+            AccessMode::FederationToken | AccessMode::SessionToken => {
+                if !(MIN_STS_TOKEN_TTL_SECS..=MAX_STS_TOKEN_TTL_SECS).contains(&self.ttl_secs) {
+                    return Err(ValidationError::new(
+                        "user-ttl",
+                        format!(
+                            "{} credentials last between 15m and 36h (900-129600 seconds); got {} seconds",
+                            self.access_mode, self.ttl_secs
+                        ),
+                    ));
+                }
+                for arn in &self.user_policies {
+                    if !arn.starts_with("arn:") {
+                        return Err(ValidationError::new(
+                            "aws-user-policies",
+                            format!("'{arn}' is not a policy ARN"),
+                        ));
+                    }
+                }
+                if self.access_mode == AccessMode::SessionToken
+                    && (!self.user_policies.is_empty() || self.session_policy.is_some())
+                {
+                    return Err(ValidationError::new(
+                        "session-policy",
+                        "session_token credentials act with the admin user's own permissions; GetSessionToken takes no policies (use federation_token to limit them)",
+                    ));
+                }
+                if self.access_mode == AccessMode::FederationToken && self.mfa_serial.is_some() {
+                    return Err(ValidationError::new(
+                        "mfa-serial",
+                        "only session_token credentials use an MFA device",
+                    ));
+                }
+                // The shape only (core parses no JSON): the API checks the
+                // syntax, AWS the grammar.
+                if let Some(policy) = &self.session_policy {
+                    let policy = policy.trim();
+                    if !(policy.starts_with('{') && policy.ends_with('}')) {
+                        return Err(ValidationError::new(
+                            "session-policy",
+                            "must be a JSON policy document (an object)",
+                        ));
+                    }
+                }
+            }
             AccessMode::AssumedRole => {
                 if self.role_arns.is_empty() {
                     return Err(ValidationError::new(
@@ -342,6 +486,89 @@ impl ProducerSettings {
 }
 
 impl ProducerSettings {
+    /// The dynsec extensions: each valid, and given only where it applies
+    /// (a field that would do nothing is refused, not ignored).
+    fn validate_extensions(&self) -> Result<(), ValidationError> {
+        use crate::iam_extensions as ext;
+        if let Some(max) = self.max_ttl_secs {
+            crate::ttl::at_most_max("max-ttl", max)?;
+            if max == 0 {
+                return Err(ValidationError::new("max-ttl", "must be greater than zero"));
+            }
+            if self.ttl_secs > max {
+                return Err(ValidationError::new(
+                    "user-ttl",
+                    format!(
+                        "{} seconds is longer than this secret's max-ttl ({max} seconds)",
+                        self.ttl_secs
+                    ),
+                ));
+            }
+        }
+        crate::limits::text("max-ttl", &self.max_ttl_text, crate::limits::TTL_TEXT)?;
+        let iam_user_only = [
+            (
+                "permissions-boundary-arn",
+                self.permissions_boundary_arn.is_some(),
+            ),
+            ("aws-user-tags", !self.user_tags.is_empty()),
+            ("aws-user-inline-policy", self.user_inline_policy.is_some()),
+            ("custom-username-template", self.username_template.is_some()),
+        ];
+        let session_only = [
+            ("session-policy-arns", !self.session_policy_arns.is_empty()),
+            ("session-policy", self.session_policy.is_some()),
+        ];
+        for (field, given) in iam_user_only {
+            if given && self.access_mode != AccessMode::IamUser {
+                return Err(ValidationError::new(
+                    field,
+                    format!(
+                        "applies to iam_user dynamic secrets only, not {}",
+                        self.access_mode
+                    ),
+                ));
+            }
+        }
+        for (field, given) in session_only {
+            if given && !self.access_mode.takes_session_policies() {
+                return Err(ValidationError::new(
+                    field,
+                    format!(
+                        "session policies apply to STS sessions, not {}",
+                        self.access_mode
+                    ),
+                ));
+            }
+        }
+        if let Some(arn) = &self.permissions_boundary_arn {
+            ext::validate_policy_arn("permissions-boundary-arn", arn)?;
+        }
+        ext::validate_user_tags("aws-user-tags", &self.user_tags)?;
+        if let Some(doc) = &self.user_inline_policy {
+            ext::policy_document("aws-user-inline-policy", doc, ext::MAX_USER_INLINE_POLICY)?;
+        }
+        if self.session_policy_arns.len() > ext::MAX_SESSION_POLICY_ARNS {
+            return Err(ValidationError::new(
+                "session-policy-arns",
+                format!(
+                    "more than {} policy ARNs (STS's limit)",
+                    ext::MAX_SESSION_POLICY_ARNS
+                ),
+            ));
+        }
+        for arn in &self.session_policy_arns {
+            ext::validate_policy_arn("session-policy-arns", arn)?;
+        }
+        if let Some(doc) = &self.session_policy {
+            ext::policy_document("session-policy", doc, ext::MAX_SESSION_POLICY)?;
+        }
+        if let Some(template) = &self.username_template {
+            crate::username::UsernameTemplate::parse(template)?;
+        }
+        Ok(())
+    }
+
     /// Every free-text field within its documented limit (`crate::limits`).
     fn validate_lengths(&self) -> Result<(), ValidationError> {
         use crate::limits::{self, list, text};
@@ -356,6 +583,13 @@ impl ProducerSettings {
         }
         if let Some(external_id) = &self.external_id {
             text("aws-external-id", external_id, limits::EXTERNAL_ID)?;
+        }
+        if let Some(policy) = &self.session_policy {
+            // AWS's limit for a session policy, in characters.
+            text("session-policy", policy, 2_048)?;
+        }
+        if let Some(serial) = &self.mfa_serial {
+            text("mfa-serial", serial, limits::ARN)?;
         }
         list(
             "aws-user-policies",
@@ -422,19 +656,7 @@ pub fn validate_iam_path(path: &str) -> Result<(), ValidationError> {
 
 /// Parses `"k=v,k2=v2"` session tags.
 pub fn parse_session_tags(raw: &str) -> Result<Vec<(String, String)>, ValidationError> {
-    raw.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => {
-                Ok((k.trim().to_string(), v.trim().to_string()))
-            }
-            _ => Err(ValidationError::new(
-                "session-tags",
-                format!("'{pair}' is not key=value"),
-            )),
-        })
-        .collect()
+    crate::iam_extensions::parse_tag_pairs("session-tags", raw)
 }
 
 /// Splits a comma-separated list, dropping blanks.
@@ -469,6 +691,16 @@ mod tests {
             tags: vec![],
             description: String::new(),
             protection_key: None,
+            permissions_boundary_arn: None,
+            user_tags: vec![],
+            user_inline_policy: None,
+            session_policy_arns: vec![],
+            session_policy: None,
+            max_ttl_secs: None,
+            max_ttl_text: String::new(),
+            early_revocation: false,
+            secure_access_delay_secs: 0,
+            mfa_serial: None,
         }
     }
 
@@ -503,6 +735,55 @@ mod tests {
         assert_eq!(s.validate().unwrap_err().field, "user-ttl");
         s.ttl_secs = 900;
         s.validate().unwrap();
+    }
+
+    #[test]
+    fn sts_token_modes_have_their_own_bounds_and_settings() {
+        for mode in [AccessMode::FederationToken, AccessMode::SessionToken] {
+            let mut s = iam_user();
+            s.access_mode = mode;
+            s.user_policies = vec![];
+            s.ttl_secs = 899;
+            assert_eq!(s.validate().unwrap_err().field, "user-ttl", "{mode}");
+            s.ttl_secs = 129_601;
+            assert_eq!(s.validate().unwrap_err().field, "user-ttl", "{mode}");
+            s.ttl_secs = 129_600;
+            s.validate().unwrap();
+            s.ttl_secs = 900;
+            s.validate().unwrap();
+        }
+        let mut s = iam_user();
+        s.access_mode = AccessMode::SessionToken;
+        assert_eq!(s.validate().unwrap_err().field, "session-policy");
+        s.user_policies = vec![];
+        s.mfa_serial = Some("arn:aws:iam::123456789012:mfa/admin".into());
+        s.validate().unwrap();
+        s.access_mode = AccessMode::FederationToken;
+        assert_eq!(s.validate().unwrap_err().field, "mfa-serial");
+        s.mfa_serial = None;
+        s.session_policy = Some("not json".into());
+        assert_eq!(s.validate().unwrap_err().field, "session-policy");
+        s.session_policy = Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into());
+        s.validate().unwrap();
+        assert_eq!(
+            AccessMode::parse("access-mode", "federation_token").unwrap(),
+            AccessMode::FederationToken
+        );
+        assert_eq!(
+            AccessMode::parse("access-mode", "session-token").unwrap(),
+            AccessMode::SessionToken
+        );
+    }
+
+    #[test]
+    fn secure_access_delay_is_0_to_120_seconds() {
+        let mut s = iam_user();
+        s.secure_access_delay_secs = 120;
+        s.validate().unwrap();
+        s.secure_access_delay_secs = 121;
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.field, "secure-access-delay");
+        assert!(err.reason.contains("between 0 and 120"), "{err}");
     }
 
     #[test]
@@ -676,6 +957,53 @@ mod tests {
         let mut s = iam_user();
         s.tags = vec!["t".into(); 101];
         assert_eq!(s.validate().unwrap_err().field, "tags");
+    }
+
+    #[test]
+    fn max_ttl_caps_the_ttl() {
+        let mut s = iam_user();
+        s.max_ttl_secs = Some(3600);
+        s.validate().unwrap();
+        s.ttl_secs = 3601;
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.field, "user-ttl");
+        assert!(err.reason.contains("max-ttl"), "{err}");
+        s.max_ttl_secs = Some(0);
+        assert_eq!(s.validate().unwrap_err().field, "max-ttl");
+    }
+
+    #[test]
+    fn extensions_are_refused_where_they_would_do_nothing() {
+        let mut role = iam_user();
+        role.access_mode = AccessMode::AssumedRole;
+        role.role_arns = vec!["arn:aws:iam::123456789012:role/r".into()];
+        role.session_policy = Some(r#"{"Version":"2012-10-17"}"#.into());
+        role.session_policy_arns = vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into()];
+        role.validate().unwrap();
+        role.permissions_boundary_arn = Some("arn:aws:iam::aws:policy/ReadOnlyAccess".into());
+        assert_eq!(
+            role.validate().unwrap_err().field,
+            "permissions-boundary-arn"
+        );
+
+        let mut user = iam_user();
+        user.session_policy = Some("{}".into());
+        assert_eq!(user.validate().unwrap_err().field, "session-policy");
+        user.session_policy = None;
+        user.user_inline_policy = Some("[]".into());
+        assert_eq!(user.validate().unwrap_err().field, "aws-user-inline-policy");
+        user.user_inline_policy = None;
+        user.username_template = Some("{{nope}}".into());
+        assert_eq!(
+            user.validate().unwrap_err().field,
+            "custom-username-template"
+        );
+        user.username_template = Some("{{access_id}}-{{unix_time}}-xy".into());
+        user.validate().unwrap();
+        assert_eq!(
+            user.validate_for("/a/b").unwrap_err().field,
+            "custom-username-template"
+        );
     }
 
     #[test]

@@ -268,7 +268,7 @@ impl Engine {
     }
 
     /// Scans IAM, through every connection the gateway knows, for temporary
-    /// users it created (path, `tmp.` name and `dynsec:managed-by` tag) whose
+    /// users it created (path, `dynsec:managed-by` and `dynsec:lease-id` tags) whose
     /// expiry tag has passed and that no live lease claims; tears them down.
     /// Protects against a lost or restored-from-backup database.
     pub async fn sweep_orphans(&self) -> Result<usize, EngineError> {
@@ -320,8 +320,11 @@ impl Engine {
                 .find(|(k, _)| k == key)
                 .map(|(_, v)| v.as_str())
         };
-        if !user.user_name.starts_with("tmp.")
-            || tag("dynsec:managed-by") != Some(self.config().managed_by.as_str())
+        // Ours by dynsec's tags alone (set in the CreateUser call itself, so
+        // never missing on a user we created): names follow each secret's
+        // `custom-username-template`, so they prove nothing.
+        if tag("dynsec:managed-by") != Some(self.config().managed_by.as_str())
+            || tag(dynsec_aws::LEASE_ID_TAG).is_none()
         {
             return Ok(false); // Not ours: never touched.
         }

@@ -8,7 +8,9 @@
 
 use crate::{Engine, EngineError};
 use chrono::{DateTime, SecondsFormat, Utc};
-use dynsec_aws::{AssumeRoleRequest, NewIamUser};
+use dynsec_aws::{
+    AssumeRoleRequest, FederationTokenRequest, MfaCode, NewIamUser, SessionTokenRequest,
+};
 use dynsec_core::{AccessMode, ItemPath, Lease, LeaseState, SecretString, ValidationError};
 use dynsec_store::ProducerRecord;
 use tracing::{info, warn};
@@ -17,7 +19,7 @@ use tracing::{info, warn};
 pub(crate) const EXPIRES_AT_TAG: &str = "dynsec:expires-at";
 
 /// Length of a lease id; also the unique part of user and session names.
-const LEASE_ID_LEN: usize = 16;
+const LEASE_ID_LEN: usize = dynsec_core::username::LEASE_ID_LEN;
 
 /// A freshly issued credential. Holds secrets: never log it.
 #[derive(Debug)]
@@ -32,6 +34,7 @@ pub enum IssuedValue {
         console_sign_in_url: Option<String>,
         expires_at: DateTime<Utc>,
         ttl_secs: u64,
+        ready: Option<ReadyReport>,
     },
     AssumedRole {
         lease_id: String,
@@ -42,43 +45,179 @@ pub enum IssuedValue {
         session_token: SecretString,
         expires_at: DateTime<Utc>,
         ttl_secs: u64,
+        ready: Option<ReadyReport>,
+    },
+    /// federation_token or session_token.
+    StsToken {
+        lease_id: String,
+        mode: AccessMode,
+        /// `arn:aws:sts::<account>:federated-user/<name>` (federation_token).
+        federated_user_arn: Option<String>,
+        access_key_id: String,
+        secret_access_key: SecretString,
+        session_token: SecretString,
+        expires_at: DateTime<Utc>,
+        ttl_secs: u64,
+        ready: Option<ReadyReport>,
     },
 }
 
+/// How the ready-wait of a dynamic secret with a `secure-access-delay` went
+/// (none without one, or for a credential with no key to try).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadyReport {
+    /// From the start of the wait until the credential was seen working (or
+    /// the delay ran out).
+    pub waited: std::time::Duration,
+    /// Whether GetCallerIdentity signed with it answered within the delay.
+    pub seen_working: bool,
+}
+
+impl IssuedValue {
+    fn ready_mut(&mut self) -> &mut Option<ReadyReport> {
+        match self {
+            Self::IamUser { ready, .. }
+            | Self::AssumedRole { ready, .. }
+            | Self::StsToken { ready, .. } => ready,
+        }
+    }
+
+    fn lease_id(&self) -> &str {
+        match self {
+            Self::IamUser { lease_id, .. }
+            | Self::AssumedRole { lease_id, .. }
+            | Self::StsToken { lease_id, .. } => lease_id,
+        }
+    }
+
+    /// The credential to sign a ready-wait with, if it has a key.
+    fn credential(&self) -> Option<dynsec_aws::CredentialRef<'_>> {
+        match self {
+            Self::IamUser {
+                access_key_id: Some(id),
+                secret_access_key: Some(secret),
+                ..
+            } => Some(dynsec_aws::CredentialRef {
+                access_key_id: id,
+                secret_access_key: secret,
+                session_token: None,
+            }),
+            Self::IamUser { .. } => None,
+            Self::AssumedRole {
+                access_key_id,
+                secret_access_key,
+                session_token,
+                ..
+            }
+            | Self::StsToken {
+                access_key_id,
+                secret_access_key,
+                session_token,
+                ..
+            } => Some(dynsec_aws::CredentialRef {
+                access_key_id,
+                secret_access_key,
+                session_token: Some(session_token),
+            }),
+        }
+    }
+}
+
 impl Engine {
-    /// Issues a new credential from the dynamic secret `name`. `args` are the
+    /// Issues a new credential from the dynamic secret `name` for the caller
+    /// `access_id` (a user-name template may name it). `args` are the
     /// caller's `k=v` options; only `role-arn=<arn>` is understood.
     pub async fn get_value(
         &self,
+        access_id: &str,
         name: &ItemPath,
         args: &[String],
     ) -> Result<IssuedValue, EngineError> {
+        self.get_value_unless(access_id, name, args, std::future::pending())
+            .await
+    }
+
+    /// [`Engine::get_value`], whose ready-wait (`secure-access-delay`) ends
+    /// early when `client_gone` completes: the credential is then handed to
+    /// nobody, and stays recorded as the active lease it is until it is
+    /// revoked or expires. The issuance itself (intent, AWS calls,
+    /// activation) always runs to its end on its own task; the wait starts
+    /// only once the lease is active, so it never holds an intent open.
+    pub async fn get_value_unless(
+        &self,
+        access_id: &str,
+        name: &ItemPath,
+        args: &[String],
+        client_gone: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<IssuedValue, EngineError> {
         let producer = self.producer_record(name).await?;
+        let mut issued = self.issue(producer.clone(), access_id, args).await?;
+        let delay = producer.settings.secure_access_delay_secs;
+        if delay == 0 {
+            return Ok(issued);
+        }
+        let Some(credential) = issued.credential() else {
+            return Ok(issued);
+        };
+        let aws = self
+            .aws_for(&producer, self.config().issue_max_attempts)
+            .await?;
+        let wait = aws.wait_until_usable(&credential, std::time::Duration::from_secs(delay));
+        let report = tokio::select! {
+            wait = wait => ReadyReport { waited: wait.waited, seen_working: wait.is_ready() },
+            () = client_gone => {
+                warn!(lease = %issued.lease_id(), "the client went away during the ready-wait; the credential was handed to nobody");
+                return Err(EngineError::Unavailable(
+                    "the client went away before the credential was seen working".into(),
+                ));
+            }
+        };
+        info!(lease = %issued.lease_id(), waited_ms = report.waited.as_millis() as u64, seen_working = report.seen_working, "ready-wait done");
+        *issued.ready_mut() = Some(report);
+        Ok(issued)
+    }
+
+    async fn issue(
+        &self,
+        producer: ProducerRecord,
+        access_id: &str,
+        args: &[String],
+    ) -> Result<IssuedValue, EngineError> {
         // A dynamic secret's protection key is needed to issue from it, also
         // when the secret it protects (its target's) is sealed elsewhere.
         self.require_protection_key(producer.settings.protection_key.as_deref())
             .await?;
-        let chosen_role = parse_args(args)?;
+        let args = parse_args(args)?;
         let engine = self.clone();
+        let access_id = access_id.to_owned();
         // Own task: finishes (or rolls back) even if the caller goes away.
         tokio::spawn(async move {
             match producer.settings.access_mode {
-                AccessMode::IamUser => engine.issue_iam_user(&producer).await,
-                AccessMode::AssumedRole => engine.issue_assumed_role(&producer, chosen_role).await,
+                AccessMode::IamUser => engine.issue_iam_user(&producer, &access_id).await,
+                AccessMode::AssumedRole => {
+                    engine.issue_assumed_role(&producer, args.role_arn).await
+                }
+                AccessMode::FederationToken | AccessMode::SessionToken => {
+                    engine.issue_sts_token(&producer, args.mfa_code).await
+                }
             }
         })
         .await
         .map_err(|e| EngineError::Internal(format!("issuance task failed: {e}")))?
     }
 
-    async fn issue_iam_user(&self, producer: &ProducerRecord) -> Result<IssuedValue, EngineError> {
+    async fn issue_iam_user(
+        &self,
+        producer: &ProducerRecord,
+        access_id: &str,
+    ) -> Result<IssuedValue, EngineError> {
         let settings = &producer.settings;
         let aws = self
             .aws_for(producer, self.config().issue_max_attempts)
             .await?;
         let lease_id = dynsec_crypto::random_id(LEASE_ID_LEN);
-        let user_name = temp_user_name(&producer.name, &lease_id);
         let now = Utc::now();
+        let user_name = user_name_of(producer, &lease_id, access_id, now)?;
         // Before the intent is written: nothing exists yet to roll back.
         let expires_at = expiry(now, settings.ttl_secs)?;
         let mut lease = Lease {
@@ -158,6 +297,12 @@ impl Engine {
                 expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             ),
         ];
+        // The secret's own tags after dynsec's: validation keeps them off
+        // the `dynsec:` keys, so they can never override ours.
+        let tags: Vec<(String, String)> = tags
+            .into_iter()
+            .chain(settings.user_tags.iter().cloned())
+            .collect();
         let console_password = settings
             .console_access
             .then(|| crate::password::generate(&settings.password));
@@ -169,7 +314,8 @@ impl Engine {
             groups: &settings.user_groups,
             access_key: settings.programmatic_access,
             console_password: console_password.as_ref(),
-            ..NewIamUser::default()
+            permissions_boundary: settings.permissions_boundary_arn.as_deref(),
+            inline_policy: settings.user_inline_policy.as_deref(),
         };
         let created = match aws.create_user(&request).await {
             Ok(created) => created,
@@ -240,6 +386,7 @@ impl Engine {
             console_sign_in_url,
             expires_at,
             ttl_secs: settings.ttl_secs,
+            ready: None,
         })
     }
 
@@ -336,7 +483,8 @@ impl Engine {
                 external_id: settings.external_id.as_deref(),
                 session_tags: &settings.session_tags,
                 transitive_tag_keys: &settings.transitive_tag_keys,
-                ..AssumeRoleRequest::default()
+                session_policy_arns: &settings.session_policy_arns,
+                session_policy: settings.session_policy.as_deref(),
             })
             .await?;
         let now = Utc::now();
@@ -379,6 +527,138 @@ impl Engine {
             session_token: creds.session_token,
             expires_at,
             ttl_secs: settings.ttl_secs,
+            ready: None,
+        })
+    }
+}
+
+impl Engine {
+    /// federation_token / session_token: one STS call with the admin user's
+    /// key, then the lease (there is nothing to roll back: the session
+    /// cannot be ended and expires by itself).
+    async fn issue_sts_token(
+        &self,
+        producer: &ProducerRecord,
+        mfa_code: Option<SecretString>,
+    ) -> Result<IssuedValue, EngineError> {
+        let settings = &producer.settings;
+        let mode = settings.access_mode;
+        // Re-checked here: settings stored by an older version might not comply.
+        if !(dynsec_core::spec::MIN_STS_TOKEN_TTL_SECS..=dynsec_core::spec::MAX_STS_TOKEN_TTL_SECS)
+            .contains(&settings.ttl_secs)
+        {
+            return Err(ValidationError::new(
+                "user-ttl",
+                format!("{mode} credentials last between 15m and 36h"),
+            )
+            .into());
+        }
+        let lease_id = dynsec_crypto::random_id(LEASE_ID_LEN);
+        let aws = self
+            .aws_for(producer, self.config().issue_max_attempts)
+            .await?;
+        let (creds, principal) = match mode {
+            AccessMode::FederationToken => {
+                if mfa_code.is_some() {
+                    return Err(ValidationError::new(
+                        "args",
+                        "mfa-code applies to session_token credentials only",
+                    )
+                    .into());
+                }
+                // 2-32 characters of [\w+=,.@-]: `dynsec-` and the lease id.
+                let name = format!("dynsec-{lease_id}");
+                // The secret's policies and its session-policy ARNs both
+                // limit the federated session (AWS's PolicyArns, at most 10).
+                let policy_arns: Vec<String> = settings
+                    .user_policies
+                    .iter()
+                    .chain(&settings.session_policy_arns)
+                    .cloned()
+                    .collect();
+                let creds = aws
+                    .get_federation_token(&FederationTokenRequest {
+                        name: &name,
+                        duration_secs: settings.ttl_secs,
+                        policy_arns: &policy_arns,
+                        policy: settings.session_policy.as_deref(),
+                        tags: &[],
+                    })
+                    .await?;
+                (creds, name)
+            }
+            _ => {
+                let mfa = match (&settings.mfa_serial, &mfa_code) {
+                    (Some(serial), Some(code)) => Some(MfaCode {
+                        serial_number: serial,
+                        code: code.expose(),
+                    }),
+                    (Some(serial), None) => {
+                        return Err(ValidationError::new(
+                            "args",
+                            format!("this dynamic secret's sessions need MFA: pass mfa-code=<the code device {serial} shows now>"),
+                        )
+                        .into())
+                    }
+                    (None, Some(_)) => {
+                        return Err(ValidationError::new(
+                            "args",
+                            "mfa-code was given, but this dynamic secret names no MFA device (mfa-serial)",
+                        )
+                        .into())
+                    }
+                    (None, None) => None,
+                };
+                let creds = aws
+                    .get_session_token(&SessionTokenRequest {
+                        duration_secs: settings.ttl_secs,
+                        mfa,
+                    })
+                    .await?;
+                (creds, "session-token".to_string())
+            }
+        };
+        let now = Utc::now();
+        let expires_at = creds
+            .expiration
+            .map(DateTime::<Utc>::from)
+            .map_or_else(|| expiry(now, settings.ttl_secs), Ok)?;
+        let lease = Lease {
+            id: lease_id.clone(),
+            producer_id: producer.id,
+            producer_name: producer.name.clone(),
+            mode,
+            principal,
+            access_key_id: Some(creds.access_key_id.clone()),
+            role_arn: None,
+            account_id: creds
+                .assumed_role_arn
+                .as_deref()
+                .and_then(account_of)
+                .map(str::to_owned),
+            state: LeaseState::Active,
+            owner: self.instance_id().to_string(),
+            created_at: now,
+            expires_at,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: None,
+            created: None,
+            revoked_at: None,
+        };
+        self.store().insert_lease(&lease).await?;
+        self.wake_reaper();
+        info!(lease = %lease_id, mode = %mode, dynamic_secret = %producer.name, "issued STS token credential");
+        Ok(IssuedValue::StsToken {
+            lease_id,
+            mode,
+            federated_user_arn: creds.assumed_role_arn,
+            access_key_id: creds.access_key_id,
+            secret_access_key: creds.secret_access_key,
+            session_token: creds.session_token,
+            expires_at,
+            ttl_secs: settings.ttl_secs,
+            ready: None,
         })
     }
 }
@@ -398,23 +678,104 @@ fn never_created(err: &dynsec_aws::AwsError) -> bool {
             || err.code.as_deref() == Some("EntityAlreadyExists"))
 }
 
-/// Reads the caller's `args`; returns the chosen role ARN, if any.
-fn parse_args(args: &[String]) -> Result<Option<String>, ValidationError> {
-    let mut role = None;
-    for arg in args {
-        match arg.split_once('=') {
-            Some(("role-arn", value)) if !value.trim().is_empty() => {
-                role = Some(value.trim().to_string())
+/// What a caller may pass to get-value in `args`.
+#[derive(Debug, Default)]
+struct GetValueArgs {
+    /// assumed_role: which of the secret's roles.
+    role_arn: Option<String>,
+    /// session_token with an MFA device: the code it shows now.
+    mfa_code: Option<SecretString>,
+}
+
+/// Reads the caller's `args`. Each arg is `k=v`, or (Akeyless's JSON form) a
+/// JSON object of string values, `{"role-arn": "..."}`; both forms combine.
+fn parse_args(args: &[String]) -> Result<GetValueArgs, ValidationError> {
+    let mut parsed = GetValueArgs::default();
+    for (key, value) in arg_pairs(args)? {
+        match key.as_str() {
+            "role-arn" if !value.trim().is_empty() => {
+                parsed.role_arn = Some(value.trim().to_string())
+            }
+            "mfa-code" if !value.trim().is_empty() => {
+                parsed.mfa_code = Some(SecretString::new(value.trim()))
             }
             _ => {
                 return Err(ValidationError::new(
                     "args",
-                    format!("unsupported argument '{arg}' (supported: role-arn=<arn>)"),
+                    format!(
+                        "unsupported argument '{key}' (supported: role-arn=<arn>, mfa-code=<code>)"
+                    ),
                 ))
             }
         }
     }
-    Ok(role)
+    Ok(parsed)
+}
+
+/// Every `(key, value)` the args carry, in order.
+fn arg_pairs(args: &[String]) -> Result<Vec<(String, String)>, ValidationError> {
+    let mut pairs = Vec::new();
+    for arg in args {
+        let trimmed = arg.trim();
+        if trimmed.starts_with('{') {
+            let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(trimmed)
+                .map_err(|e| {
+                    ValidationError::new(
+                        "args",
+                        format!("an argument starting with '{{' must be a JSON object: {e}"),
+                    )
+                })?;
+            for (key, value) in object {
+                match value {
+                    serde_json::Value::String(text) => pairs.push((key, text)),
+                    _ => {
+                        return Err(ValidationError::new(
+                            "args",
+                            format!("the JSON argument's '{key}' must be a string"),
+                        ))
+                    }
+                }
+            }
+        } else {
+            match trimmed.split_once('=') {
+                Some((key, value)) => pairs.push((key.trim().to_string(), value.to_string())),
+                None => {
+                    return Err(ValidationError::new(
+                        "args",
+                        format!(
+                            "unsupported argument '{arg}' (expected key=value or a JSON object)"
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(pairs)
+}
+
+/// The user name of a new lease: the secret's `custom-username-template`
+/// expanded, or `tmp.<leaf>.<lease id>`. A template that no longer fits
+/// (stored by an older version, or a secret renamed since) is refused as the
+/// secret's settings, before any intent is written.
+fn user_name_of(
+    producer: &ProducerRecord,
+    lease_id: &str,
+    access_id: &str,
+    now: DateTime<Utc>,
+) -> Result<String, ValidationError> {
+    let Some(raw) = &producer.settings.username_template else {
+        return Ok(temp_user_name(&producer.name, lease_id));
+    };
+    let template = dynsec_core::username::UsernameTemplate::parse(raw)?;
+    template.check_fits(&producer.name)?;
+    let mut random = dynsec_crypto::random_id;
+    Ok(template.expand(&mut dynsec_core::username::UsernameValues {
+        secret_name: &producer.name,
+        lease_id,
+        access_id,
+        unix_time: now.timestamp(),
+        random: &mut random,
+    }))
 }
 
 /// `tmp.<leaf>.<lease id>`: unique, recognisable, within IAM's 64 characters
@@ -493,14 +854,48 @@ mod tests {
 
     #[test]
     fn args_accept_role_arn_only() {
-        assert_eq!(parse_args(&[]).unwrap(), None);
+        assert_eq!(parse_args(&[]).unwrap().role_arn, None);
         assert_eq!(
             parse_args(&["role-arn=arn:aws:iam::1:role/r".into()])
                 .unwrap()
+                .role_arn
                 .as_deref(),
             Some("arn:aws:iam::1:role/r")
         );
         assert_eq!(parse_args(&["ttl=5".into()]).unwrap_err().field, "args");
+    }
+
+    #[test]
+    fn args_in_json_form_combine_with_key_value_ones() {
+        assert_eq!(
+            parse_args(&[r#"{"role-arn": "arn:aws:iam::1:role/r"}"#.into()])
+                .unwrap()
+                .role_arn
+                .as_deref(),
+            Some("arn:aws:iam::1:role/r")
+        );
+        // Later ones win, whatever their form.
+        assert_eq!(
+            parse_args(&[
+                r#" {"role-arn":"arn:aws:iam::1:role/a"}"#.into(),
+                "role-arn=arn:aws:iam::1:role/b".into(),
+            ])
+            .unwrap()
+            .role_arn
+            .as_deref(),
+            Some("arn:aws:iam::1:role/b")
+        );
+        let args = parse_args(&[r#"{"mfa-code": "123456"}"#.into()]).unwrap();
+        assert_eq!(args.mfa_code.unwrap().expose(), "123456");
+        for bad in [
+            r#"{"role-arn": 5}"#,
+            r#"{"role-arn""#,
+            r#"{"ttl": "5"}"#,
+            "novalue",
+        ] {
+            let err = parse_args(&[bad.into()]).unwrap_err();
+            assert_eq!(err.field, "args", "{bad}");
+        }
     }
 
     #[test]

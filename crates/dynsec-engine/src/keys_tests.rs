@@ -319,7 +319,7 @@ async fn split_body() {
     assert!(matches!(err, EngineError::Conflict(_)), "{err}");
     assert_eq!(err.to_string(), expected);
     let err = without
-        .get_value(&path("/ds/split"), &[])
+        .get_value("p-test", &path("/ds/split"), &[])
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), expected);

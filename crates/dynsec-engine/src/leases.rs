@@ -3,6 +3,7 @@
 //! teardown; failures leave it `Failed` with the error and the next attempt.
 
 use crate::claims::claim_until;
+use crate::early_revocation::uses_early_revocation;
 use crate::issue::seconds;
 use crate::{Caller, Engine, EngineError};
 use chrono::Utc;
@@ -12,6 +13,16 @@ use dynsec_store::ProducerRecord;
 use rand::Rng;
 use std::time::Duration;
 use tracing::{info, warn};
+
+/// What revoking every lease of a dynamic secret did.
+#[derive(Debug, Default)]
+pub struct RevokeAll {
+    /// Leases not revoked yet (being retried).
+    pub remaining: usize,
+    /// assumed_role leases whose session deny was written, each with its
+    /// state text in `last_error`.
+    pub sessions_denied: Vec<Lease>,
+}
 
 /// SDK attempts per AWS call while revoking (and sweeping, so both share a
 /// connection's kept admin); the reaper retries beyond that forever.
@@ -28,16 +39,37 @@ impl Engine {
         Ok(self.store().leases_of_producer(producer.id, false).await?)
     }
 
-    /// Revokes one lease now. iam_user: the user is torn down before this
-    /// returns. assumed_role: refused, AWS cannot end a session early.
-    pub async fn revoke_lease(&self, name: &ItemPath, lease_id: &str) -> Result<(), EngineError> {
+    /// Revokes one lease now; returns it as recorded. iam_user: the user is
+    /// torn down before this returns. assumed_role: with `early-revocation`,
+    /// its session is denied through the role's policy (the lease's
+    /// `last_error` then holds the state text, [`crate::DENY_WRITTEN`]);
+    /// without, refused: the session only expires.
+    pub async fn revoke_lease(
+        &self,
+        name: &ItemPath,
+        lease_id: &str,
+    ) -> Result<Lease, EngineError> {
         let producer = self.producer_record(name).await?;
         let lease = self.lease_of(&producer, lease_id).await?;
-        if lease.mode == AccessMode::AssumedRole {
+        if matches!(
+            lease.mode,
+            AccessMode::FederationToken | AccessMode::SessionToken
+        ) {
             return Err(ValidationError::new(
                 "tmp-creds-id",
                 format!(
-                    "assumed_role credentials cannot be revoked before they expire (AWS limitation); this one expires at {}",
+                    "{} credentials cannot be revoked before they expire: AWS offers no way to end one such session (denying the admin user would deny all of them, and the admin); this one expires at {}",
+                    lease.mode,
+                    lease.expires_at.to_rfc3339()
+                ),
+            )
+            .into());
+        }
+        if lease.mode == AccessMode::AssumedRole && !uses_early_revocation(&producer) {
+            return Err(ValidationError::new(
+                "tmp-creds-id",
+                format!(
+                    "assumed_role credentials of this dynamic secret cannot be revoked before they expire (turn on early-revocation to deny sessions through the role's policy); this one expires at {}",
                     lease.expires_at.to_rfc3339()
                 ),
             )
@@ -52,7 +84,7 @@ impl Engine {
         }
         let lease = self.revoke_now(lease).await;
         match lease.state {
-            LeaseState::Revoked => Ok(()),
+            LeaseState::Revoked => Ok(lease),
             _ => Err(EngineError::Unavailable(format!(
                 "revocation of {lease_id} did not complete and is retried automatically: {}",
                 lease.last_error.unwrap_or_default()
@@ -60,9 +92,9 @@ impl Engine {
         }
     }
 
-    /// Revokes every revocable lease of a dynamic secret; returns how many remain
-    /// unrevoked (being retried).
-    pub async fn revoke_all(&self, name: &ItemPath) -> Result<usize, EngineError> {
+    /// Revokes every revocable lease of a dynamic secret (iam_user leases,
+    /// and assumed_role ones with `early-revocation`).
+    pub async fn revoke_all(&self, name: &ItemPath) -> Result<RevokeAll, EngineError> {
         let producer = self.producer_record(name).await?;
         self.revoke_all_of(&producer).await
     }
@@ -70,19 +102,29 @@ impl Engine {
     pub(crate) async fn revoke_all_of(
         &self,
         producer: &ProducerRecord,
-    ) -> Result<usize, EngineError> {
+    ) -> Result<RevokeAll, EngineError> {
         let leases = self.store().leases_of_producer(producer.id, false).await?;
-        let mut remaining = 0;
+        let early = uses_early_revocation(producer);
+        let mut outcome = RevokeAll::default();
         for lease in leases {
             // Pending intents belong to an issuance in flight (or to recovery).
-            if lease.mode != AccessMode::IamUser || lease.state == LeaseState::Pending {
+            let revocable = match lease.mode {
+                AccessMode::IamUser => true,
+                AccessMode::AssumedRole => early,
+                // STS sessions nothing can end early: they expire.
+                AccessMode::FederationToken | AccessMode::SessionToken => false,
+            };
+            if !revocable || lease.state == LeaseState::Pending {
                 continue;
             }
-            if self.revoke_now(lease).await.state != LeaseState::Revoked {
-                remaining += 1;
+            let lease = self.revoke_now(lease).await;
+            if lease.state != LeaseState::Revoked {
+                outcome.remaining += 1;
+            } else if lease.mode == AccessMode::AssumedRole {
+                outcome.sessions_denied.push(lease);
             }
         }
-        Ok(remaining)
+        Ok(outcome)
     }
 
     /// Sets a lease to expire `new_ttl_minutes` from now.
@@ -108,10 +150,13 @@ impl Engine {
         }
         let producer = self.producer_record(name).await?;
         let mut lease = self.lease_of(&producer, lease_id).await?;
-        if lease.mode == AccessMode::AssumedRole {
+        if !lease.mode.is_iam_user() {
             return Err(ValidationError::new(
                 "tmp-creds-id",
-                "assumed_role credentials keep the duration AWS granted; their TTL cannot change",
+                format!(
+                    "{} credentials keep the duration AWS granted; their TTL cannot change",
+                    lease.mode
+                ),
             )
             .into());
         }
@@ -121,9 +166,12 @@ impl Engine {
                 lease.state
             )));
         }
-        lease.expires_at = Utc::now()
+        let now = Utc::now();
+        let new_expiry = now
             .checked_add_signed(seconds(new_ttl_minutes.saturating_mul(60)))
             .ok_or_else(|| ValidationError::new("new-ttl-min", "is too large"))?;
+        within_max_ttl(&producer, &lease, new_expiry, now)?;
+        lease.expires_at = new_expiry;
         // Only while still active: a revocation may have started meanwhile.
         if !self
             .store()
@@ -312,17 +360,20 @@ impl Engine {
 
     /// One revocation attempt on a claimed lease (see [`Engine::revoke_claimed`]).
     pub(crate) async fn revoke_attempt(&self, mut lease: Lease) -> Lease {
-        if lease.mode == AccessMode::AssumedRole {
-            // Nothing exists in AWS to tear down; the session ends by itself.
-            lease.state = LeaseState::Revoked;
-            lease.next_attempt_at = None;
-            self.record_claimed(&lease).await;
-            return lease;
-        }
         let (outcome, held) = self
             .with_claim(&lease.id, async {
                 match self.store().producer_by_id(lease.producer_id).await {
-                    Ok(Some(producer)) => self.teardown_in_its_account(&producer, &lease).await,
+                    Ok(Some(producer)) => match lease.mode {
+                        AccessMode::IamUser => self
+                            .teardown_in_its_account(&producer, &lease)
+                            .await
+                            .map(|()| None),
+                        AccessMode::AssumedRole => self.end_session(&producer, &lease).await,
+                        // Nothing in AWS to tear down; the session ends by itself.
+                        AccessMode::FederationToken | AccessMode::SessionToken => Ok(None),
+                    },
+                    // Nothing exists in AWS to tear down; the session ends by itself.
+                    Ok(None) if !lease.mode.is_iam_user() => Ok(None),
                     Ok(None) => Err(format!(
                         "dynamic secret '{}' no longer exists",
                         lease.producer_name
@@ -334,9 +385,9 @@ impl Engine {
         lease.attempts += 1;
         let revoked = outcome.is_ok();
         match outcome {
-            Ok(()) => {
+            Ok(note) => {
                 lease.state = LeaseState::Revoked;
-                lease.last_error = None;
+                lease.last_error = note;
                 lease.next_attempt_at = None;
             }
             Err(error) => {
@@ -361,6 +412,27 @@ impl Engine {
             self.wake_reaper();
         }
         lease
+    }
+
+    /// Ends an assumed_role lease: at its expiry there is nothing to do (the
+    /// session has ended; with early revocation, expired entries are pruned
+    /// from the role's policy on the way); before, with early revocation,
+    /// its session is denied. Returns the lease's state text.
+    async fn end_session(
+        &self,
+        producer: &ProducerRecord,
+        lease: &Lease,
+    ) -> Result<Option<String>, String> {
+        if !uses_early_revocation(producer) {
+            return Ok(None);
+        }
+        if lease.expires_at <= Utc::now() {
+            if let Some(role_arn) = &lease.role_arn {
+                self.prune_revoked_sessions(producer, role_arn).await;
+            }
+            return Ok(None);
+        }
+        self.deny_session(producer, lease).await.map(Some)
     }
 
     /// Tears the lease's IAM user down through its dynamic secret's current
@@ -412,6 +484,17 @@ impl Engine {
         }
     }
 
+    /// The account a connection's admin credentials act in: asked of STS
+    /// once per kept admin (`aws_clients.rs`), since a key never changes
+    /// accounts and changed settings get a new admin.
+    pub(crate) async fn account_reached(
+        &self,
+        _conn: &dynsec_core::AwsConnection,
+        aws: &dynsec_aws::AwsAdmin,
+    ) -> Result<String, dynsec_aws::AwsError> {
+        aws.account_id().await
+    }
+
     /// Writes a claimed lease's outcome while the claim holds; returns
     /// whether it was written.
     async fn record_claimed(&self, lease: &Lease) -> bool {
@@ -453,4 +536,33 @@ impl Engine {
     pub(crate) fn wake_reaper(&self) {
         self.inner.reaper_wake.notify_one();
     }
+}
+
+/// Refuses an extension past the secret's `max-ttl`, counted from the
+/// lease's issuance (refused rather than silently cut short, so the caller
+/// knows how long the credential really lives).
+fn within_max_ttl(
+    producer: &ProducerRecord,
+    lease: &Lease,
+    new_expiry: chrono::DateTime<Utc>,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), ValidationError> {
+    let Some(max) = producer.settings.max_ttl_secs else {
+        return Ok(());
+    };
+    let latest = lease
+        .created_at
+        .checked_add_signed(seconds(max))
+        .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC);
+    if new_expiry <= latest {
+        return Ok(());
+    }
+    let room = (latest - now).num_minutes().max(0);
+    Err(ValidationError::new(
+        "new-ttl-min",
+        format!(
+            "would outlive this dynamic secret's max-ttl ({max} seconds from issuance, until {}): at most {room} minutes from now",
+            latest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    ))
 }

@@ -51,7 +51,7 @@ impl Engine {
         caller: &Caller,
         mut input: ProducerInput,
     ) -> Result<ProducerView, EngineError> {
-        input.settings.validate()?;
+        input.settings.validate_for(input.name.as_str())?;
         self.item_name_free(&input.name).await?;
         input.settings.protection_key = self
             .protection_key_field(
@@ -74,6 +74,7 @@ impl Engine {
         let key = record.settings.protection_key.clone();
         self.apply_target(caller, &mut record, input.target, key.as_deref())
             .await?;
+        self.check_against_connection(&record).await?;
         record.id = self.store().insert_producer(&record).await?;
         self.producer_view(record).await
     }
@@ -109,7 +110,7 @@ impl Engine {
             self.may_move(caller, RuleType::Item, name, &input.name)?;
             self.item_name_free(&input.name).await?;
         }
-        input.settings.validate()?;
+        input.settings.validate_for(input.name.as_str())?;
         input.settings.protection_key = self
             .protection_key_field(
                 "producer-encryption-key-name",
@@ -149,6 +150,7 @@ impl Engine {
         record.settings = input.settings;
         record.delete_protection = input.delete_protection;
         record.modified_at = Utc::now();
+        self.check_against_connection(&record).await?;
         self.store().update_producer(&record).await?;
         self.producer_view(record).await
     }
@@ -181,10 +183,20 @@ impl Engine {
             )));
         }
         self.revoke_all_of(&record).await?;
+        // Expired entries of its roles go while the connection is known.
+        self.prune_roles_of(&record).await;
         let live = self.store().leases_of_producer(record.id, false).await?;
+        let early = crate::early_revocation::uses_early_revocation(&record);
         let outstanding: Vec<&str> = live
             .iter()
-            .filter(|l| l.mode == dynsec_core::AccessMode::IamUser)
+            .filter(|l| match l.mode {
+                dynsec_core::AccessMode::IamUser => true,
+                // Their denies must be written while the secret (and its
+                // connection) still exists.
+                dynsec_core::AccessMode::AssumedRole => early,
+                dynsec_core::AccessMode::FederationToken
+                | dynsec_core::AccessMode::SessionToken => false,
+            })
             .map(|l| l.id.as_str())
             .collect();
         if !outstanding.is_empty() {
@@ -199,6 +211,49 @@ impl Engine {
             )));
         }
         Ok(record.id)
+    }
+
+    /// The rules that depend on the connection a dynamic secret uses:
+    /// role chaining (AssumeRole signed with temporary credentials) is capped
+    /// at 1 h by AWS, and early revocation needs the roles in the
+    /// connection's own account.
+    async fn check_against_connection(&self, record: &ProducerRecord) -> Result<(), EngineError> {
+        if record.settings.access_mode == dynsec_core::AccessMode::AssumedRole
+            && record.settings.ttl_secs > dynsec_core::spec::MAX_CHAINED_ROLE_TTL_SECS
+        {
+            let conn = self.producer_connection(record).await?;
+            if conn.session_token.is_some() {
+                return Err(dynsec_core::ValidationError::new(
+                    "user-ttl",
+                    format!(
+                        "the connection carries a session token, so AssumeRole chains roles, which AWS caps at 1h (3600 seconds); got {} seconds",
+                        record.settings.ttl_secs
+                    ),
+                )
+                .into());
+            }
+        }
+        if matches!(
+            record.settings.access_mode,
+            dynsec_core::AccessMode::FederationToken | dynsec_core::AccessMode::SessionToken
+        ) {
+            let conn = self.producer_connection(record).await?;
+            if conn.session_token.is_some() {
+                return Err(dynsec_core::ValidationError::new(
+                    "access-mode",
+                    format!(
+                        "{} needs an IAM user's long-term access key, but the connection carries a session token (AWS refuses {} to temporary credentials)",
+                        record.settings.access_mode,
+                        match record.settings.access_mode {
+                            dynsec_core::AccessMode::FederationToken => "GetFederationToken",
+                            _ => "GetSessionToken",
+                        }
+                    ),
+                )
+                .into());
+            }
+        }
+        self.check_early_revocation_roles(record).await
     }
 
     pub(crate) async fn producer_record(

@@ -427,7 +427,7 @@ async fn a_stored_connection_the_sdk_cannot_sign_fails_its_lease_instead_of_the_
     );
     // Issuing from it is refused the same way, before any AWS call.
     let err = engine
-        .get_value(&path("/ds/poisoned"), &[])
+        .get_value("p-test", &path("/ds/poisoned"), &[])
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Conflict(_)), "{err:?}");

@@ -1,6 +1,7 @@
 //! What gateways sharing one store coordinate through: which instances are
 //! alive (and which master keys they hold), duties that one gateway at a time
-//! performs (the orphan sweep, a master-key rotation), and failed
+//! performs (the orphan sweep, a master-key rotation), short exclusive
+//! locks (a role's revoked-sessions policy), and failed
 //! authentications, so rate limits hold across every gateway.
 
 use crate::Result;
@@ -51,6 +52,25 @@ pub trait ClusterStore: Send + Sync {
     ) -> Result<bool>;
     /// Gives duty `name` up, if `holder` holds it.
     async fn release_duty(&self, name: &str, holder: &str) -> Result<()>;
+
+    // --- Locks -----------------------------------------------------------------
+    /// Takes lock `name` for `holder` until `until`, if it is free or lapsed
+    /// at `now`: one statement, so of several takers exactly one succeeds.
+    /// Unlike a duty it is not re-entrant: while it holds, every attempt
+    /// fails, `holder`'s own included, so give each acquisition its own
+    /// holder token. Serialises work outside the store (a role's
+    /// read-modify-written inline policy) across gateways; the lapse frees
+    /// it from a holder that crashed.
+    async fn try_lock(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Frees lock `name` if `holder` holds it; returns whether it did (false:
+    /// it had lapsed and someone else took it, or it was never held).
+    async fn unlock(&self, name: &str, holder: &str) -> Result<bool>;
 
     // --- Failed authentications ----------------------------------------------------
     /// Records one failed authentication at `at` under each limiter key.

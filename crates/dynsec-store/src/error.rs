@@ -27,6 +27,10 @@ pub enum StoreError {
     /// The schema could not be brought up to date.
     #[error("database migration failed: {0}")]
     Migration(String),
+    /// The database was migrated by a newer dynsec than this binary: its
+    /// schema `found` is past the `first..=last` this binary knows.
+    #[error("written by a newer dynsec: schema {found}, this binary knows {first}–{last}; run that version (or a newer one), or restore the backup taken before the upgrade")]
+    NewerSchema { found: i64, first: i64, last: i64 },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -45,7 +45,9 @@
 //! - tmp-creds listing: [`Store::leases_of_secret`] with [`LeaseScope::Live`]
 //!   and a default cap; `revoke-all` walks the same pages (revoking a lease
 //!   does not move the cursor). `list-leases`/`revoke-leases` by path:
-//!   [`Store::leases_under_prefix`] with `"<folder>/"`.
+//!   [`Store::leases_under_prefix`] with the path itself (so the secret of
+//!   that name is included; `dynsec_engine`'s `incident.rs` drops the
+//!   `/production` leases a `/prod` prefix also reads), `""` for `/`.
 //! - Orphan sweep: [`ListingStore::connections_in_use`], page by page, each
 //!   connection with its IAM paths (`""`: the gateway's default path).
 //! - Issuance: once the user and everything on it exist, set
@@ -69,6 +71,7 @@ pub mod paging;
 mod postgres;
 mod records;
 mod rows;
+pub mod schema;
 mod sqlite;
 
 pub use access::{AccessStore, AssocRecord, RoleRecord, RoleRule};

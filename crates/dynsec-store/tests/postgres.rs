@@ -245,3 +245,36 @@ async fn items_and_leases_written_before_paging_are_paged_after_the_upgrade() {
     ));
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_database_a_newer_dynsec_migrated_is_refused_in_plain_words() {
+    let db = PgDatabase::create().await;
+    let store = PostgresStore::connect(&db.url).await.unwrap();
+    let known: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&sqlx::PgPool::connect(&db.url).await.unwrap())
+        .await
+        .unwrap();
+    store.close().await;
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, 'from a newer dynsec', true, '\\x00'::bytea, 0)",
+    )
+    .bind(known + 1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let err = PostgresStore::connect(&db.url).await.unwrap_err();
+    assert!(
+        matches!(err, dynsec_store::StoreError::NewerSchema { found, last, .. } if found == known + 1 && last == known),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with(&format!(
+            "written by a newer dynsec: schema {}, this binary knows 1–{known}",
+            known + 1
+        )),
+        "{err}"
+    );
+}

@@ -157,3 +157,82 @@ async fn items_and_leases_written_before_paging_are_paged_after_the_upgrade() {
     );
     assert!(store.lease("old-live").await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn only_an_upgrade_takes_a_backup_and_a_newer_schema_is_refused() {
+    let dir = dynsec_testkit::TempDir::new("dynsec-upgrade-backup");
+    // A new database: nothing to back up.
+    let fresh = dir.path().join("fresh").join("dynsec.db");
+    std::fs::create_dir_all(fresh.parent().unwrap()).unwrap();
+    let store = SqliteStore::open(&fresh).await.unwrap();
+    assert!(store.upgrade_backup().is_none());
+    drop(store);
+    // Up to date: nothing either.
+    let store = SqliteStore::open(&fresh).await.unwrap();
+    assert!(store.upgrade_backup().is_none());
+    assert!(!fresh.parent().unwrap().join("backups").exists());
+    drop(store);
+
+    // One migration behind: a copy at the old schema, beside the database.
+    let db = dir.path().join("old").join("dynsec.db");
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    migrate_up_to(&db, "0008", &dir.path().join("old-migrations")).await;
+    let store = SqliteStore::open(&db).await.unwrap();
+    let backup = store.upgrade_backup().unwrap().to_path_buf();
+    assert_eq!(
+        backup.parent().unwrap(),
+        db.parent().unwrap().join("backups")
+    );
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", backup.display()))
+        .await
+        .unwrap();
+    let version: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(version, 7);
+    // The rows the old gateway wrote are in the copy.
+    let targets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM targets")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(targets, 1);
+    pool.close().await;
+
+    // A schema past the binary's: refused, named, and nothing backed up.
+    let newer = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99, 'from a newer dynsec', 1, x'00', 0)",
+    )
+    .execute(&newer)
+    .await
+    .unwrap();
+    newer.close().await;
+    drop(store);
+    let err = SqliteStore::open(&db).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::NewerSchema {
+                found: 99,
+                first: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("written by a newer dynsec: schema 99"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(db.parent().unwrap().join("backups"))
+            .unwrap()
+            .count(),
+        1
+    );
+}

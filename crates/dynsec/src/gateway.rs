@@ -1,6 +1,8 @@
-//! `dynsec gateway`: builds the config, opens the store, creates the first
-//! admin on an empty store, starts the reaper and serves the API until
-//! SIGTERM or Ctrl-C.
+//! `dynsec gateway`: builds the config, binds its port (before anything is
+//! created, so a busy port leaves no trace), opens the store, creates the
+//! first admin on an empty store, starts the reaper and serves the API until
+//! SIGTERM or Ctrl-C. SIGHUP reopens the audit log and reloads the TLS
+//! certificate and key ([`reload_on_hangup`]).
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -24,6 +26,9 @@ const LOCK_FILE: &str = "gateway.lock";
 const NODE_ID_FILE: &str = "node-id";
 /// Default file name of the audit log inside the data dir.
 const AUDIT_LOG_FILE: &str = "audit.log";
+/// Written into the data dir so that git never takes it in (a quickstart's
+/// `--data-dir ./data` inside a checkout holds the master key).
+const GITIGNORE_FILE: &str = ".gitignore";
 
 /// Run the dynsec gateway.
 #[derive(Debug, Parser)]
@@ -251,10 +256,14 @@ async fn run(args: GatewayArgs) -> Result<()> {
     if args.header_read_timeout_secs == 0 {
         bail!("--header-read-timeout-secs must be at least 1");
     }
+    // The port before anything is created: a busy port must not leave a
+    // data dir, a database or a printed admin key behind.
+    let listener = bind(args.listen).await?;
     // Before anything is created: every file from here on is 0600.
     crate::startup::restrict_file_creation();
     let fd_limit = crate::startup::raise_fd_limit();
     create_private_dir(&data_dir)?;
+    keep_out_of_git(&data_dir);
     let audit_path = args
         .audit_log
         .unwrap_or_else(|| data_dir.join(AUDIT_LOG_FILE));
@@ -302,6 +311,9 @@ async fn run(args: GatewayArgs) -> Result<()> {
             let store = SqliteStore::open(path)
                 .await
                 .with_context(|| format!("cannot open the database {}", database.describe()))?;
+            if let Some(backup) = store.upgrade_backup() {
+                info!(backup = %backup.display(), "backed up the database before upgrading its schema");
+            }
             (Arc::new(store), existed)
         }
         Database::Postgres(url) => {
@@ -404,9 +416,6 @@ async fn run(args: GatewayArgs) -> Result<()> {
         async move { engine.supervise(Duty::Housekeeper, stop).await }
     });
 
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr()?;
     if tls.is_none() && !local.ip().is_loopback() {
         warn!("listening on a non-loopback address without TLS: tokens and secrets cross the network in clear text");
@@ -421,6 +430,19 @@ async fn run(args: GatewayArgs) -> Result<()> {
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
     };
     info!(data_dir = %data_dir.display(), database = %database.describe(), audit_log = %audit_path.display(), instance = engine.instance_id(), open_files_limit = ?fd_limit, max_connections = limits.max_connections, "dynsec gateway listening on {scheme}://{local}");
+    #[cfg(unix)]
+    let hangups = {
+        // Installed before "listening" is logged: from then on a SIGHUP
+        // reloads instead of ending the process (its default action).
+        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot handle SIGHUP")?;
+        let reload = Reload {
+            audit: audit.reopener(),
+            audit_path: audit_path.clone(),
+            tls: tls.clone().zip(args.tls_cert.zip(args.tls_key)),
+        };
+        tokio::spawn(reload_on_hangup(hangups, reload, stopped(stop_rx.clone())))
+    };
     let router = dynsec_api::router(engine, audit.clone(), trusted_proxies);
     let shutdown = async move {
         shutdown_signal().await;
@@ -434,11 +456,94 @@ async fn run(args: GatewayArgs) -> Result<()> {
     let _ = reaper.await;
     let _ = purger.await;
     let _ = housekeeper.await;
+    #[cfg(unix)]
+    let _ = hangups.await;
     Ok(())
+}
+
+/// Binds the listening socket, saying plainly when the port is taken.
+async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => Ok(listener),
+        Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => bail!(
+            "cannot listen on {listen}: the address is already in use (another gateway, or another program, holds that port); stop it or choose another --listen. Nothing was created"
+        ),
+        Err(err) => Err(err).with_context(|| format!("cannot listen on {listen}")),
+    }
+}
+
+/// Writes `<data-dir>/.gitignore` ignoring everything, unless one exists,
+/// so a data dir inside a checkout (the quickstart's `./data`) never gets
+/// committed with its master key and database. Failing to is only a warning.
+fn keep_out_of_git(data_dir: &Path) {
+    let path = data_dir.join(GITIGNORE_FILE);
+    if path.exists() {
+        return;
+    }
+    let text = b"# Written by dynsec: this data dir holds the master key and the database.\n*\n";
+    if let Err(err) = write_private_file(&path, text) {
+        warn!(path = %path.display(), error = %format!("{err:#}"), "cannot write the data dir's .gitignore");
+    }
+}
+
+/// What SIGHUP reloads: the audit log's file, and the TLS certificate and
+/// key (with the files they are read from) when serving HTTPS.
+#[cfg(unix)]
+struct Reload {
+    audit: dynsec_api::audit::AuditReopener,
+    audit_path: PathBuf,
+    tls: Option<(dynsec_api::tls::TlsSettings, (PathBuf, PathBuf))>,
+}
+
+/// On every SIGHUP until `stop`: reopens the audit log at its path (after
+/// logrotate renamed it: a new file there) and reloads the TLS certificate
+/// and key for new connections. Whatever fails is logged and the old file or
+/// certificate stays in use: the gateway keeps serving either way.
+#[cfg(unix)]
+async fn reload_on_hangup(
+    mut hangups: tokio::signal::unix::Signal,
+    reload: Reload,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            got = hangups.recv() => if got.is_none() { break },
+        }
+        info!("SIGHUP: reopening the audit log and reloading the TLS certificate");
+        match reload.audit.reopen().await {
+            Ok(()) => info!(path = %reload.audit_path.display(), "reopened the audit log"),
+            Err(err) => {
+                tracing::error!(path = %reload.audit_path.display(), error = %err, "cannot reopen the audit log; still writing to the file open before")
+            }
+        }
+        if let Some((settings, (cert, key))) = &reload.tls {
+            match load_tls_config(Some(cert), Some(key)) {
+                Ok(Some(config)) => {
+                    settings.replace(config);
+                    info!(cert = %cert.display(), "reloaded the TLS certificate; new connections use it");
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::error!(error = %format!("{err:#}"), "cannot reload the TLS certificate; still serving the previous one")
+                }
+            }
+        }
+    }
 }
 
 /// The TLS settings from `--tls-cert` and `--tls-key`, both or neither.
 fn load_tls(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+) -> Result<Option<dynsec_api::tls::TlsSettings>> {
+    Ok(load_tls_config(cert, key)?.map(dynsec_api::tls::TlsSettings::new))
+}
+
+/// Reads and checks the certificate and key; warns about a certificate
+/// marked `CA:TRUE`, which the CLI and every webpki-based client refuse.
+fn load_tls_config(
     cert: Option<&Path>,
     key: Option<&Path>,
 ) -> Result<Option<dynsec_api::tls::ServerConfig>> {
@@ -449,12 +554,18 @@ fn load_tls(
         (None, Some(_)) => bail!("--tls-key needs --tls-cert (or DYNSEC_TLS_CERT)"),
         (Some(cert), Some(key)) => {
             let certs = tls::load_certificates(cert).context("invalid --tls-cert")?;
+            if certs.first().is_some_and(tls::is_ca_certificate) {
+                warn!(cert = %cert.display(), "{CA_AS_SERVER_CERT}");
+            }
             let key = tls::load_private_key(key).context("invalid --tls-key")?;
             let config = tls::server_config(certs, key).context("invalid --tls-cert/--tls-key")?;
             Ok(Some(config))
         }
     }
 }
+
+/// Why a `CA:TRUE` server certificate fails, and what to do instead.
+const CA_AS_SERVER_CERT: &str = "the --tls-cert certificate is a CA certificate (basicConstraints CA:TRUE; `openssl req -x509` makes one by default), which the dynsec CLI and other rustls/webpki clients refuse as a server certificate (CaUsedAsEndEntity): issue a server certificate with basicConstraints CA:FALSE, signed by a CA whose certificate clients trust with --ca-file (README: TLS)";
 
 /// `--token-ttl-minutes` as a duration (0 counts as 1), at most 366 days: a
 /// token's expiry is now + this, which must stay a valid timestamp.

@@ -238,6 +238,33 @@ async fn assumed_role_credentials_act_as_the_chosen_role() {
         .unwrap()
         .contains("assumed-role/dynsec-test-role-2/"));
 
+    // Akeyless's JSON form of args picks it too, also combined with k=v.
+    for args in [
+        json!([format!(r#"{{"role-arn": "{}"}}"#, world.second_role_arn)]),
+        json!([
+            format!(r#"{{"role-arn": "{}"}}"#, world.role_arn),
+            format!("role-arn={}", world.second_role_arn)
+        ]),
+    ] {
+        let value = world
+            .gw()
+            .ok(
+                "get-dynamic-secret-value",
+                json!({"name": "/roles/ops", "args": args}),
+            )
+            .await;
+        assert_eq!(value["role_arn"], json!(world.second_role_arn), "{args}");
+    }
+    let (status, body) = world
+        .gw()
+        .call(
+            "get-dynamic-secret-value",
+            json!({"name": "/roles/ops", "args": [r#"{"role-arn": 7}"#]}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("args"), "{body}");
+
     // ...but never one outside the list.
     let (status, body) = world
         .gw()

@@ -6,7 +6,7 @@ mod common;
 
 use common::{bin, World, GROUP_NAME, TARGET};
 use dynsec_testkit::{Gateway, TempDir, ADMIN_ACCESS_ID, ADMIN_ACCESS_KEY};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -393,6 +393,94 @@ async fn assumed_role_with_role_arn_argument() {
     assert!(
         arn.contains(&format!("assumed-role/{}/", common::SECOND_ROLE_NAME)),
         "{arn}"
+    );
+}
+
+#[tokio::test]
+async fn early_revocation_and_secure_access_delay_flags() {
+    let world = World::start().await;
+    let cli = Cli::configured(world.gw()).await;
+    let name = "/cli-t3/early";
+    let created = cli
+        .run(&[
+            "dynamic-secret-create-aws",
+            "--name",
+            name,
+            "--target-name",
+            TARGET,
+            "--aws-access-mode",
+            "assumed_role",
+            "--aws-role-arns",
+            &world.role_arn,
+            "--user-ttl",
+            "15m",
+            "--early-revocation",
+            "true",
+            "--secure-access-delay",
+            "5",
+        ])
+        .await
+        .json();
+    assert_eq!(
+        created["dynamic_secret_details"]["early_revocation"],
+        json!(true),
+        "{created}"
+    );
+    // A partial update keeps both.
+    cli.run(&[
+        "dynamic-secret-update-aws",
+        "--name",
+        name,
+        "--description",
+        "early",
+    ])
+    .await
+    .json();
+    let details = cli
+        .run(&["dynamic-secret-get", "--name", name])
+        .await
+        .json();
+    assert_eq!(details["early_revocation"], json!(true), "{details}");
+    assert_eq!(details["secure_access_delay"], json!(5), "{details}");
+
+    let value = cli
+        .run(&["get-dynamic-secret-value", "--name", name])
+        .await
+        .json();
+    assert_eq!(value["seen_working"], json!("true"), "{value}");
+    let id = value["id"].as_str().unwrap();
+    let revoked = cli
+        .run(&[
+            "dynamic-secret-tmp-creds-delete",
+            "--name",
+            name,
+            "--tmp-creds-id",
+            id,
+        ])
+        .await
+        .json();
+    assert_eq!(
+        revoked["note"],
+        json!("deny written; AWS may take minutes to apply it"),
+        "{revoked}"
+    );
+    let out = cli
+        .run(&[
+            "dynamic-secret-create-aws",
+            "--name",
+            "/cli-t3/bad",
+            "--target-name",
+            TARGET,
+            "--aws-access-mode",
+            "iam_user",
+            "--secure-access-delay",
+            "121",
+        ])
+        .await;
+    assert!(
+        out.failure().contains("secure-access-delay"),
+        "{}",
+        out.describe()
     );
 }
 
@@ -854,11 +942,6 @@ async fn flags_that_do_nothing_are_refused_by_the_cli_and_the_gateway() {
             "dynamic-secret-create-aws",
             serde_json::json!({"name": "/cli-t8/r2", "target-name": TARGET, "access-mode": "iam_user", "admin-rotation-interval-days": 7}),
             "admin-rotation-interval-days",
-        ),
-        (
-            "dynamic-secret-create-aws",
-            serde_json::json!({"name": "/cli-t8/r3", "target-name": TARGET, "access-mode": "iam_user", "custom-username-template": "u-{{name}}"}),
-            "custom-username-template",
         ),
         (
             "create-aws-target",

@@ -270,6 +270,17 @@ async fn the_orphan_sweep_removes_expired_unclaimed_users_and_nothing_else() {
         .send()
         .await
         .unwrap();
+    // Named by a custom-username-template: recognised by dynsec's tags alone.
+    admin
+        .create_user()
+        .user_name("svc-lost.cccccccccccccccc")
+        .path("/dynsec/")
+        .tags(tag("dynsec:managed-by", "dynsec"))
+        .tags(tag("dynsec:lease-id", "cccccccccccccccc"))
+        .tags(tag("dynsec:expires-at", "2020-01-01T00:00:00Z"))
+        .send()
+        .await
+        .unwrap();
     // Same path and name shape but not managed by dynsec: never touched.
     admin
         .create_user()

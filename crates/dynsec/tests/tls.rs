@@ -2,6 +2,8 @@
 //! throw-away CA (made with the `openssl` CLI), reached by reqwest, by a raw
 //! rustls client (keep-alive), and by the `dynsec` CLI with and without
 //! `--ca-file`; plain HTTP to the TLS port and bad certificate flags fail.
+//! SIGHUP reloads the certificate (a bad one is refused, the old one kept);
+//! a `CA:TRUE` server certificate gets a hint naming the problem.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -108,6 +110,231 @@ fn make_pki(dir: &Path) -> Pki {
         key: dir.join("server.key"),
         other_key: dir.join("other.key"),
     }
+}
+
+/// A second server certificate for 127.0.0.1 from the same CA, with a key
+/// of its own: (certificate, key).
+fn reissue(dir: &Path, serial: &str) -> (PathBuf, PathBuf) {
+    let key = format!("server-{serial}.key");
+    let csr = format!("server-{serial}.csr");
+    let cert = format!("server-{serial}.pem");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            serial,
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            &cert,
+        ],
+    );
+    (dir.join(cert), dir.join(key))
+}
+
+fn first_der(pem_file: &Path) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read(pem_file).unwrap();
+    rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
+        .next()
+        .unwrap()
+        .unwrap()
+        .as_ref()
+        .to_vec()
+}
+
+/// The certificate a new TLS connection to `url` is served.
+async fn served_certificate(pki: &Pki, url: &str) -> Vec<u8> {
+    let conn = raw_tls(pki, url).await;
+    let (_, session) = conn.get_ref().get_ref();
+    session.peer_certificates().unwrap()[0].as_ref().to_vec()
+}
+
+fn send_signal(gw: &Gateway, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &gw.pid().unwrap().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits until the gateway's log says `needle` `count` times.
+async fn wait_for_log(gw: &Gateway, needle: &str, count: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while gw.log().matches(needle).count() < count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway never logged '{needle}' ×{count}:\n{}",
+            gw.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_certificate_and_keeps_the_old_one_when_the_new_is_bad() {
+    let dir = TempDir::new("dynsec-tls-reload");
+    let pki = make_pki(dir.path());
+    // The gateway reads these paths; the test replaces their contents.
+    let live_cert = dir.path().join("live.pem");
+    let live_key = dir.path().join("live.key");
+    std::fs::copy(&pki.cert, &live_cert).unwrap();
+    std::fs::copy(&pki.key, &live_key).unwrap();
+    let live = Pki {
+        ca: pki.ca.clone(),
+        cert: live_cert.clone(),
+        key: live_key.clone(),
+        other_key: pki.other_key.clone(),
+    };
+    let gw = start_tls(&dir, &live, &[]).await;
+    assert_eq!(
+        served_certificate(&pki, &gw.url).await,
+        first_der(&pki.cert)
+    );
+    // A connection opened before the reload keeps working on the old one.
+    let mut before = raw_tls(&pki, &gw.url).await;
+
+    let (new_cert, new_key) = reissue(dir.path(), "4343");
+    std::fs::copy(&new_cert, &live_cert).unwrap();
+    std::fs::copy(&new_key, &live_key).unwrap();
+    send_signal(&gw, "-HUP");
+    wait_for_log(&gw, "reloaded the TLS certificate", 1).await;
+    assert_eq!(
+        served_certificate(&pki, &gw.url).await,
+        first_der(&new_cert),
+        "new connections get the reloaded certificate"
+    );
+    let creds = json!({"access-id": ADMIN_ACCESS_ID, "access-key": ADMIN_ACCESS_KEY}).to_string();
+    let (status, body) = exchange(&mut before, &creds).await;
+    assert_eq!(status, 200, "{body}");
+
+    // A certificate that does not match the key: refused, the last good one stays.
+    std::fs::copy(&pki.cert, &live_cert).unwrap();
+    send_signal(&gw, "-HUP");
+    wait_for_log(&gw, "cannot reload the TLS certificate", 1).await;
+    assert_eq!(
+        served_certificate(&pki, &gw.url).await,
+        first_der(&new_cert)
+    );
+    // And a file that is no certificate at all.
+    std::fs::write(&live_cert, "not a certificate").unwrap();
+    send_signal(&gw, "-HUP");
+    wait_for_log(&gw, "cannot reload the TLS certificate", 2).await;
+    let client = https_client(&pki);
+    let (status, body) = post(
+        &client,
+        &gw.url,
+        "auth",
+        &json!({"access-id": ADMIN_ACCESS_ID, "access-key": ADMIN_ACCESS_KEY}),
+    )
+    .await;
+    assert_eq!(status, 200, "still serving: {body}");
+    assert!(!gw.log().contains("BEGIN"), "no PEM content in the log");
+    assert!(gw.stop().await, "the gateway stops cleanly after reloads");
+}
+
+#[tokio::test]
+async fn a_ca_certificate_as_the_server_certificate_gets_a_hint_naming_it() {
+    let dir = TempDir::new("dynsec-tls-ca-leaf");
+    // What `openssl req -x509` makes by default: a self-signed CA:TRUE certificate.
+    openssl(
+        dir.path(),
+        &[
+            "req",
+            "-x509",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "self.key",
+            "-out",
+            "self.pem",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+        ],
+    );
+    let cert = dir.path().join("self.pem");
+    let key = dir.path().join("self.key");
+    let gw = Gateway::start_with_args(
+        &bin(),
+        &dir.path().join("data"),
+        &[],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(
+        gw.log()
+            .contains("is a CA certificate (basicConstraints CA:TRUE"),
+        "the gateway names the problem at start:\n{}",
+        gw.log()
+    );
+    let home = TempDir::new("dynsec-tls-ca-leaf-cli");
+    let (ok, stdout, stderr) =
+        cli(&gw.url, home.path(), &["--ca-file", cert.to_str().unwrap()]).await;
+    assert!(
+        !ok,
+        "webpki refuses a CA certificate as the server's: {stdout}"
+    );
+    assert!(
+        stderr.contains("CA:TRUE") && stderr.contains("CA:FALSE"),
+        "the CLI names the real problem, not just 'not trusted': {stderr}"
+    );
+
+    // A proper leaf (CA:FALSE) gets no such warning.
+    let pki = make_pki(dir.path());
+    let leaf = Gateway::start_with_args(
+        &bin(),
+        &dir.path().join("data2"),
+        &[],
+        &[
+            "--tls-cert",
+            pki.cert.to_str().unwrap(),
+            "--tls-key",
+            pki.key.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(!leaf.log().contains("CA:TRUE"), "{}", leaf.log());
 }
 
 async fn start_tls(dir: &TempDir, pki: &Pki, extra: &[&str]) -> Gateway {

@@ -9,9 +9,9 @@ use dynsec_engine::{AuthMethodInput, AuthMethodView, Caller, Engine, RoleView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct AuthMethodRequest {
+pub(super) struct AuthMethodRequest {
     name: Option<String>,
     #[serde(default, deserialize_with = "flex_u64")]
     access_expires: Option<u64>,
@@ -24,18 +24,18 @@ struct AuthMethodRequest {
     delete_protection: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct NameRequest {
+pub(super) struct NameRequest {
     name: Option<String>,
     description: Option<String>,
     comment: Option<String>,
     filter: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct RuleRequest {
+pub(super) struct RuleRequest {
     role_name: Option<String>,
     path: Option<String>,
     #[serde(default, deserialize_with = "flex_list")]

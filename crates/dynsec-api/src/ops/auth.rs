@@ -7,10 +7,11 @@ use dynsec_engine::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct AuthRequest {
+pub(super) struct AuthRequest {
     access_id: Option<String>,
+    #[schema(value_type = Option<String>)]
     access_key: Option<SecretString>,
     access_type: Option<String>,
 }

@@ -108,6 +108,9 @@ fn needs(op: Op, body: &Value) -> Result<Needs, ApiError> {
         | Op::ListItems
         | Op::ListAuthMethods
         | Op::ListRoles => Ok(Needs::InHandler),
+        // Across secrets: the engine checks `read` (listing) and `update`
+        // (revoking) on each lease's secret (`dynsec_engine::incident`).
+        Op::ListLeases | Op::RevokeLeases => Ok(Needs::InHandler),
         Op::CreateAuthMethod => one(AuthMethod, Create),
         Op::GetAuthMethod => one(AuthMethod, Read),
         Op::DeleteAuthMethod => one(AuthMethod, Delete),

@@ -49,9 +49,9 @@ pub async fn validate_token(
     Ok(answer)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct PermissionsRequest {
+pub(super) struct PermissionsRequest {
     path: Option<String>,
     r#type: Option<String>,
 }

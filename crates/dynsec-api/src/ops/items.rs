@@ -8,18 +8,18 @@ use dynsec_engine::{Caller, Engine, ItemView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct ListRequest {
+pub(super) struct ListRequest {
     path: Option<String>,
     #[serde(default, deserialize_with = "flex_list")]
     r#type: Vec<String>,
     filter: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct NameRequest {
+pub(super) struct NameRequest {
     name: Option<String>,
 }
 

@@ -10,9 +10,9 @@ use dynsec_engine::{Engine, EngineError, ProtectionKeyInput, ProtectionKeyView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct CreateRequest {
+pub(super) struct CreateRequest {
     name: Option<String>,
     alg: Option<String>,
     #[serde(default, deserialize_with = "flex_u64")]

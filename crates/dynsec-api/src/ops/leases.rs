@@ -3,14 +3,14 @@
 use super::{name_field, rfc3339};
 use crate::wire::{flex_bool, flex_u64, parse};
 use crate::ApiError;
-use dynsec_core::Lease;
+use dynsec_core::{AccessMode, Lease};
 use dynsec_engine::{Caller, Engine};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct TmpCredsRequest {
+pub(super) struct TmpCredsRequest {
     name: Option<String>,
     tmp_creds_id: Option<String>,
     #[serde(default, deserialize_with = "flex_bool")]
@@ -49,19 +49,51 @@ pub async fn revoke(engine: &Engine, caller: &Caller, body: &Value) -> Result<Va
             "forgotten": forgotten.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
         }));
     }
-    if req.revoke_all.unwrap_or(false) {
-        let remaining = engine.revoke_all(&name).await?;
-        if remaining > 0 {
+    let denied = if req.revoke_all.unwrap_or(false) {
+        let outcome = engine.revoke_all(&name).await?;
+        if outcome.remaining > 0 {
             return Err(ApiError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                format!("{remaining} credential(s) could not be revoked yet; they are retried automatically"),
+                format!(
+                    "{} credential(s) could not be revoked yet; they are retried automatically",
+                    outcome.remaining
+                ),
             ));
         }
+        outcome.sessions_denied
     } else {
         let id = crate::wire::required("tmp-creds-id", &req.tmp_creds_id)?;
-        engine.revoke_lease(&name, id).await?;
+        let lease = engine.revoke_lease(&name, id).await?;
+        if lease.mode == AccessMode::AssumedRole {
+            vec![lease]
+        } else {
+            Vec::new()
+        }
+    };
+    Ok(sessions_denied_json(&denied))
+}
+
+/// `{}` (Akeyless's answer) when only IAM users were torn down; with
+/// assumed-role sessions denied early, what was written and that AWS
+/// applies it with a delay, so nobody takes the credential for dead at once.
+fn sessions_denied_json(denied: &[Lease]) -> Value {
+    if denied.is_empty() {
+        return json!({});
     }
-    Ok(json!({}))
+    let notes: std::collections::BTreeSet<&str> = denied
+        .iter()
+        .filter_map(|l| l.last_error.as_deref())
+        .collect();
+    json!({
+        "sessions_denied": denied.iter().map(|l| json!({
+            "id": l.id,
+            "role_arn": l.role_arn.clone().unwrap_or_default(),
+            "session_name": l.principal,
+            "state": l.state.as_str(),
+            "note": l.last_error.clone().unwrap_or_default(),
+        })).collect::<Vec<_>>(),
+        "note": notes.into_iter().collect::<Vec<_>>().join("; "),
+    })
 }
 
 pub async fn update(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
@@ -73,6 +105,115 @@ pub async fn update(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
         .ok_or_else(|| ApiError::bad_request("missing required field 'new-ttl-min'"))?;
     engine.update_lease_ttl(&name, id, minutes).await?;
     Ok(json!({}))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub(super) struct UnderPathRequest {
+    path: Option<String>,
+    pagination_token: Option<String>,
+    #[serde(default, deserialize_with = "flex_u64")]
+    limit: Option<u64>,
+}
+
+/// The `path` of `list-leases`/`revoke-leases`: `/` (or only slashes) is
+/// every dynamic secret (`None`), anything else an item path.
+fn lease_path(value: &Option<String>) -> Result<Option<dynsec_core::ItemPath>, ApiError> {
+    let raw = crate::wire::required("path", value)?;
+    if !raw.trim().is_empty() && raw.trim().chars().all(|c| c == '/') {
+        return Ok(None);
+    }
+    name_field("path", value).map(Some)
+}
+
+/// Page size of `list-leases` unless `limit` says otherwise.
+const DEFAULT_LEASE_PAGE: u32 = 100;
+
+/// `list-leases`: live leases under `path` whose secret the caller may read.
+pub async fn list_under(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
+    let req: UnderPathRequest = parse(body)?;
+    let path = lease_path(&req.path)?;
+    let limit = req
+        .limit
+        .map_or(DEFAULT_LEASE_PAGE, |n| u32::try_from(n).unwrap_or(u32::MAX));
+    let page = engine
+        .list_leases_under(
+            caller,
+            path.as_ref(),
+            req.pagination_token.as_deref(),
+            limit,
+        )
+        .await?;
+    let mut answer = json!({
+        "path": path.as_ref().map_or("/", |p| p.as_str()),
+        "leases": page.leases.iter().map(|l| {
+            let mut item = lease_json(l);
+            item["dynamic_secret"] = json!(l.producer_name);
+            item
+        }).collect::<Vec<_>>(),
+    });
+    if let Some(next) = page.next {
+        answer["next_page"] = json!(next);
+    }
+    Ok(answer)
+}
+
+/// `revoke-leases`: every live lease under `path` the caller may revoke,
+/// with what could not be revoked and why.
+pub async fn revoke_under(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let req: UnderPathRequest = parse(body)?;
+    let path = lease_path(&req.path)?;
+    let report = engine.revoke_leases_under(caller, path.as_ref()).await?;
+    let revoked: Vec<Value> = report
+        .revoked
+        .iter()
+        .map(|l| {
+            json!({
+                "id": l.id,
+                "dynamic_secret": l.producer_name,
+                "access_mode": l.mode.as_str(),
+                "user_name": l.principal,
+            })
+        })
+        .collect();
+    let not_revoked: Vec<Value> = report
+        .not_revoked
+        .iter()
+        .map(|(l, reason)| {
+            json!({
+                "id": l.id,
+                "dynamic_secret": l.producer_name,
+                "access_mode": l.mode.as_str(),
+                "user_name": l.principal,
+                "state": l.state.as_str(),
+                "expiration": rfc3339(l.expires_at),
+                "reason": reason,
+            })
+        })
+        .collect();
+    let mut answer = json!({
+        "path": path.as_ref().map_or("/", |p| p.as_str()),
+        "message": format!(
+            "{} credential(s) revoked, {} not revoked",
+            revoked.len(),
+            not_revoked.len()
+        ),
+        "revoked": revoked,
+        "not_revoked": not_revoked,
+    });
+    if !report.not_revoked.is_empty() {
+        // Also what the audit record keeps: an incident response that left
+        // credentials live must say so.
+        answer["warning"] = json!(format!(
+            "{} credential(s) under this path are still live; see not_revoked",
+            report.not_revoked.len()
+        ));
+    }
+    Ok(answer)
 }
 
 /// Akeyless's `TmpUserData`, plus dynsec's lease state so failures are visible.

@@ -8,6 +8,7 @@ mod introspection;
 mod items;
 mod keys;
 mod leases;
+pub mod openapi;
 mod producers;
 mod targets;
 mod unsupported;
@@ -66,6 +67,10 @@ pub enum Op {
     ValidateToken,
     /// `describe-permissions`: the caller's capabilities on a path.
     DescribePermissions,
+    /// `list-leases`: live leases under a path, across dynamic secrets.
+    ListLeases,
+    /// `revoke-leases`: revoke every live lease under a path.
+    RevokeLeases,
 }
 
 /// Every operation name the gateway serves (both naming generations), for
@@ -125,6 +130,8 @@ pub const SERVED_OPERATIONS: &[&str] = &[
     "delete-assoc",
     "validate-token",
     "describe-permissions",
+    "list-leases",
+    "revoke-leases",
 ];
 
 impl Op {
@@ -172,6 +179,8 @@ impl Op {
             "delete-assoc" => Self::DeleteAssoc,
             "validate-token" => Self::ValidateToken,
             "describe-permissions" => Self::DescribePermissions,
+            "list-leases" => Self::ListLeases,
+            "revoke-leases" => Self::RevokeLeases,
             _ => return None,
         })
     }
@@ -242,7 +251,11 @@ pub async fn handle(
         Op::DeleteDynamicSecret => producers::delete(engine, body, "dynamic_secret_name")
             .await
             .map(ok),
-        Op::GetValue => values::get_value(engine, body).await.map(ok),
+        Op::GetValue => values::get_value(engine, caller, body, ctx.client_gone())
+            .await
+            .map(ok),
+        Op::ListLeases => leases::list_under(engine, caller, body).await.map(ok),
+        Op::RevokeLeases => leases::revoke_under(engine, caller, body).await.map(ok),
         Op::ListTmpCreds => leases::list(engine, body).await.map(ok),
         Op::RevokeTmpCreds => leases::revoke(engine, caller, body).await.map(ok),
         Op::UpdateTmpCreds => leases::update(engine, body).await.map(ok),

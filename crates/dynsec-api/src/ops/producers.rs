@@ -4,6 +4,9 @@ use super::{name_field, rfc3339};
 use crate::wire::{flex_bool, flex_list, flex_u64, parse};
 use crate::ApiError;
 use dynsec_core::access::{Capability, RuleType};
+use dynsec_core::iam_extensions::{
+    parse_tag_pairs, policy_document, MAX_SESSION_POLICY, MAX_USER_INLINE_POLICY,
+};
 use dynsec_core::spec::parse_session_tags;
 use dynsec_core::ttl::{format_ttl, parse_ttl};
 use dynsec_core::{AccessMode, AwsConnection, PasswordPolicy, ProducerSettings, SecretString};
@@ -12,9 +15,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// The create/update request. Defaults mirror what Akeyless clients send.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct ProducerRequest {
+pub(super) struct ProducerRequest {
     name: Option<String>,
     new_name: Option<String>,
     target_name: Option<String>,
@@ -23,7 +26,9 @@ struct ProducerRequest {
     aws_user_groups: Option<String>,
     aws_role_arns: Option<String>,
     aws_access_key_id: Option<String>,
+    #[schema(value_type = Option<String>)]
     aws_access_secret_key: Option<SecretString>,
+    #[schema(value_type = Option<String>)]
     aws_session_token: Option<SecretString>,
     region: Option<String>,
     iam_endpoint: Option<String>,
@@ -55,6 +60,33 @@ struct ProducerRequest {
     transitive_tag_keys: Option<String>,
     /// IAM path for temporary users (dynsec extension; default from the gateway).
     iam_path: Option<String>,
+    // dynsec extensions (`dynsec_core::iam_extensions`).
+    permissions_boundary_arn: Option<String>,
+    aws_user_tags: Option<String>,
+    aws_user_inline_policy: Option<String>,
+    session_policy_arns: Option<String>,
+    session_policy: Option<String>,
+    max_ttl: Option<String>,
+    /// assumed_role: revoke sessions early through the role's policy
+    /// (dynsec extension; an update without it keeps the current value).
+    #[serde(default, deserialize_with = "flex_bool")]
+    early_revocation: Option<bool>,
+    /// Seconds issuance may wait for a new credential to work (Akeyless's
+    /// 0–120; an update without it keeps the current value).
+    #[serde(default, deserialize_with = "flex_u64")]
+    secure_access_delay: Option<u64>,
+    /// session_token: the admin user's MFA device. Kept and cleared like
+    /// `session-policy`.
+    mfa_serial: Option<String>,
+}
+
+/// An optional setting only dynsec clients send: absent keeps `current`,
+/// blank clears it.
+fn kept_or_set(given: Option<String>, current: Option<&Option<String>>) -> Option<String> {
+    match given {
+        Some(value) => blank_none(Some(value)),
+        None => current.cloned().flatten(),
+    }
 }
 
 fn blank_none(v: Option<String>) -> Option<String> {
@@ -72,12 +104,40 @@ impl ProducerRequest {
             .or_else(|| current.map(|c| c.settings.access_mode.as_str().to_string()))
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    "missing required field 'access-mode' (iam_user or assumed_role)",
+                    "missing required field 'access-mode' (iam_user, assumed_role, federation_token or session_token)",
                 )
             })?;
         let access_mode = AccessMode::parse("access-mode", &mode_raw).map_err(invalid)?;
         let ttl_text = self.user_ttl.as_deref().unwrap_or("60m").trim().to_string();
         let ttl_secs = parse_ttl("user-ttl", &ttl_text).map_err(invalid)?;
+        let max_ttl_text = blank_none(self.max_ttl).unwrap_or_default();
+        let max_ttl_secs = match max_ttl_text.as_str() {
+            "" => None,
+            text => Some(parse_ttl("max-ttl", text).map_err(invalid)?),
+        };
+        let policy = |field: &str, raw: Option<String>, max: usize| {
+            blank_none(raw)
+                .map(|doc| policy_document(field, &doc, max))
+                .transpose()
+                .map_err(invalid)
+        };
+        let user_inline_policy = policy(
+            "aws-user-inline-policy",
+            self.aws_user_inline_policy,
+            MAX_USER_INLINE_POLICY,
+        )?;
+        // Only dynsec clients send it: an update without it keeps the current
+        // one, an empty one clears it.
+        let session_policy = kept_or_set(
+            self.session_policy,
+            current.map(|c| &c.settings.session_policy),
+        )
+        .map(|doc| policy_document("session-policy", &doc, MAX_SESSION_POLICY))
+        .transpose()
+        .map_err(invalid)?;
+        let user_tags =
+            parse_tag_pairs("aws-user-tags", self.aws_user_tags.as_deref().unwrap_or(""))
+                .map_err(invalid)?;
         let defaults = PasswordPolicy::default();
         let password = PasswordPolicy {
             length: match self.password_length {
@@ -121,6 +181,24 @@ impl ProducerRequest {
                 .or_else(|| current.map(|c| c.settings.description.clone()))
                 .unwrap_or_default(),
             protection_key: blank_none(self.producer_encryption_key_name),
+            permissions_boundary_arn: blank_none(self.permissions_boundary_arn),
+            user_tags,
+            user_inline_policy,
+            session_policy_arns: dynsec_core::spec::split_list(
+                self.session_policy_arns.as_deref().unwrap_or(""),
+            ),
+            session_policy,
+            max_ttl_secs,
+            max_ttl_text,
+            early_revocation: self
+                .early_revocation
+                .or(current.map(|c| c.settings.early_revocation))
+                .unwrap_or(false),
+            secure_access_delay_secs: self
+                .secure_access_delay
+                .or(current.map(|c| c.settings.secure_access_delay_secs))
+                .unwrap_or(0),
+            mfa_serial: kept_or_set(self.mfa_serial, current.map(|c| &c.settings.mfa_serial)),
         };
         let target = match blank_none(self.target_name) {
             Some(target) => ProducerTargetInput::Named(target),
@@ -159,15 +237,15 @@ impl ProducerRequest {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct NameRequest {
+pub(super) struct NameRequest {
     name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct ListRequest {
+pub(super) struct ListRequest {
     filter: Option<String>,
 }
 
@@ -286,6 +364,15 @@ pub(crate) fn details_json(p: &ProducerView) -> Value {
         "use_numbers": s.password.digits,
         "use_special_characters": s.password.symbols,
         "iam_path": s.iam_path,
+        "permissions_boundary_arn": s.permissions_boundary_arn.clone().unwrap_or_default(),
+        "aws_user_tags": s.user_tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+        "aws_user_inline_policy": s.user_inline_policy.clone().unwrap_or_default(),
+        "session_policy_arns": s.session_policy_arns.join(","),
+        "session_policy": s.session_policy.clone().unwrap_or_default(),
+        "max_ttl": s.max_ttl_text,
+        "early_revocation": s.early_revocation,
+        "secure_access_delay": s.secure_access_delay_secs,
+        "mfa_serial": s.mfa_serial.clone().unwrap_or_default(),
         "iam_endpoint": p.iam_endpoint.clone().unwrap_or_default(),
         "sts_endpoint": p.sts_endpoint.clone().unwrap_or_default(),
         "active": true,

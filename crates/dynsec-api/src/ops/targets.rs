@@ -9,14 +9,16 @@ use dynsec_engine::{Caller, Engine, TargetInput, TargetView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct TargetRequest {
+pub(super) struct TargetRequest {
     name: Option<String>,
     new_name: Option<String>,
     access_key_id: Option<String>,
     /// The secret access key.
+    #[schema(value_type = Option<String>)]
     access_key: Option<SecretString>,
+    #[schema(value_type = Option<String>)]
     session_token: Option<SecretString>,
     region: Option<String>,
     description: Option<String>,
@@ -57,17 +59,17 @@ impl TargetRequest {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct NameRequest {
+pub(super) struct NameRequest {
     name: Option<String>,
     #[serde(default, deserialize_with = "flex_bool")]
     force_deletion: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
-struct ListRequest {
+pub(super) struct ListRequest {
     filter: Option<String>,
     #[serde(default, deserialize_with = "flex_list")]
     r#type: Vec<String>,

@@ -29,11 +29,6 @@ const PRODUCER_FIELDS: &[NotYet] = &[
         default_numbers: &[],
         why: ADMIN_ROTATION,
     },
-    NotYet {
-        field: "custom-username-template",
-        default_numbers: &[],
-        why: "user name templates are not supported yet (users are named tmp.<name>.<lease id>)",
-    },
 ];
 
 const TARGET_FIELDS: &[NotYet] = &[NotYet {
@@ -136,11 +131,6 @@ mod tests {
                 Op::UpdateDynamicSecret,
                 json!({"admin-rotation-interval-days": "30"}),
                 "admin-rotation-interval-days",
-            ),
-            (
-                Op::CreateDynamicSecret,
-                json!({"custom-username-template": "u-{{ttl}}"}),
-                "custom-username-template",
             ),
             (
                 Op::CreateTarget,

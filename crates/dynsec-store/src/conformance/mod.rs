@@ -47,6 +47,7 @@ macro_rules! conformance_tests {
             a_dead_instances_claims_are_taken_over_once,
             instances_report_heartbeats_and_keys,
             a_duty_has_one_holder_at_a_time,
+            a_lock_has_one_holder_until_unlocked_or_lapsed,
             auth_failures_are_counted_per_key_and_window,
             roles_rules_and_associations,
             a_live_lease_keeps_its_dynamic_secret,
@@ -111,6 +112,16 @@ pub fn settings() -> ProducerSettings {
         tags: vec!["t".into()],
         description: "d".into(),
         protection_key: None,
+        permissions_boundary_arn: None,
+        user_tags: vec![],
+        user_inline_policy: None,
+        session_policy_arns: vec![],
+        session_policy: None,
+        max_ttl_secs: None,
+        max_ttl_text: String::new(),
+        early_revocation: false,
+        secure_access_delay_secs: 0,
+        mfa_serial: None,
     }
 }
 
@@ -625,6 +636,64 @@ pub async fn a_duty_has_one_holder_at_a_time(store: &dyn Store) {
     store.release_duty("sweep", "other.1").await.unwrap();
     assert!(store
         .try_hold_duty("sweep", &holder, at(92), at(150))
+        .await
+        .unwrap());
+}
+
+pub async fn a_lock_has_one_holder_until_unlocked_or_lapsed(store: &dyn Store) {
+    let tries = futures::future::join_all(
+        (0..4)
+            .map(|n| async move {
+                store
+                    .try_lock("role:a", &format!("gw-{n}.1/{n}"), at(0), at(60))
+                    .await
+                    .unwrap()
+            })
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    assert_eq!(tries.iter().filter(|held| **held).count(), 1, "{tries:?}");
+    let n = tries.iter().position(|h| *h).unwrap();
+    let holder = format!("gw-{n}.1/{n}");
+    assert!(
+        !store
+            .try_lock("role:a", &holder, at(10), at(70))
+            .await
+            .unwrap(),
+        "not re-entrant: a second acquisition by the same token waits too"
+    );
+    assert!(
+        store
+            .try_lock("role:b", "other", at(10), at(70))
+            .await
+            .unwrap(),
+        "locks are independent"
+    );
+    assert!(
+        !store.unlock("role:a", "other").await.unwrap(),
+        "only the holder unlocks"
+    );
+    assert!(store.unlock("role:a", &holder).await.unwrap());
+    assert!(!store.unlock("role:a", &holder).await.unwrap(), "once");
+    assert!(store
+        .try_lock("role:a", "next", at(11), at(71))
+        .await
+        .unwrap());
+    // A holder that never unlocks (it crashed) blocks only until the lapse.
+    assert!(!store
+        .try_lock("role:a", "late", at(70), at(130))
+        .await
+        .unwrap());
+    assert!(store
+        .try_lock("role:a", "late", at(71), at(131))
+        .await
+        .unwrap());
+    assert!(
+        !store.unlock("role:a", "next").await.unwrap(),
+        "the lapsed holder's unlock leaves the new holder's lock alone"
+    );
+    assert!(!store
+        .try_lock("role:a", "third", at(100), at(160))
         .await
         .unwrap());
 }

@@ -1,6 +1,7 @@
 //! The shared store: PostgreSQL through sqlx, for any number of gateways.
 //! Migrations (`migrations/postgres/`) are embedded and applied on connect
-//! under sqlx's advisory lock, so gateways starting together migrate once.
+//! under sqlx's advisory lock, so gateways starting together migrate once;
+//! a database a newer dynsec migrated is refused first (`schema.rs`).
 //! Claims use `FOR UPDATE SKIP LOCKED` and conditional updates, so gateways
 //! never work on one lease at once.
 
@@ -36,10 +37,31 @@ const POOL_SIZE: u32 = 16;
 /// How long a statement waits for a free connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The migrations this binary applies.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
 /// PostgreSQL-backed [`Store`].
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
     pub(crate) pool: PgPool,
+}
+
+/// The highest migration applied to the database, `None` for a new one
+/// (the table is looked up on the connection's `search_path`, as sqlx
+/// creates it).
+async fn applied_schema(pool: &PgPool) -> Result<Option<i64>> {
+    let has_table: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+        .bind(crate::schema::MIGRATIONS_TABLE)
+        .fetch_one(pool)
+        .await?;
+    if !has_table {
+        return Ok(None);
+    }
+    Ok(
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 impl PostgresStore {
@@ -57,7 +79,12 @@ impl PostgresStore {
             .await?;
         // Takes pg_advisory_lock on a key derived from the database name for
         // the whole run: a second gateway waits, then finds nothing to do.
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let applied = applied_schema(&pool).await?;
+        crate::schema::plan(applied, &MIGRATOR)?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| crate::schema::migrate_error(e, &MIGRATOR))?;
         Ok(Self { pool })
     }
 

@@ -80,6 +80,36 @@ impl ClusterStore for SqliteStore {
         Ok(())
     }
 
+    async fn try_lock(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO locks (name, holder, held_until) VALUES (?, ?, ?) \
+             ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, \
+             held_until = excluded.held_until WHERE locks.held_until <= ?",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(millis(until))
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn unlock(&self, name: &str, holder: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM locks WHERE name = ? AND holder = ?")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn record_auth_failure(&self, keys: &[String], at: DateTime<Utc>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for key in keys {

@@ -1,5 +1,7 @@
 //! The embedded default store: SQLite in WAL mode through sqlx, migrations
-//! embedded in the binary and applied on open.
+//! embedded in the binary and applied on open — after refusing a database a
+//! newer dynsec wrote, and after backing the file up (`VACUUM INTO`, a
+//! consistent copy of a live database) when a migration is about to run.
 
 mod access;
 mod cluster;
@@ -24,14 +26,19 @@ use chrono::{DateTime, Utc};
 use dynsec_core::{AccessMode, Lease, LeaseState};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
+
+/// The migrations this binary applies.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// SQLite-backed [`Store`].
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// The copy taken before this open migrated the file, if it did.
+    upgrade_backup: Option<PathBuf>,
 }
 
 impl SqliteStore {
@@ -48,14 +55,21 @@ impl SqliteStore {
             .pragma("secure_delete", "ON")
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        Self::connect(options, 4).await
+        Self::connect(options, 4, Some(path)).await
     }
 
     /// A private in-memory database (tests).
     pub async fn in_memory() -> Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         // One connection: each in-memory connection would be its own database.
-        Self::connect(options, 1).await
+        Self::connect(options, 1, None).await
+    }
+
+    /// The backup this open took before migrating the file (see
+    /// [`crate::schema::backup_path`]); `None` when no migration ran on an
+    /// existing schema.
+    pub fn upgrade_backup(&self) -> Option<&Path> {
+        self.upgrade_backup.as_deref()
     }
 
     /// A transaction holding SQLite's write lock from its first statement,
@@ -65,14 +79,96 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    async fn connect(options: SqliteConnectOptions, max: u32) -> Result<Self> {
+    /// Opens the pool, checks the schema, backs the file at `file` up if a
+    /// migration will run, migrates.
+    async fn connect(options: SqliteConnectOptions, max: u32, file: Option<&Path>) -> Result<Self> {
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let applied = applied_schema(&pool).await?;
+        let mut upgrade_backup = None;
+        if let (crate::schema::Plan::Upgrade { from }, Some(file)) =
+            (crate::schema::plan(applied, &MIGRATOR)?, file)
+        {
+            let backup = crate::schema::backup_path(file, from, Utc::now());
+            back_up(&pool, &backup).await?;
+            upgrade_backup = Some(backup);
+        }
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| crate::schema::migrate_error(e, &MIGRATOR))?;
+        Ok(Self {
+            pool,
+            upgrade_backup,
+        })
     }
+}
+
+/// The highest migration applied to the database, `None` for a new one.
+async fn applied_schema(pool: &SqlitePool) -> Result<Option<i64>> {
+    let has_table: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?)",
+    )
+    .bind(crate::schema::MIGRATIONS_TABLE)
+    .fetch_one(pool)
+    .await?;
+    if !has_table {
+        return Ok(None);
+    }
+    Ok(
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// A consistent copy of the live database at `backup` (0600, in a 0700
+/// folder): `VACUUM INTO` reads one snapshot, so writers elsewhere cannot
+/// tear it. Refuses to overwrite an existing file.
+async fn back_up(pool: &SqlitePool, backup: &Path) -> Result<()> {
+    let failed = |what: &str, err: std::io::Error| {
+        crate::StoreError::Database(format!(
+            "cannot back the database up before upgrading it: cannot {what} {}: {err}",
+            backup.display()
+        ))
+    };
+    if let Some(folder) = backup.parent() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(folder)
+            .map_err(|e| failed("create the folder of", e))?;
+    }
+    let target = backup.to_str().ok_or_else(|| {
+        crate::StoreError::Database(format!(
+            "cannot back the database up to {}: the path is not UTF-8",
+            backup.display()
+        ))
+    })?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(target)
+        .execute(pool)
+        .await
+        .map_err(|e| {
+            crate::StoreError::Database(format!(
+                "cannot back the database up to {} before upgrading it: {e}",
+                backup.display()
+            ))
+        })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(backup, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| failed("restrict", e))?;
+    }
+    Ok(())
 }
 
 impl SqliteStore {

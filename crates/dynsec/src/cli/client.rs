@@ -216,6 +216,11 @@ fn hint(timed_out: bool, base: &str, detail: &str) -> String {
     .any(|needle| detail.contains(needle));
     if timed_out {
         " (the gateway did not answer in time)".to_owned()
+    } else if https && detail.contains("causedasendentity") {
+        // rustls/webpki refuse a CA certificate as the server's own, even
+        // when it is the very certificate given to --ca-file.
+        " (the gateway's certificate is a CA certificate, basicConstraints CA:TRUE — `openssl req -x509` makes one by default — and TLS clients refuse a CA certificate as a server certificate: give the gateway a certificate with CA:FALSE signed by that CA, and pass the CA to --ca-file)"
+            .to_owned()
     } else if https && (detail.contains("certificate") || detail.contains("issuer")) {
         " (the gateway's certificate is not trusted: pass --ca-file <pem> or set DYNSEC_CA_FILE)"
             .to_owned()
@@ -275,6 +280,13 @@ mod tests {
             "invalid peer certificate: unknownissuer",
         );
         assert!(ca.contains("--ca-file"), "{ca}");
+        let ca_as_leaf = hint(
+            false,
+            "https://gw:8000",
+            "invalid peer certificate: other(othererror(causedasendentity))",
+        );
+        assert!(ca_as_leaf.contains("CA:TRUE"), "{ca_as_leaf}");
+        assert!(ca_as_leaf.contains("CA:FALSE"), "{ca_as_leaf}");
         let refused = hint(
             false,
             "http://gw:8000",

@@ -195,11 +195,7 @@ mod tests {
         assert!(text.contains("--delete_protection"), "{text}");
         assert!(text.contains("-n, --name"), "{text}");
         assert!(text.contains("dynamic-secret-create-aws"), "{text}");
-        for hidden in [
-            "--enable-admin-rotation",
-            "--admin-rotation-interval-days",
-            "--custom-username-template",
-        ] {
+        for hidden in ["--enable-admin-rotation", "--admin-rotation-interval-days"] {
             assert!(!text.contains(hidden), "{hidden} is offered: {text}");
         }
         let value = root

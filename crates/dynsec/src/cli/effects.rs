@@ -61,11 +61,16 @@ pub fn revoked(body: &Map<String, Value>, answer: Value, before: Option<Vec<Valu
                 .collect()
         };
         let users = of_mode("iam_user");
-        let sessions = of_mode("assumed_role");
+        // Every other mode is an STS session.
+        let sessions: Vec<Value> = before
+            .iter()
+            .filter(|lease| lease.get("access_mode").and_then(Value::as_str) != Some("iam_user"))
+            .filter_map(|lease| lease.get("id").cloned())
+            .collect();
         let mut message = format!("Revoked {} temporary IAM user(s) of {name}.", users.len());
         if !sessions.is_empty() {
             message.push_str(&format!(
-                " {} assumed-role session(s) cannot be ended early and expire on their own.",
+                " {} STS session(s) cannot be ended early and expire on their own.",
                 sessions.len()
             ));
         }
@@ -150,16 +155,18 @@ mod tests {
             json!({"id": "b", "access_mode": "assumed_role"}),
             json!({"id": "c", "access_mode": "iam_user"}),
         ];
+        let mut before = before;
+        before.push(json!({"id": "d", "access_mode": "session_token"}));
         let out = revoked(
             &body(json!({"name": "/x", "revoke-all": true})),
             json!({}),
             Some(before),
         );
         assert_eq!(out["revoked"], json!(["a", "c"]));
-        assert_eq!(out["expiring_on_their_own"], json!(["b"]));
+        assert_eq!(out["expiring_on_their_own"], json!(["b", "d"]));
         let message = out["message"].as_str().unwrap();
         assert!(
-            message.contains("Revoked 2") && message.contains("1 assumed-role"),
+            message.contains("Revoked 2") && message.contains("2 STS session"),
             "{message}"
         );
     }

@@ -530,16 +530,6 @@ pub(crate) mod tests {
                 "--admin-rotation-interval-days",
             ),
             (
-                vec![
-                    "dynamic-secret-create-aws",
-                    "-n",
-                    "x",
-                    "--custom-username-template",
-                    "u",
-                ],
-                "--custom-username-template",
-            ),
-            (
                 vec!["create-aws-target", "-n", "x", "--use-gw-cloud-identity"],
                 "--use-gw-cloud-identity",
             ),
@@ -574,6 +564,37 @@ pub(crate) mod tests {
             Value::Object(inv.body),
             json!({"name": "x", "tmp-creds-id": "l-1", "soft-delete": true})
         );
+    }
+
+    #[test]
+    fn iam_surface_flags_and_incident_operations_reach_the_wire() {
+        let inv = run(&[
+            "gateway-create-producer-aws",
+            "-n",
+            "x",
+            "--custom-username-template",
+            "ci-{{name}}",
+            "--permissions-boundary-arn",
+            "arn:aws:iam::1:policy/b",
+            "--aws-user-tags",
+            "team=a",
+            "--max-ttl",
+            "8h",
+        ]);
+        assert_eq!(
+            Value::Object(inv.body),
+            json!({"name": "x", "custom-username-template": "ci-{{name}}",
+                   "permissions-boundary-arn": "arn:aws:iam::1:policy/b",
+                   "aws-user-tags": "team=a", "max-ttl": "8h"})
+        );
+        let inv = run(&["revoke-leases", "--path", "/prod"]);
+        assert_eq!(Value::Object(inv.body), json!({"path": "/prod"}));
+        let inv = run(&["list-leases", "--path", "/prod", "--limit", "5"]);
+        assert_eq!(
+            Value::Object(inv.body),
+            json!({"path": "/prod", "limit": 5})
+        );
+        assert!(usage_error(&["revoke-leases"]).contains("--path"));
     }
 
     #[test]

@@ -183,7 +183,7 @@ const AWS_PRODUCER: &[Flag] = &[
     string("target-name", "name of an existing AWS target"),
     string(
         "aws-access-mode",
-        "iam_user or assumed_role (also assume_role)",
+        "iam_user, assumed_role (also assume_role), federation_token or session_token",
     )
     .wire("access-mode"),
     string("access-mode", "same as --aws-access-mode"),
@@ -242,10 +242,49 @@ const AWS_PRODUCER: &[Flag] = &[
     string("description", "description of the dynamic secret"),
     string(
         "custom-username-template",
-        "template for temporary IAM user names",
-    )
-    .not_yet("user name templates are not supported yet (users are named tmp.<name>.<lease id>)"),
+        "iam_user: template for user names, e.g. ci-{{name}}-{{access_id}} ({{lease_id}} appended when absent)",
+    ),
+    string(
+        "permissions-boundary-arn",
+        "iam_user: managed policy ARN set as each user's permissions boundary",
+    ),
+    string(
+        "aws-user-tags",
+        "iam_user: extra IAM tags on each user, k=v,k2=v2",
+    ),
+    string(
+        "aws-user-inline-policy",
+        "iam_user: JSON policy document put on each user as its inline policy",
+    ),
+    string(
+        "session-policy-arns",
+        "assumed_role: managed session policy ARNs, comma-separated",
+    ),
+    string(
+        "session-policy",
+        "assumed_role: JSON session policy document",
+    ),
+    string(
+        "max-ttl",
+        "longest any credential may live, extensions included, e.g. 8h",
+    ),
     string("aws-external-id", "external id for AssumeRole"),
+    string(
+        "session-policy",
+        "federation_token: inline session policy (JSON) limiting the federated user",
+    ),
+    string(
+        "mfa-serial",
+        "session_token: the admin user's MFA device; get-value then needs --args mfa-code=<code>",
+    ),
+    int(
+        "secure-access-delay",
+        "longest wait, 0-120 s, for a new credential to be seen working (default 0)",
+    ),
+    bool_text(
+        "early-revocation",
+        "assumed_role: revoking denies the session through the role's inline policy (default false)",
+    ),
     string("session-tags", "AssumeRole session tags, k=v,k2=v2"),
     string(
         "transitive-tag-keys",
@@ -260,7 +299,10 @@ const AWS_PRODUCER: &[Flag] = &[
 ];
 
 const GET_VALUE: &[Flag] = &[
-    list("args", "argument k=v, e.g. role-arn=<arn>"),
+    list(
+        "args",
+        "argument k=v or a JSON object, e.g. role-arn=<arn>, mfa-code=<code>",
+    ),
     string("target", "target name to use").not_yet(
         "choosing a target per request is not supported yet (the dynamic secret's own connection is used)",
     ),
@@ -285,6 +327,14 @@ const REVOKE_TMP_CREDS: &[Flag] = &[
 const UPDATE_TMP_CREDS: &[Flag] = &[
     string("tmp-creds-id", "id of the temporary credential").required(),
     int("new-ttl-min", "new lifetime in minutes"),
+];
+
+const LEASES_UNDER: &[Flag] =
+    &[string("path", "a dynamic secret or folder, e.g. /prod (/ for all)").required()];
+
+const LIST_LEASES: &[Flag] = &[
+    string("pagination-token", "continue a previous listing"),
+    int("limit", "leases per page (default 100, at most 1000)"),
 ];
 
 const LIST_ITEMS: &[Flag] = &[
@@ -527,6 +577,16 @@ pub static OPERATIONS: &[Operation] = &[
         "change a live credential's lifetime",
         Behaviour::UpdateTmpCredsTtl,
         &[NAME, UPDATE_TMP_CREDS, CONNECTION, TOKEN, OUTPUT],
+    ),
+    op(
+        &["list-leases"],
+        "list the live credentials of every dynamic secret under a path",
+        &[LEASES_UNDER, LIST_LEASES, CONNECTION, TOKEN, OUTPUT],
+    ),
+    op(
+        &["revoke-leases"],
+        "revoke every live credential under a path (incident response)",
+        &[LEASES_UNDER, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["list-items"],

@@ -99,11 +99,19 @@ pub fn producer_body(
         ("session-tags", "aws_session_tags"),
         ("transitive-tag-keys", "aws_transitive_tag_keys"),
         ("iam-path", "iam_path"),
+        ("custom-username-template", "username_template"),
+        ("permissions-boundary-arn", "permissions_boundary_arn"),
+        ("aws-user-tags", "aws_user_tags"),
+        ("aws-user-inline-policy", "aws_user_inline_policy"),
+        ("session-policy-arns", "session_policy_arns"),
+        ("session-policy", "session_policy"),
+        ("max-ttl", "max_ttl"),
+        ("early-revocation", "early_revocation"),
+        ("secure-access-delay", "secure_access_delay"),
+        ("mfa-serial", "mfa_serial"),
     ] {
         carry(&mut body, key, current, source);
     }
-    // `custom-username-template` is not carried: the gateway refuses it until templates are
-    // applied, and a stored one is not used anyway.
     let current_target = current
         .get("item_targets_assoc")
         .and_then(Value::as_array)
@@ -286,6 +294,7 @@ mod tests {
                 "producer-encryption-key-name": "/keys/k",
                 "tags": ["team:a"],
                 "description": "dev creds",
+                "custom-username-template": "old-{{name}}",
                 "target-name": "/aws/prod",
             })
         );

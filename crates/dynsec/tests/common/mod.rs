@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod cluster;
+pub mod ministack;
 
 use dynsec_testkit::{AdminKey, Gateway, Moto, TempDir};
 use serde_json::{json, Value};

@@ -10,11 +10,14 @@ import { alertBox } from '../errors.js';
 import { Form } from '../form.js';
 import { countdown, formatTime, timeElement } from '../time.js';
 
-const NO_EARLY_END = 'AWS cannot end an assumed-role session before it expires; it ends on its own at its expiry.';
+const NO_EARLY_END = 'AWS cannot end an assumed-role session before it expires; it ends on its own at its expiry. Turn on Early revocation (Edit) to deny sessions through the role’s policy.';
 const FIXED_DURATION = 'An assumed-role session keeps the duration AWS granted it.';
 
-/** The section for dynamic secret `name`; `granted`: the caller's capabilities on it. */
-export function leasesSection({ name, granted, signal }) {
+/**
+ * The section for dynamic secret `name`; `granted`: the caller's capabilities
+ * on it; `earlyRevocation`: its assumed-role sessions can be revoked.
+ */
+export function leasesSection({ name, granted, signal, earlyRevocation = false }) {
   const status = h('div', {});
   const table = h('div', { class: 'table-wrap' });
   const reasons = reasonsBox();
@@ -45,9 +48,11 @@ export function leasesSection({ name, granted, signal }) {
     revokeAll.removeAttribute('aria-describedby');
     revokeAll.title = '';
     count.textContent = String(leases.length);
-    const revocable = leases.filter((l) => l.access_mode !== 'assumed_role' && l.state !== 'pending');
+    const revocable = leases.filter((l) => (l.access_mode === 'iam_user' || (earlyRevocation && l.access_mode === 'assumed_role')) && l.state !== 'pending');
     if (cantUpdate) unavailable(revokeAll, cantUpdate, reasons);
-    else if (revocable.length === 0) unavailable(revokeAll, 'There is no IAM-user credential to revoke.', reasons);
+    else if (revocable.length === 0) {
+      unavailable(revokeAll, earlyRevocation ? 'There is no credential to revoke.' : 'There is no IAM-user credential to revoke.', reasons);
+    }
     if (leases.length === 0) {
       table.replaceChildren(h('p', { class: 'empty' }, 'No live credentials. Get Dynamic Secret issues one.'));
       return;
@@ -60,15 +65,19 @@ export function leasesSection({ name, granted, signal }) {
 
   function row(lease) {
     const assumed = lease.access_mode === 'assumed_role';
+    const stsToken = lease.access_mode === 'federation_token' || lease.access_mode === 'session_token';
     const extend = actionButton('Extend', () => extendLease(lease), { small: true, name: `Extend ${lease.id}` });
     const revoke = actionButton(lease.state === 'failed' ? 'Retry revocation' : 'Revoke', () => revokeLease(lease),
       { small: true, kind: 'danger', name: `${lease.state === 'failed' ? 'Retry revocation of' : 'Revoke'} ${lease.id}` });
     if (cantUpdate) {
       unavailable(extend, cantUpdate, reasons);
       unavailable(revoke, cantUpdate, reasons);
+    } else if (stsToken) {
+      unavailable(extend, 'An STS session keeps the duration AWS granted it.', reasons);
+      unavailable(revoke, 'AWS cannot end a federation or session token before it expires; it ends on its own at its expiry.', reasons);
     } else if (assumed) {
       unavailable(extend, FIXED_DURATION, reasons);
-      unavailable(revoke, NO_EARLY_END, reasons);
+      if (!earlyRevocation) unavailable(revoke, NO_EARLY_END, reasons);
     } else if (lease.state === 'pending') {
       unavailable(extend, 'A credential still being issued cannot change yet.', reasons);
       unavailable(revoke, 'A credential still being issued cannot be revoked yet; try again in a moment.', reasons);
@@ -92,9 +101,10 @@ export function leasesSection({ name, granted, signal }) {
   async function change(action, success) {
     status.replaceChildren();
     try {
-      await action();
+      const answer = await action();
+      const text = typeof success === 'function' ? success(answer) : success;
       // A role="status" box is announced by itself.
-      status.replaceChildren(h('div', { class: 'alert ok', role: 'status' }, h('p', {}, success)));
+      status.replaceChildren(h('div', { class: 'alert ok', role: 'status' }, h('p', {}, text)));
     } catch (error) {
       if (error.status === 401) return;
       status.replaceChildren(alertBox(error));
@@ -103,7 +113,9 @@ export function leasesSection({ name, granted, signal }) {
   }
 
   async function revokeLease(lease) {
-    const what = lease.user_name ? `The IAM user ${lease.user_name} and its keys are deleted now; anything using them stops working.` : '';
+    const what = lease.access_mode === 'assumed_role'
+      ? `A deny for its session is written to ${lease.role_arn || 'the role'}; AWS may take minutes to apply it.`
+      : `The IAM user ${lease.user_name} and its keys are deleted now; anything using them stops working.`;
     const ok = await confirmDialog({
       title: 'Revoke this credential?',
       message: `Credential ${lease.id} of ${name}. ${what}`,
@@ -112,21 +124,24 @@ export function leasesSection({ name, granted, signal }) {
     });
     if (!ok) return;
     await change(() => call('dynamic-secret-tmp-creds-delete', { name, 'tmp-creds-id': lease.id }),
-      `Credential ${lease.id} revoked.`);
+      (answer) => (answer?.note ? `Credential ${lease.id} revoked: ${answer.note}.` : `Credential ${lease.id} revoked.`));
   }
 
   async function revokeEverything() {
     const iam = leases.filter((l) => l.access_mode !== 'assumed_role').length;
     const sessions = leases.length - iam;
+    const sessionsText = earlyRevocation
+      ? ` ${sessions} assumed-role session${sessions === 1 ? ' is' : 's are'} denied through the role’s policy (AWS may take minutes to apply it).`
+      : ` ${sessions} assumed-role session${sessions === 1 ? '' : 's'} cannot be revoked and expire on their own.`;
     const ok = await confirmDialog({
       title: 'Revoke all credentials?',
-      message: `All ${iam} IAM-user credential${iam === 1 ? '' : 's'} of ${name} are revoked now.${sessions ? ` ${sessions} assumed-role session${sessions === 1 ? '' : 's'} cannot be revoked and expire on their own.` : ''}`,
+      message: `All ${iam} IAM-user credential${iam === 1 ? '' : 's'} of ${name} are revoked now.${sessions ? sessionsText : ''}`,
       confirmLabel: 'Revoke all',
       danger: true,
     });
     if (!ok) return;
     await change(() => call('dynamic-secret-tmp-creds-delete', { name, 'revoke-all': true }),
-      'All IAM-user credentials revoked.');
+      (answer) => (answer?.note ? `All credentials revoked: ${answer.note}.` : 'All IAM-user credentials revoked.'));
   }
 
   function extendLease(lease) {

@@ -19,6 +19,13 @@ export function title(route) {
   return normalize(route.path);
 }
 
+const MODE_LABELS = {
+  iam_user: 'IAM User',
+  assumed_role: 'Assume Role',
+  federation_token: 'Federation Token',
+  session_token: 'Session Token',
+};
+
 const list = (text) => String(text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
 export async function render(route, signal) {
@@ -32,17 +39,23 @@ export async function render(route, signal) {
   const flash = takeFlash();
   const problems = h('div', {});
   const reasons = reasonsBox();
-  const leases = leasesSection({ name, granted, signal });
+  const leases = leasesSection({ name, granted, signal, earlyRevocation: assumed && details.early_revocation === true });
 
   let rolePicker = null;
   if (assumed && roles.length > 1) {
     rolePicker = h('select', { id: 'role-picker' }, roles.map((arn) => h('option', { value: arn }, arn)));
   }
 
+  // session_token with an MFA device: the code it shows now goes along.
+  const mfaCode = details.aws_access_mode === 'session_token' && details.mfa_serial
+    ? h('input', { id: 'mfa-code', type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code' })
+    : null;
+
   const getValue = actionButton('Get Dynamic Secret', async () => {
     problems.replaceChildren();
     try {
       const args = rolePicker ? [`role-arn=${rolePicker.value}`] : [];
+      if (mfaCode?.value.trim()) args.push(`mfa-code=${mfaCode.value.trim()}`);
       const value = await call('get-dynamic-secret-value', { name, args });
       showIssuedValue(value, { name });
       leases.refresh();
@@ -68,10 +81,11 @@ export async function render(route, signal) {
     flash,
     breadcrumb(name),
     h('h1', {}, leafOf(name)),
-    h('p', { class: 'subtitle' }, 'AWS dynamic secret · ', assumed ? 'Assume Role' : 'IAM User', ' · ', h('code', {}, name)),
+    h('p', { class: 'subtitle' }, 'AWS dynamic secret · ', MODE_LABELS[details.aws_access_mode] ?? 'IAM User', ' · ', h('code', {}, name)),
     problems,
     h('div', { class: 'toolbar' },
       rolePicker && h('div', { class: 'inline-field' }, h('label', { for: 'role-picker' }, 'Role ARN'), rolePicker),
+      mfaCode && h('div', { class: 'inline-field' }, h('label', { for: 'mfa-code' }, 'MFA code'), mfaCode),
       getValue, editButton, deleteButton),
     reasons,
     h('h2', {}, 'Settings'),
@@ -81,20 +95,26 @@ export async function render(route, signal) {
 
 function settings(d) {
   const assumed = d.aws_access_mode === 'assumed_role';
+  const iamUser = !d.aws_access_mode || d.aws_access_mode === 'iam_user';
   const target = d.item_targets_assoc?.[0]?.target_name;
   const yesNo = (b) => (b ? 'Yes' : 'No');
   const rows = [
-    ['Access Mode', assumed ? 'Assume Role (assumed_role)' : 'IAM User (iam_user)'],
+    ['Access Mode', `${MODE_LABELS[d.aws_access_mode] ?? 'IAM User'} (${d.aws_access_mode || 'iam_user'})`],
     ['Target', target
       ? h('a', { href: href('target', target) }, target)
       : ['Explicit target properties: access key ', h('code', {}, d.aws_access_key_id || '—'), `, region ${d.aws_region || '—'}`]],
-    !assumed && ['Policies', codeList(d.aws_user_policies)],
-    !assumed && ['Groups', codeList(d.aws_user_groups)],
+    (iamUser || d.aws_access_mode === 'federation_token') && ['Policies', codeList(d.aws_user_policies)],
+    d.session_policy && ['Session policy', h('code', {}, d.session_policy)],
+    d.mfa_serial && ['MFA device', h('code', {}, d.mfa_serial)],
+    iamUser && ['Groups', codeList(d.aws_user_groups)],
     assumed && ['Role ARNs', codeList(d.aws_role_arns)],
-    !assumed && ['User Programmatic Access', yesNo(d.aws_user_programmatic_access)],
-    !assumed && ['User Console Access', d.aws_user_console_access
+    iamUser && ['User Programmatic Access', yesNo(d.aws_user_programmatic_access)],
+    iamUser && ['User Console Access', d.aws_user_console_access
       ? `Yes (password of ${d.password_length} characters)` : 'No'],
     assumed && d.aws_external_id && ['External ID', h('code', {}, d.aws_external_id)],
+    assumed && ['Early revocation', d.early_revocation
+      ? 'On: revoking denies the session through the role’s inline policy'
+      : 'Off: sessions only expire'],
     assumed && d.aws_session_tags && ['Session tags', h('code', {}, d.aws_session_tags)],
     assumed && d.aws_transitive_tag_keys && ['Transitive tag keys', h('code', {}, d.aws_transitive_tag_keys)],
     ['User TTL', d.user_ttl],

@@ -19,6 +19,9 @@ export const GROUPS = [
 
 const iamUser = (v) => v['access-mode'] === 'iam_user';
 const assumedRole = (v) => v['access-mode'] === 'assumed_role';
+const federationToken = (v) => v['access-mode'] === 'federation_token';
+const sessionToken = (v) => v['access-mode'] === 'session_token';
+const MODES = ['iam_user', 'assumed_role', 'federation_token', 'session_token'];
 const consolePassword = (v) => iamUser(v) && v['aws-user-console-access'] === true;
 const explicitTarget = (v) => v['target-mode'] === 'explicit';
 const editing = (ctx) => Boolean(ctx.original);
@@ -97,14 +100,16 @@ const settings = [
     id: 'access-mode', label: 'Access Mode', kind: 'radio', group: 'access',
     options: [
       { value: 'iam_user', label: 'IAM User', hint: 'A temporary IAM user with the policies and groups below; revocable at any time.' },
-      { value: 'assumed_role', label: 'Assume Role', hint: 'STS AssumeRole session credentials for one of the role ARNs; 15 minutes to 12 hours, and AWS cannot end them early.' },
+      { value: 'assumed_role', label: 'Assume Role', hint: 'STS AssumeRole session credentials for one of the role ARNs; 15 minutes to 12 hours. They only expire, unless early revocation is on.' },
+      { value: 'federation_token', label: 'Federation Token', hint: 'STS GetFederationToken: a federated-user session of the admin user, limited to the policies below; 15 minutes to 36 hours, expires on its own. Needs an IAM user’s long-term key.' },
+      { value: 'session_token', label: 'Session Token', hint: 'STS GetSessionToken: a session of the admin user itself, optionally with MFA; 15 minutes to 36 hours, expires on its own. Needs an IAM user’s long-term key.' },
     ],
     initial: 'iam_user',
-    fromDetails: (d) => (d.aws_access_mode === 'assumed_role' ? 'assumed_role' : 'iam_user'),
+    fromDetails: (d) => (MODES.includes(d.aws_access_mode) ? d.aws_access_mode : 'iam_user'),
   },
   {
-    id: 'aws-user-policies', label: 'Policies', kind: 'text', group: 'access', when: iamUser,
-    hint: 'Managed policy ARNs attached to the temporary user, separated by commas.',
+    id: 'aws-user-policies', label: 'Policies', kind: 'text', group: 'access', when: (v) => iamUser(v) || federationToken(v),
+    hint: 'Managed policy ARNs attached to the temporary user (Federation Token: limiting the session), separated by commas.',
     fromDetails: (d) => d.aws_user_policies ?? '',
   },
   {
@@ -116,6 +121,16 @@ const settings = [
     id: 'aws-role-arns', label: 'Role ARNs', kind: 'textarea', group: 'access', when: assumedRole,
     hint: 'The roles that may be assumed, separated by commas. With several, whoever fetches a value picks one.',
     fromDetails: (d) => d.aws_role_arns ?? '',
+  },
+  {
+    id: 'session-policy', label: 'Session policy', kind: 'textarea', group: 'access', when: federationToken,
+    hint: 'An inline policy document (JSON) the federated user’s session is limited to, with the policies above.',
+    fromDetails: (d) => d.session_policy ?? '',
+  },
+  {
+    id: 'mfa-serial', label: 'MFA device', kind: 'text', group: 'access', when: sessionToken,
+    hint: 'The admin user’s MFA device (serial number or ARN). Whoever fetches a value then passes mfa-code=<code>.',
+    fromDetails: (d) => d.mfa_serial ?? '',
   },
   {
     id: 'aws-user-programmatic-access', label: 'User Programmatic Access', kind: 'checkbox', group: 'access', when: iamUser,
@@ -148,6 +163,11 @@ const settings = [
     fromDetails: (d) => d.aws_external_id ?? '',
   },
   {
+    id: 'early-revocation', label: 'Early revocation', kind: 'checkbox', group: 'role', when: assumedRole,
+    hint: 'Revoking a credential denies its session through the role’s dynsec-revoked-sessions inline policy (roles in the target’s own account; the admin needs iam:GetRolePolicy, PutRolePolicy, DeleteRolePolicy and ListRolePolicies on them). AWS may take minutes to apply it.',
+    fromDetails: (d) => Boolean(d.early_revocation),
+  },
+  {
     id: 'session-tags', label: 'Session tags', kind: 'text', group: 'role', when: assumedRole,
     hint: 'key=value pairs put on the session, separated by commas.',
     fromDetails: (d) => d.aws_session_tags ?? '',
@@ -160,7 +180,7 @@ const settings = [
   {
     id: 'user-ttl', label: 'User TTL', kind: 'number', group: 'lifetime', row: 'ttl', required: true,
     min: 1, inputmode: 'numeric', initial: '60',
-    hint: 'How long each issued credential lives (Assume Role: 15 minutes to 12 hours).',
+    hint: 'How long each issued credential lives (Assume Role: 15 minutes to 12 hours; Federation and Session Token: 15 minutes to 36 hours).',
     send: (value, values) => [['user-ttl', `${String(value).trim()}${UNITS[values['ttl-unit']] ?? 'm'}`]],
     fromDetails: (d) => splitTtl(d.user_ttl).value,
   },
@@ -169,6 +189,12 @@ const settings = [
     options: Object.keys(UNITS).map((unit) => ({ value: unit, label: unit })),
     initial: 'minutes',
     fromDetails: (d) => splitTtl(d.user_ttl).unit,
+  },
+  {
+    id: 'secure-access-delay', label: 'Secure access delay (seconds)', kind: 'number', group: 'lifetime',
+    min: 0, max: 120, inputmode: 'numeric', initial: '0',
+    hint: 'The longest the gateway waits, 0 to 120 seconds, for a new credential to be seen working before handing it out; it returns as soon as AWS accepts it.',
+    fromDetails: (d) => String(d.secure_access_delay ?? 0),
   },
   {
     id: 'producer-encryption-key-name', label: 'Protection key', kind: 'text', group: 'lifetime',
