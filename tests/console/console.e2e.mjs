@@ -307,6 +307,16 @@ async function browseFolders(page) {
   const crumbs = page.getByRole('navigation', { name: 'Breadcrumb' });
   assert.equal((await crumbs.textContent()).replace(/\s+/g, ''), 'Secrets&Keysprodaws');
   await page.getByRole('link', { name: 'dev-creds' }).waitFor();
+  // Five items, pages of three (the gateway's --list-page-size): the rest
+  // comes with Load more, each once, and then there is no more.
+  await page.getByRole('link', { name: 'page-2' }).waitFor();
+  assert.equal(await page.getByRole('link', { name: 'page-3' }).count(), 0, 'page-3 is on the next page');
+  await page.getByRole('button', { name: 'Load more' }).click();
+  await page.getByRole('link', { name: 'page-4' }).waitFor();
+  for (const name of ['dev-creds', 'page-1', 'page-2', 'page-3', 'page-4']) {
+    assert.equal(await page.getByRole('link', { name, exact: true }).count(), 1, `${name} listed once`);
+  }
+  assert.equal(await page.getByRole('button', { name: 'Load more' }).count(), 0, 'nothing more to load');
   await page.getByLabel('Filter by name').fill('nothing-like-it');
   await page.getByText('Nothing in /prod/aws matches “nothing-like-it”.').waitFor();
   await page.getByLabel('Filter by name').fill('dev');

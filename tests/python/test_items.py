@@ -36,6 +36,29 @@ def test_list_items_shows_items_and_immediate_subfolders(api, token, target, aws
     assert [i.item_name for i in typed.items] == [direct]
 
 
+def test_list_items_pages_follow_next_page_with_the_sdk(api, token, target, aws):
+    """Pages of the gateway's default size (100): the SDK's pagination_token walks the rest."""
+    root = unique("/pytest/paged")
+    names = {create_iam_user_secret(api, token, target, aws, name=f"{root}/s{i:03}") for i in range(103)}
+    first = api.list_items(akeyless.ListItems(path=root, token=token))
+    assert len(first.items) == 100
+    assert first.has_next is True and first.next_page
+    second = api.list_items(akeyless.ListItems(path=root, pagination_token=first.next_page, token=token))
+    assert len(second.items) == 3
+    assert not second.next_page and second.has_next is False
+    seen = [i.item_name for i in first.items + second.items]
+    assert len(seen) == len(set(seen)) and set(seen) == names
+
+    # current_folder: the items directly in it, no sub-folders.
+    create_iam_user_secret(api, token, target, aws, name=f"{root}/zz/nested")
+    tail = api.list_items(akeyless.ListItems(path=root, pagination_token=first.next_page, token=token))
+    assert tail.folders == [f"{root}/zz"]
+    only = api.list_items(
+        akeyless.ListItems(path=root, pagination_token=first.next_page, current_folder=True, token=token)
+    )
+    assert not only.folders and len(only.items) == 3
+
+
 def test_list_items_path_is_tolerant_of_a_trailing_slash(api, token, target, aws):
     root = unique("/pytest/slash")
     name = create_iam_user_secret(api, token, target, aws, name=f"{root}/only")

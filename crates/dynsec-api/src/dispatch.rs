@@ -37,6 +37,9 @@ pub struct RequestContext {
     /// The request runs on regardless; only waits that serve the client
     /// alone (a credential's ready-wait) end on it.
     pub client_gone: Option<tokio::sync::watch::Receiver<()>>,
+    /// Headers a handler adds to the answer, success or error (`auth`'s
+    /// delay): fixed names, values that are never secret.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl RequestContext {
@@ -57,6 +60,10 @@ impl RequestContext {
 impl RequestContext {
     pub fn client_ip(&self) -> IpAddr {
         self.client
+    }
+
+    pub fn add_header(&mut self, name: &'static str, value: String) {
+        self.headers.push((name, value));
     }
 }
 
@@ -114,6 +121,7 @@ pub async fn dispatch(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    let started = std::time::Instant::now();
     let (parts, body) = request.into_parts();
     let client = client_address(peer.ip(), &parts.headers, &state.trusted_proxies);
     // Read (or refuse) the body first, so that even an oversized or stalled
@@ -122,6 +130,7 @@ pub async fn dispatch(
     // The request runs on its own task so that it completes, and is audited
     // exactly once with its real outcome, even if the client hangs up.
     let audit = state.audit.clone();
+    let telemetry = state.telemetry.clone();
     let operation = operation_name(parts.uri.path()).to_string();
     // Held by this future alone: dropped with it when the client goes away.
     let (_client_waiting, client_gone) = tokio::sync::watch::channel(());
@@ -131,6 +140,7 @@ pub async fn dispatch(
             client,
             caller: None,
             client_gone: Some(client_gone),
+            headers: Vec::new(),
         };
         let (result, body) = match body {
             // Boxed: the operation futures nest deeply, and unboxed inside
@@ -151,10 +161,10 @@ pub async fn dispatch(
             result: &result,
         };
         state.audit.request(facts).await;
-        result
+        (result, ctx.headers)
     });
-    let result = match task.await {
-        Ok(result) => result,
+    let (result, headers) = match task.await {
+        Ok(done) => done,
         // A handler panicked; its record was not written yet.
         Err(_) => {
             let result = Err(ApiError::new(
@@ -170,13 +180,21 @@ pub async fn dispatch(
                 result: &result,
             };
             audit.request(facts).await;
-            result
+            (result, Vec::new())
         }
     };
-    match result {
+    let mut response = match result {
         Ok((status, value)) => (status, Json(value)).into_response(),
         Err(err) => err.into_response(),
+    };
+    for (name, value) in headers {
+        let name = axum::http::HeaderName::from_bytes(name.as_bytes());
+        if let (Ok(name), Ok(value)) = (name, axum::http::HeaderValue::from_str(&value)) {
+            response.headers_mut().insert(name, value);
+        }
     }
+    telemetry.request(&operation, response.status(), started.elapsed(), client);
+    response
 }
 
 /// The request body, at most [`MAX_BODY`] bytes, read within
@@ -233,10 +251,16 @@ async fn run(
     body: &[u8],
 ) -> Result<(StatusCode, Value), ApiError> {
     let name = operation_name(uri.path());
-    if name == "health" {
+    if name == "health" || name == "ready" {
         return Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "health takes GET",
+            format!("{name} takes GET"),
+        ));
+    }
+    if name == "metrics" {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "metrics are served on the gateway's --metrics-listen address, not on the API's",
         ));
     }
     let op = ops::Op::from_name(name).ok_or_else(|| {

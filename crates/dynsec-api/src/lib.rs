@@ -18,13 +18,16 @@ mod head_guard;
 mod health;
 mod ops;
 pub mod server;
+mod telemetry;
 pub mod tls;
 mod wire;
 
 pub use dispatch::RequestContext;
 pub use error::ApiError;
+pub use ops::AUTH_DELAY_HEADER;
 pub use ops::SERVED_OPERATIONS;
 pub use server::{serve, ServerLimits};
+pub use telemetry::{metrics_router, Telemetry, METRICS_CONTENT_TYPE};
 
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
@@ -40,20 +43,36 @@ pub struct AppState {
     pub audit: audit::Audit,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: std::sync::Arc<Vec<dynsec_core::access::Cidr>>,
+    /// Where requests are counted (served by [`metrics_router`]).
+    pub telemetry: std::sync::Arc<Telemetry>,
 }
 
-/// Builds the router serving the API, the console, `/health` and the
-/// OpenAPI document. Every API
-/// answer, whatever produced it, carries [`no_store`]'s headers; everything but
-/// `GET /health` and the console's files goes through `dispatch`, so it is
-/// answered in the API's JSON shape and audited.
+impl axum::extract::FromRef<AppState> for Engine {
+    fn from_ref(state: &AppState) -> Engine {
+        state.engine.clone()
+    }
+}
+
+/// Builds the router serving the API, the console, `/health`, `/ready` and
+/// the OpenAPI document. Every API answer, whatever produced it, carries
+/// [`no_store`]'s headers; everything but `GET /health`, `GET /ready`, the
+/// OpenAPI document and the console's files goes through `dispatch`, so it
+/// is answered in the API's JSON shape, audited and counted in `telemetry`.
 pub fn router(
     engine: Engine,
     audit: audit::Audit,
     trusted_proxies: Vec<dynsec_core::access::Cidr>,
+    telemetry: std::sync::Arc<Telemetry>,
 ) -> Router {
     Router::new()
-        .route("/health", get(health::health).fallback(dispatch::dispatch))
+        .route(
+            "/health",
+            get(health::health_of_engine).fallback(dispatch::dispatch),
+        )
+        .route(
+            "/ready",
+            get(health::ready_of_engine).fallback(dispatch::dispatch),
+        )
         // The OpenAPI document of every operation (public: it holds no data).
         .route(
             "/api/v2/openapi.json",
@@ -72,6 +91,7 @@ pub fn router(
             engine,
             audit,
             trusted_proxies: std::sync::Arc::new(trusted_proxies),
+            telemetry,
         })
 }
 

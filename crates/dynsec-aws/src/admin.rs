@@ -379,7 +379,9 @@ impl ClientSettings {
             .identity_cache(identity_cache)
             .retry_config(self.retry.clone())
             .timeout_config(self.timeouts.clone())
-            .http_client(self.http.sdk_client());
+            .http_client(self.http.sdk_client())
+            // The one place every AWS call is counted (`metrics.rs`).
+            .interceptor(crate::metrics::CallMetricsInterceptor);
         // `set_`, not `credentials_provider(..)`, which would wrap the
         // provider anew: the identity cache keys by the provider, and the
         // IAM and STS clients must share their cached credentials.
@@ -401,7 +403,9 @@ impl ClientSettings {
             .identity_cache(identity_cache)
             .retry_config(self.retry.clone())
             .timeout_config(self.timeouts.clone())
-            .http_client(self.http.sdk_client());
+            .http_client(self.http.sdk_client())
+            // The one place every AWS call is counted (`metrics.rs`).
+            .interceptor(crate::metrics::CallMetricsInterceptor);
         // `set_`, not `credentials_provider(..)`, which would wrap the
         // provider anew: the identity cache keys by the provider, and the
         // IAM and STS clients must share their cached credentials.

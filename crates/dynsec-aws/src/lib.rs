@@ -78,6 +78,11 @@
 //! create. Admin policy needed: `iam:ListAccessKeys`, `iam:CreateAccessKey`,
 //! `iam:DeleteAccessKey` on the admin user itself.
 //!
+//! **Metrics.** Every IAM and STS client built here counts its calls
+//! (service, operation, outcome `ok` or the error class) and their
+//! durations in [`AwsCallMetrics::shared`]; register it with the gateway's
+//! metrics registry.
+//!
 //! Emulator workarounds live in one module (`quirks.rs`), each with the
 //! emulator behaviour it handles.
 
@@ -85,6 +90,7 @@ mod admin;
 mod admin_keys;
 mod error;
 mod http;
+mod metrics;
 mod quirks;
 mod readiness;
 mod revoked_sessions;
@@ -97,6 +103,7 @@ pub use admin::{AwsAdmin, CallerIdentity, CredentialRef, HostIdentity, HostRole}
 pub use admin_keys::{AdminAccessKey, NewAdminKey, MAX_KEYS_PER_USER};
 pub use error::{AwsError, AwsErrorKind};
 pub use http::AwsHttp;
+pub use metrics::{AwsCallLabels, AwsCallMetrics, AwsOperationLabels};
 pub use readiness::ReadyWait;
 pub use revoked_sessions::{
     policy_size, Fallback, RenderedPolicy, RevokedSessions, MAX_SESSION_SECS,

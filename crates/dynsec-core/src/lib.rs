@@ -5,6 +5,7 @@
 //! store can persist settings; the wire format lives in `dynsec-api`.
 
 pub mod access;
+pub mod admin_key;
 pub mod error;
 pub mod iam_extensions;
 pub mod lease;
@@ -15,6 +16,7 @@ pub mod spec;
 pub mod ttl;
 pub mod username;
 
+pub use admin_key::{AdminKeyState, HostIdentitySettings, RotationInProgress, RotationPhase};
 pub use error::ValidationError;
 pub use lease::{CreatedIamUser, Lease, LeaseState};
 pub use path::ItemPath;

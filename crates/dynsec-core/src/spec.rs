@@ -151,6 +151,12 @@ impl AwsConnection {
         if let Some(token) = &self.session_token {
             validate_secret_text(fields.session_token, token.expose(), MAX_SESSION_TOKEN)?;
         }
+        self.validate_location(fields)
+    }
+
+    /// Checks the region and endpoints only: all a connection that uses the
+    /// gateway host's identity (no key) has.
+    pub fn validate_location(&self, fields: &ConnectionFields) -> Result<(), ValidationError> {
         validate_region(fields.region, &self.region)?;
         for (field, url) in [
             (fields.iam_endpoint, &self.iam_endpoint),

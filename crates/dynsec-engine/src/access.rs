@@ -13,6 +13,7 @@
 //!   role unlinked or deleted) may only give capabilities the caller itself
 //!   holds on every path concerned. The first admin may do anything.
 
+use crate::paging::{fill, parse_token, Paged};
 use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
 use dynsec_core::access::{
@@ -23,6 +24,7 @@ use dynsec_core::limits;
 use dynsec_core::ttl::MAX_TTL_SECS;
 use dynsec_core::{ItemPath, SecretString, ValidationError};
 use dynsec_crypto::{hash_credential, random_id, random_secret};
+use dynsec_store::paging::listing::{AuthMethods, Roles};
 use dynsec_store::{ApiKeyRecord, AssocRecord, RoleRecord};
 
 impl Caller {
@@ -278,13 +280,54 @@ impl Engine {
         Ok(AuthMethodView { record, roles })
     }
 
-    pub async fn list_auth_methods(&self) -> Result<Vec<AuthMethodView>, EngineError> {
-        let mut views = Vec::new();
-        for record in self.store().list_api_keys().await? {
-            let roles = self.store().assocs_of_access_id(&record.access_id).await?;
-            views.push(AuthMethodView { record, roles });
+    /// One page of the auth methods whose name contains `filter` (ASCII
+    /// case ignored), by name, as far as `caller` may list them; their role
+    /// associations read for the whole page in one query.
+    pub async fn list_auth_methods(
+        &self,
+        caller: &Caller,
+        filter: &str,
+        page_token: Option<&str>,
+    ) -> Result<Paged<AuthMethodView>, EngineError> {
+        let start = parse_token::<AuthMethods>(page_token)?;
+        let store = self.store();
+        let page = fill(
+            start,
+            self.page_size(None),
+            |after, limit| {
+                Box::pin(
+                    async move { store.auth_methods_page(filter, after.as_ref(), limit).await },
+                )
+            },
+            |record| {
+                caller
+                    .can(RuleType::AuthMethod, &record.name, Capability::List)
+                    .then_some(record)
+            },
+        )
+        .await?;
+        let ids: Vec<String> = page.items.iter().map(|m| m.access_id.clone()).collect();
+        let mut assocs = std::collections::HashMap::<String, Vec<AssocRecord>>::new();
+        if !ids.is_empty() {
+            for assoc in store.assocs_of_access_ids(&ids).await? {
+                assocs
+                    .entry(assoc.access_id.clone())
+                    .or_default()
+                    .push(assoc);
+            }
         }
-        Ok(views)
+        let items = page
+            .items
+            .into_iter()
+            .map(|record| AuthMethodView {
+                roles: assocs.remove(&record.access_id).unwrap_or_default(),
+                record,
+            })
+            .collect();
+        Ok(Paged {
+            items,
+            next_page: page.next_page,
+        })
     }
 
     /// Deletes an auth method with its tokens and role associations. The
@@ -335,18 +378,56 @@ impl Engine {
         })
     }
 
-    pub async fn list_roles(&self) -> Result<Vec<RoleView>, EngineError> {
-        let mut views = Vec::new();
-        for record in self.store().list_roles().await? {
-            let rules = self.store().role_rules(record.id).await?;
-            let assocs = self.store().assocs_of_role(record.id).await?;
-            views.push(RoleView {
-                record,
-                rules,
-                assocs,
-            });
+    /// One page of the roles whose name contains `filter` (ASCII case
+    /// ignored), by name, as far as `caller` may list them; their rules and
+    /// associations read for the whole page in one query each.
+    pub async fn list_roles(
+        &self,
+        caller: &Caller,
+        filter: &str,
+        page_token: Option<&str>,
+    ) -> Result<Paged<RoleView>, EngineError> {
+        let start = parse_token::<Roles>(page_token)?;
+        let store = self.store();
+        let page = fill(
+            start,
+            self.page_size(None),
+            |after, limit| {
+                Box::pin(async move { store.roles_page(filter, after.as_ref(), limit).await })
+            },
+            |record| {
+                caller
+                    .can(RuleType::Role, &record.name, Capability::List)
+                    .then_some(record)
+            },
+        )
+        .await?;
+        let ids: Vec<i64> = page.items.iter().map(|r| r.id).collect();
+        let (mut rules, mut assocs) = (
+            std::collections::HashMap::<i64, Vec<PathRule>>::new(),
+            std::collections::HashMap::<i64, Vec<AssocRecord>>::new(),
+        );
+        if !ids.is_empty() {
+            for rule in store.rules_of_roles(&ids).await? {
+                rules.entry(rule.role_id).or_default().push(rule.rule);
+            }
+            for assoc in store.assocs_of_roles(&ids).await? {
+                assocs.entry(assoc.role_id).or_default().push(assoc);
+            }
         }
-        Ok(views)
+        let items = page
+            .items
+            .into_iter()
+            .map(|record| RoleView {
+                rules: rules.remove(&record.id).unwrap_or_default(),
+                assocs: assocs.remove(&record.id).unwrap_or_default(),
+                record,
+            })
+            .collect();
+        Ok(Paged {
+            items,
+            next_page: page.next_page,
+        })
     }
 
     /// Deletes a role. Its denies leave the auth methods it was associated

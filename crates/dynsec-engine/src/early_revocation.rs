@@ -100,7 +100,7 @@ impl Engine {
             .producer_connection(producer)
             .await
             .map_err(|e| e.to_string())?;
-        let aws = self.aws_admin(&conn, IAM_ATTEMPTS);
+        let aws = self.admin_of(&conn, IAM_ATTEMPTS).await;
         self.with_role_lock(role_arn, async {
             let mut attempt = 1;
             loop {
@@ -172,7 +172,7 @@ impl Engine {
             return Ok(());
         }
         let conn = self.producer_connection(producer).await?;
-        let aws = self.aws_admin(&conn, self.config().issue_max_attempts);
+        let aws = self.admin_of(&conn, self.config().issue_max_attempts).await;
         let account = self.account_reached(&conn, &aws).await?;
         for arn in &producer.settings.role_arns {
             let role_account = arn.split(':').nth(4).unwrap_or_default();

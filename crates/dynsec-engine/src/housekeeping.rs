@@ -6,10 +6,11 @@
 //! (one store statement per dead gateway, so exactly one does); each
 //! orphan-sweep pass is a duty held in the store, so one gateway runs it.
 
+use crate::connection::AdminConnection;
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
-use dynsec_core::{AwsConnection, LeaseState};
-use dynsec_store::InstanceRecord;
+use dynsec_core::LeaseState;
+use dynsec_store::{ConnectionOwner, InstanceRecord};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
@@ -30,6 +31,21 @@ const FIRST_SWEEP_DELAY: Duration = Duration::from_secs(10);
 const SWEEP_DUTY: &str = "orphan-sweep";
 /// How often a sweep in progress renews its duty.
 const SWEEP_RENEW_EVERY: Duration = Duration::from_secs(30);
+/// Connections read per store page while the sweep gathers its scopes.
+const SWEEP_CONNECTIONS_PAGE: u32 = 100;
+/// How often revoked leases past retention are purged.
+const RETENTION_PURGE_EVERY: Duration = Duration::from_secs(60);
+/// Leases deleted per store statement while purging (bounded, so one
+/// statement never holds the store for long).
+const RETENTION_PURGE_BATCH: u32 = 1000;
+/// Batches per purge pass at most; a bigger backlog drains over the next
+/// passes.
+const RETENTION_PURGE_BATCHES_PER_PASS: u32 = 20;
+/// The store duty whose holder runs the current admin-rotation pass.
+const ROTATION_DUTY: &str = "admin-rotation";
+/// The first admin-rotation pass runs this long after start: soon, so a
+/// rotation the previous process left half-way is finished at once.
+const FIRST_ROTATION_PASS_DELAY: Duration = Duration::from_secs(1);
 
 /// Runs the heartbeat, intent recovery and orphan sweep loops.
 pub struct Housekeeper;
@@ -44,7 +60,11 @@ impl Housekeeper {
         // unreachable AWS endpoint) must not hold up heartbeats, or other
         // gateways would take this one for dead and roll back its intents.
         let (stop_sweep, sweep_stopped) = watch::channel(false);
-        let sweeper = tokio::spawn(sweep_loop(engine.clone(), sweep_stopped));
+        let sweeper = tokio::spawn(sweep_loop(engine.clone(), sweep_stopped.clone()));
+        // Retention purges on its own task too, for the same reason.
+        let purger = tokio::spawn(retention_loop(engine.clone(), sweep_stopped.clone()));
+        // Rotations wait for AWS (the ready-wait): a task of their own too.
+        let rotator = tokio::spawn(rotation_loop(engine.clone(), sweep_stopped));
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -61,6 +81,12 @@ impl Housekeeper {
         let _ = stop_sweep.send(true);
         if let Err(err) = sweeper.await {
             warn!(error = %err, "orphan sweep task failed");
+        }
+        if let Err(err) = purger.await {
+            warn!(error = %err, "lease retention task failed");
+        }
+        if let Err(err) = rotator.await {
+            warn!(error = %err, "admin-rotation task failed");
         }
         if let Err(err) = engine.store().remove_instance(engine.instance_id()).await {
             warn!(error = %err, "cannot deregister instance");
@@ -95,7 +121,110 @@ async fn sweep_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Purges revoked leases past retention every [`RETENTION_PURGE_EVERY`]
+/// until `stop` turns true. Each pass is a unit of work: a failing batch
+/// (or a panic) ends that pass only, logged; the next pass starts over from
+/// the retention index, so nothing is skipped.
+async fn retention_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(RETENTION_PURGE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let passes = async {
+        loop {
+            every.tick().await;
+            match crate::duty::unit_of_work(
+                "lease retention",
+                engine.purge_retained_leases(Utc::now()),
+            )
+            .await
+            {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => info!(leases = n, "purged revoked leases past retention"),
+                Ok(Err(err)) => warn!(error = %err, "lease retention purge failed"),
+                Err(error) => warn!(%error, "lease retention purge failed"),
+            }
+        }
+    };
+    tokio::select! {
+        _ = stop.wait_for(|stop| *stop) => {}
+        () = passes => {}
+    }
+}
+
+/// Runs an admin-rotation pass every `admin_rotation_check_interval` (one
+/// gateway of a cluster per pass: the holder of the `admin-rotation` duty)
+/// until `stop` turns true. A rotation interrupted by the stop is finished
+/// by the next start's first pass.
+async fn rotation_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
+    let interval = engine.config().admin_rotation_check_interval;
+    let first = tokio::time::Instant::now() + FIRST_ROTATION_PASS_DELAY.min(interval);
+    let mut ticks = tokio::time::interval_at(first, interval);
+    let passes = async {
+        loop {
+            ticks.tick().await;
+            let pass = engine.rotation_pass_if_holder(interval);
+            match crate::duty::unit_of_work("admin-rotation pass", pass).await {
+                Ok(Ok(Some(0) | None)) => {}
+                Ok(Ok(Some(n))) => {
+                    info!(connections = n, "admin-rotation pass changed connections")
+                }
+                Ok(Err(err)) => warn!(error = %err, "admin-rotation pass failed"),
+                Err(error) => warn!(%error, "admin-rotation pass failed"),
+            }
+        }
+    };
+    tokio::select! {
+        _ = stop.wait_for(|stop| *stop) => {}
+        () = passes => {}
+    }
+}
+
 impl Engine {
+    /// One retention pass at `now`: deletes revoked leases retained since
+    /// before `now - lease_retention` (see `dynsec_core::Lease::retained_since`),
+    /// in batches of [`RETENTION_PURGE_BATCH`] from the store's retention
+    /// index, at most [`RETENTION_PURGE_BATCHES_PER_PASS`] of them. Live
+    /// leases are never touched. Returns how many were deleted.
+    pub async fn purge_retained_leases(&self, now: DateTime<Utc>) -> Result<u64, EngineError> {
+        let Some(older_than) = chrono::Duration::from_std(self.config().lease_retention)
+            .ok()
+            .and_then(|retention| now.checked_sub_signed(retention))
+        else {
+            // A retention reaching before the calendar: nothing is old enough.
+            return Ok(0);
+        };
+        let mut purged = 0;
+        for _ in 0..RETENTION_PURGE_BATCHES_PER_PASS {
+            let batch = self
+                .store()
+                .purge_revoked_leases(older_than, RETENTION_PURGE_BATCH)
+                .await?;
+            purged += batch;
+            if batch < u64::from(RETENTION_PURGE_BATCH) {
+                break;
+            }
+        }
+        Ok(purged)
+    }
+
+    /// Runs one admin-rotation pass if this gateway gets the duty for the
+    /// next `interval`; `None` when another gateway has it.
+    async fn rotation_pass_if_holder(
+        &self,
+        interval: Duration,
+    ) -> Result<Option<usize>, EngineError> {
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+        if !self
+            .store()
+            .try_hold_duty(ROTATION_DUTY, self.instance_id(), now, until)
+            .await?
+        {
+            return Ok(None);
+        }
+        // Boxed: a pass's future (SDK calls, the ready-wait) is large.
+        Box::pin(self.admin_rotation_pass()).await.map(Some)
+    }
+
     /// One heartbeat: record that this instance is alive (and which master
     /// keys it holds), pick up a master key rotated through another gateway,
     /// take over dead gateways' work, and forget stale failed logins. Each
@@ -252,7 +381,7 @@ impl Engine {
         self.config().heartbeat_interval * STALE_HEARTBEATS
     }
 
-    async fn is_dead(&self, owner: &str) -> Result<bool, EngineError> {
+    pub(crate) async fn is_dead(&self, owner: &str) -> Result<bool, EngineError> {
         let my_node = &self.config().node_id;
         if owner.rsplit_once('.').map(|(node, _)| node) == Some(my_node.as_str()) {
             // Only one process per node (the data dir is locked), and it's us.
@@ -274,16 +403,16 @@ impl Engine {
     pub async fn sweep_orphans(&self) -> Result<usize, EngineError> {
         let mut removed = 0;
         for (conn, path) in self.sweep_scopes().await? {
-            let aws = self.aws_admin(&conn, crate::leases::REVOKE_MAX_ATTEMPTS);
+            let aws = self.admin_of(&conn, 3).await;
             let listing = aws.list_users_with_tags(&path);
             let users = match crate::duty::unit_of_work("orphan sweep listing", listing).await {
                 Ok(Ok(users)) => users,
                 Ok(Err(err)) => {
-                    warn!(error = %err, region = %conn.region, "orphan sweep cannot list users");
+                    warn!(error = %err, region = %conn.region(), "orphan sweep cannot list users");
                     continue;
                 }
                 Err(error) => {
-                    warn!(%error, region = %conn.region, "orphan sweep cannot list users");
+                    warn!(%error, region = %conn.region(), "orphan sweep cannot list users");
                     continue;
                 }
             };
@@ -347,38 +476,55 @@ impl Engine {
     /// Every distinct (connection, IAM path) the gateway may have created users
     /// with: each dynamic secret's, and each target's under the default path
     /// (so re-registering a target after losing the database is enough).
-    async fn sweep_scopes(&self) -> Result<Vec<(AwsConnection, String)>, EngineError> {
+    async fn sweep_scopes(&self) -> Result<Vec<(AdminConnection, String)>, EngineError> {
         let mut seen = BTreeSet::new();
         let mut scopes = Vec::new();
-        let mut add = |conn: AwsConnection, path: String| {
-            let key = (
-                conn.access_key_id.clone(),
-                conn.iam_endpoint.clone(),
-                conn.region.clone(),
-                path.clone(),
-            );
+        let mut add = |conn: AdminConnection, path: String| {
+            let key = (conn.identity_key(), path.clone());
             if seen.insert(key) {
                 scopes.push((conn, path));
             }
         };
-        for target in self.store().list_targets().await? {
-            match self.target_connection(&target).await {
-                Ok(conn) => add(conn, self.config().iam_path.clone()),
-                Err(err) => {
-                    warn!(target = %target.name, error = %err, "orphan sweep skips a target")
+        // Page by page from the store's list of distinct connections in use
+        // (each with the IAM paths used through it): no dynamic secret is
+        // loaded, however many share a connection.
+        let default_path = self.config().iam_path.clone();
+        let mut after = None;
+        loop {
+            let page = self
+                .store()
+                .connections_in_use(after.as_ref(), SWEEP_CONNECTIONS_PAGE)
+                .await?;
+            for used in &page.items {
+                let conn = match self.connection_in_use(used).await {
+                    Ok(conn) => conn,
+                    Err(err) => {
+                        warn!(owner = ?used.owner, error = %err, "orphan sweep skips a connection");
+                        continue;
+                    }
+                };
+                let mut paths: BTreeSet<String> = used
+                    .iam_paths
+                    .iter()
+                    .map(|p| {
+                        if p.is_empty() {
+                            default_path.clone()
+                        } else {
+                            p.clone()
+                        }
+                    })
+                    .collect();
+                if matches!(used.owner, ConnectionOwner::Target { .. }) {
+                    paths.insert(default_path.clone());
+                }
+                for path in paths {
+                    add(conn.clone(), path);
                 }
             }
-        }
-        for producer in self.store().list_producers().await? {
-            let conn = match self.producer_connection(&producer).await {
-                Ok(conn) => conn,
-                Err(err) => {
-                    warn!(dynamic_secret = %producer.name, error = %err, "orphan sweep skips a dynamic secret");
-                    continue;
-                }
-            };
-            let path = self.iam_path_of(&producer.settings).to_string();
-            add(conn, path);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
         }
         Ok(scopes)
     }
@@ -453,6 +599,8 @@ mod tests {
                 connection: connection(&endpoint),
                 protection_key: None,
                 delete_protection: false,
+                admin_rotation: Default::default(),
+                host_identity: None,
             })
             .await
             .unwrap();

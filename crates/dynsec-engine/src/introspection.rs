@@ -137,6 +137,7 @@ mod tests {
         let issued = engine
             .authenticate(&admin.access_id, &admin.access_key, client)
             .await
+            .result
             .unwrap();
         let status = engine
             .validate_token(issued.token.expose(), client)

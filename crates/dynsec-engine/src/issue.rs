@@ -190,9 +190,11 @@ impl Engine {
         let args = parse_args(args)?;
         let engine = self.clone();
         let access_id = access_id.to_owned();
+        let mode = producer.settings.access_mode;
+        let started = std::time::Instant::now();
         // Own task: finishes (or rolls back) even if the caller goes away.
-        tokio::spawn(async move {
-            match producer.settings.access_mode {
+        let result = tokio::spawn(async move {
+            match mode {
                 AccessMode::IamUser => engine.issue_iam_user(&producer, &access_id).await,
                 AccessMode::AssumedRole => {
                     engine.issue_assumed_role(&producer, args.role_arn).await
@@ -203,7 +205,14 @@ impl Engine {
             }
         })
         .await
-        .map_err(|e| EngineError::Internal(format!("issuance task failed: {e}")))?
+        .map_err(|e| EngineError::Internal(format!("issuance task failed: {e}")))
+        .and_then(|issued| issued);
+        self.metrics().issuance(
+            mode,
+            crate::telemetry::outcome_of(&result),
+            started.elapsed(),
+        );
+        result
     }
 
     async fn issue_iam_user(

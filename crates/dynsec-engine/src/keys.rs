@@ -18,7 +18,6 @@
 use crate::connection::{producer_aad, target_aad};
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
-use dynsec_core::path::{placement, Placement};
 use dynsec_core::{ItemPath, ValidationError};
 use dynsec_crypto::{
     sealed_key_id, CryptoError, KeyFragment, KeyId, Keyring, MasterKey, ProtectionKey,
@@ -665,41 +664,6 @@ impl Engine {
         }
         self.store().delete_protection_key(record.id).await?;
         Ok(record.id)
-    }
-
-    /// The keys directly in `folder` (for `list-items` when `types` asks for
-    /// keys), adding sub-folders holding keys to `folders`.
-    pub(crate) async fn list_key_items(
-        &self,
-        folder: &str,
-        types: &[String],
-        needle: &str,
-        visible: &(dyn Fn(&str) -> bool + Sync),
-        folders: &mut BTreeSet<String>,
-    ) -> Result<Vec<ProtectionKeyView>, EngineError> {
-        let wants_keys = types.iter().any(|t| {
-            let t = t.to_ascii_lowercase().replace('_', "-");
-            matches!(t.as_str(), "dfc-key" | "key" | "dfc" | "all")
-        });
-        let mut keys = Vec::new();
-        if !wants_keys {
-            return Ok(keys);
-        }
-        for key in self.store().list_protection_keys().await? {
-            if !visible(&key.name) {
-                continue;
-            }
-            match placement(folder, &key.name) {
-                Placement::Direct if key.name.to_lowercase().contains(needle) => {
-                    keys.push(key.into())
-                }
-                Placement::InSubfolder(sub) => {
-                    folders.insert(sub);
-                }
-                _ => {}
-            }
-        }
-        Ok(keys)
     }
 
     async fn protection_key_record(

@@ -50,6 +50,8 @@ fn target(name: &str, key: Option<&str>) -> TargetInput {
         connection: connection(),
         protection_key: key.map(str::to_string),
         delete_protection: false,
+        admin_rotation: Default::default(),
+        host_identity: None,
     }
 }
 
@@ -137,14 +139,12 @@ async fn rotation_rewraps_every_record_and_retires_the_old_key() {
     assert_eq!(details_secret(&gw, "/aws/a").await.unwrap(), SECRET);
     assert_eq!(details_secret(&gw, "/aws/protected").await.unwrap(), SECRET);
     let inline = store.producer_by_name("/ds/inline").await.unwrap().unwrap();
-    assert_eq!(
-        gw.producer_connection(&inline)
-            .await
-            .unwrap()
-            .secret_access_key
-            .expose(),
-        SECRET
-    );
+    let crate::connection::AdminConnection::Key(inline_conn) =
+        gw.producer_connection(&inline).await.unwrap()
+    else {
+        panic!("an inline connection holds a key");
+    };
+    assert_eq!(inline_conn.secret_access_key.expose(), SECRET);
     gw.create_target(target("/aws/b", None)).await.unwrap();
     assert_eq!(gw.rotate_master_key().await.unwrap().rewrapped, 5);
 
@@ -333,7 +333,15 @@ async fn split_body() {
         SECRET
     );
     assert!(without.get_target(&path("/aws/split")).await.is_ok());
-    assert_eq!(without.list_targets("").await.unwrap().len(), 2);
+    assert_eq!(
+        without
+            .list_targets(&admin(), "", None)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
     assert_eq!(without.list_protection_keys("").await.unwrap().len(), 1);
 
     // A different fragment under the same id is recognized as wrong.
@@ -382,19 +390,23 @@ async fn keys_are_listed_as_items_only_when_asked_for() {
     gw.create_producer(&admin(), inline_producer("/keys/ds", None))
         .await
         .unwrap();
-    let all = |_: &str| true;
-    let listing = gw.list_items("/keys", &[], "", &all).await.unwrap();
+    let query = |path: &str, types: &[&str]| crate::items::ItemQuery {
+        path: path.into(),
+        types: types.iter().map(|t| t.to_string()).collect(),
+        ..Default::default()
+    };
+    let listing = gw.list_items(&admin(), &query("/keys", &[])).await.unwrap();
     assert_eq!(listing.items.len(), 1);
     assert!(listing.keys.is_empty());
     assert!(listing.folders.is_empty());
     let listing = gw
-        .list_items("/keys", &["dfc-key".into()], "", &all)
+        .list_items(&admin(), &query("/keys", &["dfc-key"]))
         .await
         .unwrap();
     assert!(listing.items.is_empty());
     assert_eq!(listing.folders, vec!["/keys/prod".to_string()]);
     let listing = gw
-        .list_items("/keys/prod", &["key".into()], "", &all)
+        .list_items(&admin(), &query("/keys/prod", &["key"]))
         .await
         .unwrap();
     assert_eq!(listing.keys.len(), 1);

@@ -9,7 +9,10 @@ use crate::{Caller, Engine, EngineError};
 use chrono::Utc;
 use dynsec_core::ttl::MAX_TTL_SECS;
 use dynsec_core::{AccessMode, ItemPath, Lease, LeaseState, ValidationError};
-use dynsec_store::ProducerRecord;
+use dynsec_store::{LeaseScope, PageToken, ProducerRecord};
+
+/// The most (and the default number of) leases one tmp-creds answer lists.
+pub const TMP_CREDS_MAX: u32 = dynsec_store::MAX_PAGE_SIZE;
 use rand::Rng;
 use std::time::Duration;
 use tracing::{info, warn};
@@ -24,19 +27,58 @@ pub struct RevokeAll {
     pub sessions_denied: Vec<Lease>,
 }
 
-/// SDK attempts per AWS call while revoking (and sweeping, so both share a
-/// connection's kept admin); the reaper retries beyond that forever.
-pub(crate) const REVOKE_MAX_ATTEMPTS: u32 = 3;
+/// SDK attempts per AWS call while revoking; the reaper retries beyond that forever.
+const REVOKE_MAX_ATTEMPTS: u32 = 3;
 /// How long a revocation on request waits for another gateway's revocation
 /// of the same lease to end before reporting it as still in progress.
 const OTHER_CLAIM_WAIT: Duration = Duration::from_secs(10);
 const OTHER_CLAIM_POLL: Duration = Duration::from_millis(200);
 
 impl Engine {
-    /// The live (not yet revoked) leases of a dynamic secret, newest first.
-    pub async fn list_leases(&self, name: &ItemPath) -> Result<Vec<Lease>, EngineError> {
+    /// Up to `limit` (default and most: [`TMP_CREDS_MAX`]) live leases of a
+    /// dynamic secret, newest first, starting after lease `after` (the last
+    /// one of a previous answer) when given: one store page, read from the
+    /// secret's live-lease index, however many leases the secret has.
+    pub async fn list_leases(
+        &self,
+        name: &ItemPath,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Vec<Lease>, EngineError> {
+        let limit = match limit {
+            None => TMP_CREDS_MAX,
+            Some(n) if (1..=TMP_CREDS_MAX).contains(&n) => n,
+            Some(n) => {
+                return Err(ValidationError::new(
+                    "limit",
+                    format!("must be between 1 and {TMP_CREDS_MAX}; got {n}"),
+                )
+                .into())
+            }
+        };
         let producer = self.producer_record(name).await?;
-        Ok(self.store().leases_of_producer(producer.id, false).await?)
+        let start = match after.map(str::trim).filter(|a| !a.is_empty()) {
+            None => None,
+            Some(id) => match self.store().lease(id).await? {
+                Some(lease) if lease.producer_id == producer.id => {
+                    Some(PageToken::after_lease(&lease))
+                }
+                _ => {
+                    return Err(ValidationError::new(
+                        "after",
+                        format!(
+                            "no temporary credential '{id}' of dynamic secret '{name}' (give the id of the last one a previous answer listed)"
+                        ),
+                    )
+                    .into())
+                }
+            },
+        };
+        Ok(self
+            .store()
+            .leases_of_secret(producer.id, LeaseScope::Live, start.as_ref(), limit)
+            .await?
+            .items)
     }
 
     /// Revokes one lease now; returns it as recorded. iam_user: the user is
@@ -103,25 +145,38 @@ impl Engine {
         &self,
         producer: &ProducerRecord,
     ) -> Result<RevokeAll, EngineError> {
-        let leases = self.store().leases_of_producer(producer.id, false).await?;
+        // Page by page: a busy secret may hold 100k live leases. Revoking
+        // does not move the cursor (it is the position of the last lease
+        // read), so every live lease is visited once.
         let early = uses_early_revocation(producer);
         let mut outcome = RevokeAll::default();
-        for lease in leases {
-            // Pending intents belong to an issuance in flight (or to recovery).
-            let revocable = match lease.mode {
-                AccessMode::IamUser => true,
-                AccessMode::AssumedRole => early,
-                // STS sessions nothing can end early: they expire.
-                AccessMode::FederationToken | AccessMode::SessionToken => false,
-            };
-            if !revocable || lease.state == LeaseState::Pending {
-                continue;
+        let mut after = None;
+        loop {
+            let page = self
+                .store()
+                .leases_of_secret(producer.id, LeaseScope::Live, after.as_ref(), TMP_CREDS_MAX)
+                .await?;
+            for lease in page.items {
+                // Pending intents belong to an issuance in flight (or to recovery).
+                let revocable = match lease.mode {
+                    AccessMode::IamUser => true,
+                    AccessMode::AssumedRole => early,
+                    // STS sessions nothing can end early: they expire.
+                    AccessMode::FederationToken | AccessMode::SessionToken => false,
+                };
+                if !revocable || lease.state == LeaseState::Pending {
+                    continue;
+                }
+                let lease = self.revoke_now(lease).await;
+                if lease.state != LeaseState::Revoked {
+                    outcome.remaining += 1;
+                } else if lease.mode == AccessMode::AssumedRole {
+                    outcome.sessions_denied.push(lease);
+                }
             }
-            let lease = self.revoke_now(lease).await;
-            if lease.state != LeaseState::Revoked {
-                outcome.remaining += 1;
-            } else if lease.mode == AccessMode::AssumedRole {
-                outcome.sessions_denied.push(lease);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
             }
         }
         Ok(outcome)
@@ -281,20 +336,28 @@ impl Engine {
         Fut: std::future::Future<Output = Lease>,
     {
         let mut fallback = lease.clone();
-        match crate::duty::unit_of_work("revocation", attempt(self.clone(), lease)).await {
-            Ok(lease) => lease,
-            Err(error) => {
-                fallback.attempts = fallback.attempts.saturating_add(1);
-                let delay = self.backoff(fallback.attempts);
-                fallback.state = LeaseState::Failed;
-                fallback.owner = self.instance_id().to_string();
-                fallback.last_error = Some(error);
-                fallback.next_attempt_at = Some(Utc::now() + delay);
-                self.record_claimed(&fallback).await;
-                self.wake_reaper();
-                fallback
-            }
-        }
+        let started = std::time::Instant::now();
+        let outcome =
+            match crate::duty::unit_of_work("revocation", attempt(self.clone(), lease)).await {
+                Ok(lease) => lease,
+                Err(error) => {
+                    fallback.attempts = fallback.attempts.saturating_add(1);
+                    let delay = self.backoff(fallback.attempts);
+                    fallback.state = LeaseState::Failed;
+                    fallback.owner = self.instance_id().to_string();
+                    fallback.last_error = Some(error);
+                    fallback.next_attempt_at = Some(Utc::now() + delay);
+                    self.record_claimed(&fallback).await;
+                    self.wake_reaper();
+                    fallback
+                }
+            };
+        self.metrics().revocation(
+            outcome.mode,
+            crate::telemetry::revocation_outcome(outcome.state),
+            started.elapsed(),
+        );
+        outcome
     }
 
     /// Forgets a lease without touching AWS (Akeyless's `soft-delete`): for a
@@ -341,6 +404,7 @@ impl Engine {
         }
         let previous = lease.state;
         lease.state = LeaseState::Revoked;
+        lease.revoked_at = Some(Utc::now());
         lease.next_attempt_at = None;
         lease.last_error = Some(format!(
             "forgotten without touching AWS (soft-delete by {}); IAM user {} may still exist",
@@ -387,6 +451,7 @@ impl Engine {
         match outcome {
             Ok(note) => {
                 lease.state = LeaseState::Revoked;
+                lease.revoked_at = Some(Utc::now());
                 lease.last_error = note;
                 lease.next_attempt_at = None;
             }
@@ -438,11 +503,7 @@ impl Engine {
     /// Tears the lease's IAM user down through its dynamic secret's current
     /// connection — but only if that connection still reaches the account the
     /// user was created in: elsewhere, a missing user would look revoked while
-    /// the real one keeps working. A lease that records what its issuance
-    /// created has exactly that deleted (`teardown_created`, which discovers
-    /// the rest itself should DeleteUser answer DeleteConflict); one recorded
-    /// before that was kept, or an intent that never got that far, by
-    /// discovery.
+    /// the real one keeps working.
     async fn teardown_in_its_account(
         &self,
         producer: &ProducerRecord,
@@ -452,11 +513,12 @@ impl Engine {
             .producer_connection(producer)
             .await
             .map_err(|e| e.to_string())?;
-        let aws = self.aws_admin(&conn, REVOKE_MAX_ATTEMPTS);
+        let aws = self.admin_of(&conn, REVOKE_MAX_ATTEMPTS).await;
         if let Some(expected) = &lease.account_id {
-            // Asked of STS once per kept admin: a key never changes accounts,
-            // and changed settings are a new admin.
-            let actual = aws.account_id().await.map_err(|e| e.to_string())?;
+            let actual = self
+                .account_reached(&conn, &aws)
+                .await
+                .map_err(|e| e.to_string())?;
             if &actual != expected {
                 return Err(format!(
                     "the AWS connection of '{}' now reaches account {actual}, but this credential was issued in \
@@ -465,6 +527,8 @@ impl Engine {
                 ));
             }
         }
+        // What issuance created, exactly (discovery on DeleteConflict);
+        // discovery for leases recorded without it.
         match &lease.created {
             Some(created) => {
                 let created = crate::aws_clients::created_for_teardown(&lease.principal, created);
@@ -484,15 +548,31 @@ impl Engine {
         }
     }
 
-    /// The account a connection's admin credentials act in: asked of STS
-    /// once per kept admin (`aws_clients.rs`), since a key never changes
-    /// accounts and changed settings get a new admin.
+    /// The account a connection's admin credentials act in, asked of STS once
+    /// per credentials and endpoint for the life of the process.
     pub(crate) async fn account_reached(
         &self,
-        _conn: &dynsec_core::AwsConnection,
+        conn: &crate::connection::AdminConnection,
         aws: &dynsec_aws::AwsAdmin,
     ) -> Result<String, dynsec_aws::AwsError> {
-        aws.account_id().await
+        let key = conn.identity_key();
+        let cached = self
+            .inner
+            .admin_accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(account) = cached {
+            return Ok(account);
+        }
+        let account = aws.account_id().await?;
+        self.inner
+            .admin_accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, account.clone());
+        Ok(account)
     }
 
     /// Writes a claimed lease's outcome while the claim holds; returns

@@ -23,17 +23,24 @@ mod items;
 mod key_sync;
 mod keys;
 mod leases;
+#[cfg(test)]
+mod listing_tests;
+mod paging;
 mod password;
 mod producers;
 mod reaper;
+mod rotation;
+#[cfg(test)]
+mod rotation_tests;
 mod targets;
+mod telemetry;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod tests;
 
 pub use access::{AuthMethodInput, AuthMethodView, NewAuthMethod, RoleView};
-pub use auth::{Caller, IssuedToken, NewAdminKey};
+pub use auth::{AuthAttempt, Caller, IssuedToken, NewAdminKey};
 pub use duty::{Duty, DutyHealth, Health};
 pub use early_revocation::DENY_WRITTEN;
 pub use error::EngineError;
@@ -41,14 +48,19 @@ pub use housekeeping::Housekeeper;
 pub use incident::{LeasePage, RevokeReport};
 pub use introspection::TokenStatus;
 pub use issue::{IssuedValue, ReadyReport};
-pub use items::{ItemListing, ItemView};
+pub use items::{ItemListing, ItemQuery, ItemView};
 pub use keys::{
     CustomerFragments, MasterKeyCustody, ProtectionKeyInput, ProtectionKeyView, RotationReport,
 };
-pub use leases::RevokeAll;
+pub use leases::{RevokeAll, TMP_CREDS_MAX};
+pub use paging::{Paged, DEFAULT_PAGE_SIZE, PAGE_TOKEN_FIELD};
 pub use producers::{ProducerInput, ProducerTargetInput, ProducerView};
 pub use reaper::Reaper;
-pub use targets::{TargetDetails, TargetInput, TargetView};
+pub use rotation::{AdminKeyRotation, RotationSchedule};
+pub use targets::{
+    HostIdentityInput, TargetDetails, TargetInput, TargetView, TARGET_ASSOCS_LISTED,
+};
+pub use telemetry::{EngineMetrics, LEASE_GAUGE_TTL};
 
 use dynsec_core::ProducerSettings;
 use dynsec_crypto::Sealer;
@@ -79,6 +91,18 @@ pub struct EngineConfig {
     pub heartbeat_interval: Duration,
     /// How often IAM is scanned for users no live lease claims.
     pub orphan_sweep_interval: Duration,
+    /// Longest wait before answering `auth` for an access id that failed
+    /// repeatedly from the same address (`auth.rs`); zero: never wait.
+    pub auth_max_delay: Duration,
+    /// Entries per listing answer unless a request asks otherwise
+    /// (`list-items`, `list-targets`, ...; at most `dynsec_store::MAX_PAGE_SIZE`).
+    pub list_page_size: u32,
+    /// How long revoked leases are kept (for listings and audit
+    /// correlation) before the housekeeper purges them.
+    pub lease_retention: Duration,
+    /// How often the housekeeper looks for admin keys due for scheduled
+    /// rotation and rotations a stopped gateway left half-way.
+    pub admin_rotation_check_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -93,6 +117,12 @@ impl Default for EngineConfig {
             node_id: "node".into(),
             heartbeat_interval: Duration::from_secs(5),
             orphan_sweep_interval: Duration::from_secs(600),
+            auth_max_delay: Duration::from_secs(8),
+            list_page_size: paging::DEFAULT_PAGE_SIZE,
+            lease_retention: Duration::from_secs(
+                u64::from(dynsec_core::lease::DEFAULT_REVOKED_RETENTION_DAYS) * 86_400,
+            ),
+            admin_rotation_check_interval: Duration::from_secs(300),
         }
     }
 }
@@ -116,11 +146,19 @@ struct Inner {
     /// Set when a lease's new state could not be written (`leases.rs::record`);
     /// the reaper takes it and pauses, so the store gets time to recover.
     lease_record_failed: std::sync::atomic::AtomicBool,
-    /// One AWS admin per connection, kept while its settings stay the same
-    /// (`aws_clients.rs`); each remembers its connection's account.
+    /// AWS account of each admin connection seen, keyed by credentials and
+    /// endpoints (see `leases.rs::account_reached`).
+    admin_accounts: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// AWS clients of host-identity connections, by settings and attempts
+    /// (`connection.rs::admin_of`).
+    host_admins: std::sync::Mutex<std::collections::HashMap<String, dynsec_aws::AwsAdmin>>,
+    /// One AWS admin per stored-key connection, kept while its settings stay
+    /// the same (`aws_clients.rs`).
     aws: aws_clients::AwsClients,
     /// The supervised duties' liveness and the store's writability.
     health: duty::HealthState,
+    /// What `/metrics` shows of the use cases (`telemetry.rs`).
+    metrics: telemetry::EngineMetrics,
 }
 
 impl Engine {
@@ -134,6 +172,8 @@ impl Engine {
                 config,
                 instance_id,
                 reaper_wake: Notify::new(),
+                admin_accounts: Default::default(),
+                host_admins: Default::default(),
                 aws: aws_clients::AwsClients::new(
                     dynsec_aws::AwsHttp::shared(),
                     aws_clients::MAX_CACHED_CONNECTIONS,
@@ -141,6 +181,7 @@ impl Engine {
                 keys: keys::KeyState::default(),
                 lease_record_failed: Default::default(),
                 health: Default::default(),
+                metrics: Default::default(),
             }),
         }
     }

@@ -1,11 +1,14 @@
 //! AWS dynamic secrets ("producers"): where they live, what they issue.
 
-use crate::connection::producer_aad;
+use crate::connection::{admin_state, producer_aad};
+use crate::paging::{fill, parse_token, Paged};
+use crate::rotation::RotationSchedule;
 use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
 use dynsec_core::access::{Capability, RuleType};
-use dynsec_core::{AwsConnection, ItemPath, ProducerSettings};
-use dynsec_store::ProducerRecord;
+use dynsec_core::{AdminKeyState, AwsConnection, ItemPath, ProducerSettings, ValidationError};
+use dynsec_store::paging::listing::DynamicSecrets;
+use dynsec_store::{ConnectionSlot, ProducerListing, ProducerRecord};
 
 /// Where a dynamic secret gets its AWS connection.
 #[derive(Debug, Clone)]
@@ -23,6 +26,9 @@ pub struct ProducerInput {
     pub target: ProducerTargetInput,
     pub settings: ProducerSettings,
     pub delete_protection: bool,
+    /// `enable-admin-rotation` / `admin-rotation-interval-days`, for an
+    /// inline connection (a target has its own).
+    pub admin_rotation: RotationSchedule,
 }
 
 /// A dynamic secret as shown to callers (never the admin secret).
@@ -42,6 +48,9 @@ pub struct ProducerView {
     pub delete_protection: bool,
     pub created_at: DateTime<Utc>,
     pub modified_at: DateTime<Utc>,
+    /// Admin-key state of the connection it uses (its inline one's, or its
+    /// target's): rotation schedule, last rotation.
+    pub admin: AdminKeyState,
 }
 
 impl Engine {
@@ -72,8 +81,15 @@ impl Engine {
             modified_at: now,
         };
         let key = record.settings.protection_key.clone();
-        self.apply_target(caller, &mut record, input.target, key.as_deref())
-            .await?;
+        self.apply_target(
+            caller,
+            &mut record,
+            input.target,
+            AdminKeyState::default(),
+            input.admin_rotation,
+            key.as_deref(),
+        )
+        .await?;
         self.check_against_connection(&record).await?;
         record.id = self.store().insert_producer(&record).await?;
         self.producer_view(record).await
@@ -118,6 +134,20 @@ impl Engine {
             )
             .await?;
         let mut record = self.producer_record(name).await?;
+        let read_inline = record
+            .inline_connection
+            .clone()
+            .filter(|_| record.target_id.is_none());
+        let previous_state = match &record.inline_connection {
+            Some(cols) if record.target_id.is_none() => admin_state(cols)?,
+            _ => AdminKeyState::default(),
+        };
+        if let Some(rotation) = &previous_state.rotation {
+            return Err(EngineError::Conflict(format!(
+                "the admin key of dynamic secret '{name}' is being rotated (since {}); update it once the rotation is done",
+                rotation.started_at
+            )));
+        }
         let previous_inline = match &record.inline_connection {
             Some(cols) => Some(
                 self.open_connection(
@@ -143,6 +173,8 @@ impl Engine {
             caller,
             &mut record,
             target,
+            previous_state,
+            input.admin_rotation,
             input.settings.protection_key.as_deref(),
         )
         .await?;
@@ -151,6 +183,19 @@ impl Engine {
         record.delete_protection = input.delete_protection;
         record.modified_at = Utc::now();
         self.check_against_connection(&record).await?;
+        // An inline connection kept inline is written first, only if it is
+        // still the one read: a key rotated meanwhile must not be overwritten.
+        if let (Some(read), Some(new), None) =
+            (&read_inline, &record.inline_connection, record.target_id)
+        {
+            if !self
+                .store()
+                .update_connection_if(ConnectionSlot::DynamicSecret(record.id), read, new)
+                .await?
+            {
+                return Err(crate::targets::changed_meanwhile(name));
+            }
+        }
         self.store().update_producer(&record).await?;
         self.producer_view(record).await
     }
@@ -160,16 +205,34 @@ impl Engine {
         self.producer_view(record).await
     }
 
-    /// Dynamic secrets whose name contains `filter` (case-insensitive).
-    pub async fn list_producers(&self, filter: &str) -> Result<Vec<ProducerView>, EngineError> {
-        let needle = filter.to_lowercase();
-        let mut views = Vec::new();
-        for record in self.store().list_producers().await? {
-            if record.name.to_lowercase().contains(&needle) {
-                views.push(self.producer_view(record).await?);
-            }
-        }
-        Ok(views)
+    /// One page of the dynamic secrets whose name contains `filter` (ASCII
+    /// case ignored), by name, as far as `caller` may list them; each with
+    /// its target joined in by the store (no lookup per secret).
+    pub async fn list_producers(
+        &self,
+        caller: &Caller,
+        filter: &str,
+        page_token: Option<&str>,
+    ) -> Result<Paged<ProducerView>, EngineError> {
+        let start = parse_token::<DynamicSecrets>(page_token)?;
+        let store = self.store();
+        fill(
+            start,
+            self.page_size(None),
+            |after, limit| {
+                Box::pin(async move {
+                    store
+                        .dynamic_secrets_page(filter, after.as_ref(), limit)
+                        .await
+                })
+            },
+            |listing| {
+                caller
+                    .can(RuleType::Item, &listing.producer.name, Capability::List)
+                    .then(|| listed_view(listing))
+            },
+        )
+        .await
     }
 
     /// Deletes a dynamic secret after revoking every credential it issued.
@@ -222,7 +285,7 @@ impl Engine {
             && record.settings.ttl_secs > dynsec_core::spec::MAX_CHAINED_ROLE_TTL_SECS
         {
             let conn = self.producer_connection(record).await?;
-            if conn.session_token.is_some() {
+            if conn.carries_session_token() {
                 return Err(dynsec_core::ValidationError::new(
                     "user-ttl",
                     format!(
@@ -238,7 +301,7 @@ impl Engine {
             dynsec_core::AccessMode::FederationToken | dynsec_core::AccessMode::SessionToken
         ) {
             let conn = self.producer_connection(record).await?;
-            if conn.session_token.is_some() {
+            if conn.carries_session_token() {
                 return Err(dynsec_core::ValidationError::new(
                     "access-mode",
                     format!(
@@ -266,15 +329,29 @@ impl Engine {
             .ok_or_else(|| EngineError::not_found(format!("dynamic secret '{name}' not found")))
     }
 
+    /// Sets where the dynamic secret gets its connection. An inline one
+    /// keeps `state` (its admin-key state) with `schedule` applied; a
+    /// target brings its own, so a schedule set here is refused.
     async fn apply_target(
         &self,
         caller: &Caller,
         record: &mut ProducerRecord,
         target: ProducerTargetInput,
+        mut state: AdminKeyState,
+        schedule: RotationSchedule,
         key: Option<&str>,
     ) -> Result<(), EngineError> {
         match target {
             ProducerTargetInput::Named(name) => {
+                if schedule.enabled {
+                    return Err(ValidationError::new(
+                        "enable-admin-rotation",
+                        format!(
+                            "applies to an inline connection; this dynamic secret uses target '{name}', so set it on the target"
+                        ),
+                    )
+                    .into());
+                }
                 // Whoever points a dynamic secret at a target (or keeps it
                 // there while changing what it issues) uses the target's
                 // admin credentials, so needs `read` on it. Checked on the
@@ -287,9 +364,21 @@ impl Engine {
             }
             ProducerTargetInput::Inline(conn) => {
                 conn.validate(&dynsec_core::ConnectionFields::INLINE)?;
+                if schedule.enabled && conn.session_token.is_some() {
+                    return Err(ValidationError::new(
+                        "enable-admin-rotation",
+                        "a connection with a session token has no long-term key to rotate",
+                    )
+                    .into());
+                }
+                state.set_schedule(
+                    schedule.enabled,
+                    schedule.interval_days,
+                    Utc::now().timestamp(),
+                )?;
                 record.target_id = None;
                 record.inline_connection = Some(
-                    self.seal_connection(&producer_aad(&record.uid), &conn, key)
+                    self.seal_connection(&producer_aad(&record.uid), &conn, &state, key)
                         .await?,
                 );
             }
@@ -301,18 +390,20 @@ impl Engine {
         &self,
         record: ProducerRecord,
     ) -> Result<ProducerView, EngineError> {
-        let (target, admin_access_key_id, region, endpoints) =
+        let (target, admin_access_key_id, region, endpoints, admin) =
             match (record.target_id, &record.inline_connection) {
                 (Some(id), _) => {
                     let t =
                         self.store().target_by_id(id).await?.ok_or_else(|| {
                             EngineError::Internal(format!("target {id} is missing"))
                         })?;
+                    let admin = admin_state(&t.connection)?;
                     (
                         Some((t.id, t.name)),
                         t.connection.access_key_id,
                         t.connection.region,
                         (None, None),
+                        admin,
                     )
                 }
                 (None, Some(inline)) => (
@@ -320,8 +411,15 @@ impl Engine {
                     inline.access_key_id.clone(),
                     inline.region.clone(),
                     (inline.iam_endpoint.clone(), inline.sts_endpoint.clone()),
+                    admin_state(inline)?,
                 ),
-                (None, None) => (None, String::new(), String::new(), (None, None)),
+                (None, None) => (
+                    None,
+                    String::new(),
+                    String::new(),
+                    (None, None),
+                    AdminKeyState::default(),
+                ),
             };
         Ok(ProducerView {
             id: record.id,
@@ -335,6 +433,48 @@ impl Engine {
             delete_protection: record.delete_protection,
             created_at: record.created_at,
             modified_at: record.modified_at,
+            admin,
         })
+    }
+}
+
+/// A listed dynamic secret as callers see it, from the listing's own row and
+/// its joined target summary.
+pub(crate) fn listed_view(listing: ProducerListing) -> ProducerView {
+    let record = listing.producer;
+    let (target, admin_access_key_id, region, endpoints) =
+        match (listing.target, &record.inline_connection) {
+            (Some(t), _) => (
+                Some((t.id, t.name)),
+                t.access_key_id,
+                t.region,
+                (None, None),
+            ),
+            (None, Some(inline)) => (
+                None,
+                inline.access_key_id.clone(),
+                inline.region.clone(),
+                (inline.iam_endpoint.clone(), inline.sts_endpoint.clone()),
+            ),
+            (None, None) => (None, String::new(), String::new(), (None, None)),
+        };
+    ProducerView {
+        id: record.id,
+        name: record.name,
+        target,
+        admin_access_key_id,
+        region,
+        iam_endpoint: endpoints.0,
+        sts_endpoint: endpoints.1,
+        settings: record.settings,
+        delete_protection: record.delete_protection,
+        created_at: record.created_at,
+        modified_at: record.modified_at,
+        // A listing shows an inline connection's admin-key state; a target's
+        // is on get-target (and get-producer), not joined into listings.
+        admin: match &record.inline_connection {
+            Some(inline) => admin_state(inline).unwrap_or_default(),
+            None => dynsec_core::AdminKeyState::default(),
+        },
     }
 }

@@ -1,11 +1,38 @@
 //! AWS targets: named admin connections that dynamic secrets refer to.
 
-use crate::connection::target_aad;
+use crate::connection::{admin_state, target_aad};
+use crate::paging::{fill, parse_token, Paged};
+use crate::rotation::RotationSchedule;
 use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
 use dynsec_core::access::{Capability, RuleType};
-use dynsec_core::{limits, AwsConnection, ConnectionFields, ItemPath, ValidationError};
-use dynsec_store::TargetRecord;
+use dynsec_core::{
+    limits, AdminKeyState, AwsConnection, ConnectionFields, HostIdentitySettings, ItemPath,
+    ValidationError,
+};
+use dynsec_store::paging::listing::Targets;
+use dynsec_store::{ConnectionSlot, TargetRecord};
+
+/// An update met a connection changed since it was read (a rotation).
+pub(crate) fn changed_meanwhile(name: &ItemPath) -> EngineError {
+    EngineError::Conflict(format!(
+        "the AWS connection of '{name}' changed while it was being updated (its admin key rotated); read it again and retry"
+    ))
+}
+
+/// `use-gw-cloud-identity` as a request sets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostIdentityInput {
+    /// `role-arn`: a role the host's identity assumes.
+    pub role_arn: Option<String>,
+    /// `generate-external-id`: assume the role with an external id the
+    /// gateway generates (kept across updates; shown by get-target).
+    pub generate_external_id: bool,
+}
+
+/// How many of the dynamic secrets using a target a target listing shows
+/// (`target_items_assoc`); `get-target` shows them all.
+pub const TARGET_ASSOCS_LISTED: u32 = 100;
 
 /// A target as the caller describes it. On update, an empty secret keeps the
 /// stored one, so a region or description can change without re-entering it.
@@ -16,6 +43,11 @@ pub struct TargetInput {
     pub connection: AwsConnection,
     pub protection_key: Option<String>,
     pub delete_protection: bool,
+    /// `enable-admin-rotation` / `admin-rotation-interval-days`.
+    pub admin_rotation: RotationSchedule,
+    /// `use-gw-cloud-identity`: no key; `connection` carries only the
+    /// region and endpoints.
+    pub host_identity: Option<HostIdentityInput>,
 }
 
 /// What anyone allowed to read a target sees: no secret.
@@ -35,6 +67,8 @@ pub struct TargetView {
     pub modified_at: DateTime<Utc>,
     /// Dynamic secrets using this target: (id, name).
     pub dynamic_secrets: Vec<(i64, String)>,
+    /// Rotation schedule, last rotation, host identity (no secret).
+    pub admin: AdminKeyState,
 }
 
 /// The target with its connection, secret included (`get-target-details`).
@@ -46,7 +80,11 @@ pub struct TargetDetails {
 
 impl Engine {
     pub async fn create_target(&self, input: TargetInput) -> Result<TargetView, EngineError> {
-        input.connection.validate(&ConnectionFields::TARGET)?;
+        if input.host_identity.is_none() {
+            input.connection.validate(&ConnectionFields::TARGET)?;
+        }
+        let mut state = AdminKeyState::default();
+        apply_admin_settings(&mut state, &input, Utc::now().timestamp())?;
         limits::text("description", &input.description, limits::DESCRIPTION)?;
         let protection_key = self
             .protection_key_field("key", input.protection_key.as_deref())
@@ -59,6 +97,7 @@ impl Engine {
                 .seal_connection(
                     &target_aad(&uid),
                     &input.connection,
+                    &state,
                     protection_key.as_deref(),
                 )
                 .await?,
@@ -87,8 +126,18 @@ impl Engine {
         }
         limits::text("description", &input.description, limits::DESCRIPTION)?;
         let mut record = self.target_record(name).await?;
-        let mut connection = input.connection;
-        if connection.secret_access_key.is_empty() {
+        let read = record.connection.clone();
+        let mut state = admin_state(&record.connection)?;
+        if let Some(rotation) = &state.rotation {
+            return Err(EngineError::Conflict(format!(
+                "the admin key of target '{name}' is being rotated (since {}); update it once the rotation is done",
+                rotation.started_at
+            )));
+        }
+        let was_host = state.host_identity.is_some();
+        apply_admin_settings(&mut state, &input, Utc::now().timestamp())?;
+        let mut connection = input.connection.clone();
+        if input.host_identity.is_none() && connection.secret_access_key.is_empty() && !was_host {
             let stored = self
                 .open_connection(
                     &target_aad(&record.uid),
@@ -101,7 +150,16 @@ impl Engine {
                 connection.session_token = stored.session_token;
             }
         }
-        connection.validate(&ConnectionFields::TARGET)?;
+        if input.host_identity.is_none() {
+            connection.validate(&ConnectionFields::TARGET)?;
+            if state.rotation_enabled && connection.session_token.is_some() {
+                return Err(ValidationError::new(
+                    "enable-admin-rotation",
+                    "a connection with a session token has no long-term key to rotate",
+                )
+                .into());
+            }
+        }
         let protection_key = self
             .protection_key_field("key", input.protection_key.as_deref())
             .await?;
@@ -109,6 +167,7 @@ impl Engine {
             .seal_connection(
                 &target_aad(&record.uid),
                 &connection,
+                &state,
                 protection_key.as_deref(),
             )
             .await?;
@@ -117,6 +176,15 @@ impl Engine {
         record.protection_key = protection_key;
         record.delete_protection = input.delete_protection;
         record.modified_at = Utc::now();
+        // The connection first, only if it is still the one read: a key
+        // rotated meanwhile must not be overwritten by the old one.
+        if !self
+            .store()
+            .update_connection_if(ConnectionSlot::Target(record.id), &read, &record.connection)
+            .await?
+        {
+            return Err(changed_meanwhile(name));
+        }
         self.store().update_target(&record).await?;
         self.target_view(record).await
     }
@@ -141,16 +209,55 @@ impl Engine {
         })
     }
 
-    /// All targets whose name contains `filter` (case-insensitive), by name.
-    pub async fn list_targets(&self, filter: &str) -> Result<Vec<TargetView>, EngineError> {
-        let needle = filter.to_lowercase();
-        let mut views = Vec::new();
-        for record in self.store().list_targets().await? {
-            if record.name.to_lowercase().contains(&needle) {
-                views.push(self.target_view(record).await?);
+    /// One page of the targets whose name contains `filter` (ASCII case
+    /// ignored), by name, as far as `caller` may list them; each with the
+    /// dynamic secrets using it (at most [`TARGET_ASSOCS_LISTED`] each, by
+    /// name), read for the whole page in one query.
+    pub async fn list_targets(
+        &self,
+        caller: &Caller,
+        filter: &str,
+        page_token: Option<&str>,
+    ) -> Result<Paged<TargetView>, EngineError> {
+        let start = parse_token::<Targets>(page_token)?;
+        let store = self.store();
+        let page = fill(
+            start,
+            self.page_size(None),
+            |after, limit| {
+                Box::pin(async move { store.targets_page(filter, after.as_ref(), limit).await })
+            },
+            |record| {
+                caller
+                    .can(RuleType::Target, &record.name, Capability::List)
+                    .then_some(record)
+            },
+        )
+        .await?;
+        let ids: Vec<i64> = page.items.iter().map(|t| t.id).collect();
+        let mut users: std::collections::HashMap<i64, Vec<(i64, String)>> = Default::default();
+        if !ids.is_empty() {
+            for used_by in store
+                .dynamic_secrets_of_targets(&ids, TARGET_ASSOCS_LISTED)
+                .await?
+            {
+                users
+                    .entry(used_by.target_id)
+                    .or_default()
+                    .push((used_by.id, used_by.name));
             }
         }
-        Ok(views)
+        Ok(Paged {
+            items: page
+                .items
+                .into_iter()
+                .map(|record| {
+                    let dynamic_secrets = users.remove(&record.id).unwrap_or_default();
+                    view_of(record, dynamic_secrets)
+                })
+                .collect::<Result<_, _>>()?,
+            next_page: page.next_page,
+        })
     }
 
     /// Deletes a target. Refused while delete protection is on, and while
@@ -229,19 +336,99 @@ impl Engine {
             .into_iter()
             .map(|p| (p.id, p.name))
             .collect();
-        Ok(TargetView {
-            id: record.id,
-            name: record.name,
-            description: record.description,
-            access_key_id: record.connection.access_key_id,
-            region: record.connection.region,
-            iam_endpoint: record.connection.iam_endpoint,
-            sts_endpoint: record.connection.sts_endpoint,
-            protection_key: record.protection_key,
-            delete_protection: record.delete_protection,
-            created_at: record.created_at,
-            modified_at: record.modified_at,
-            dynamic_secrets,
-        })
+        view_of(record, dynamic_secrets)
     }
+}
+
+fn view_of(
+    record: TargetRecord,
+    dynamic_secrets: Vec<(i64, String)>,
+) -> Result<TargetView, EngineError> {
+    let admin = admin_state(&record.connection)?;
+    Ok(TargetView {
+        id: record.id,
+        name: record.name,
+        description: record.description,
+        access_key_id: record.connection.access_key_id,
+        region: record.connection.region,
+        iam_endpoint: record.connection.iam_endpoint,
+        sts_endpoint: record.connection.sts_endpoint,
+        protection_key: record.protection_key,
+        delete_protection: record.delete_protection,
+        created_at: record.created_at,
+        modified_at: record.modified_at,
+        dynamic_secrets,
+        admin,
+    })
+}
+
+/// Applies a target request's admin-key settings to `state`: the rotation
+/// schedule, and the host identity (which takes no key and cannot rotate).
+/// Checks the connection's fields for the kind it is.
+fn apply_admin_settings(
+    state: &mut AdminKeyState,
+    input: &TargetInput,
+    now: i64,
+) -> Result<(), ValidationError> {
+    let conn = &input.connection;
+    let schedule = input.admin_rotation;
+    match &input.host_identity {
+        Some(host) => {
+            if !conn.access_key_id.is_empty()
+                || !conn.secret_access_key.is_empty()
+                || conn.session_token.is_some()
+            {
+                return Err(ValidationError::new(
+                    "use-gw-cloud-identity",
+                    "takes no access-key-id, access-key or session-token: the gateway host's own identity is used",
+                ));
+            }
+            if schedule.enabled {
+                return Err(ValidationError::new(
+                    "enable-admin-rotation",
+                    "a target using the gateway's cloud identity has no admin key to rotate",
+                ));
+            }
+            conn.validate_location(&ConnectionFields::TARGET)?;
+            let role_arn = host.role_arn.clone();
+            if let Some(arn) = &role_arn {
+                if !arn.starts_with("arn:") || !arn.contains(":role/") || arn.len() > 2048 {
+                    return Err(ValidationError::new(
+                        "role-arn",
+                        "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+                    ));
+                }
+            } else if host.generate_external_id {
+                return Err(ValidationError::new(
+                    "generate-external-id",
+                    "needs role-arn: the external id is given when assuming that role",
+                ));
+            }
+            let kept_external_id = state
+                .host_identity
+                .as_ref()
+                .and_then(|h| h.external_id.clone());
+            let external_id = match (host.generate_external_id, kept_external_id) {
+                (false, _) => None,
+                (true, Some(kept)) => Some(kept),
+                (true, None) => Some(format!("dynsec-{}", dynsec_crypto::random_id(32))),
+            };
+            state.host_identity = Some(HostIdentitySettings {
+                role_arn,
+                external_id,
+            });
+            state.set_schedule(false, schedule.interval_days, now)?;
+        }
+        None => {
+            if schedule.enabled && conn.session_token.is_some() {
+                return Err(ValidationError::new(
+                    "enable-admin-rotation",
+                    "a connection with a session token has no long-term key to rotate",
+                ));
+            }
+            state.host_identity = None;
+            state.set_schedule(schedule.enabled, schedule.interval_days, now)?;
+        }
+    }
+    Ok(())
 }

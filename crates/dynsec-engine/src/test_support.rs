@@ -96,6 +96,7 @@ pub fn inline_producer(name: &str) -> ProducerInput {
             mfa_serial: None,
         },
         delete_protection: false,
+        admin_rotation: Default::default(),
     }
 }
 

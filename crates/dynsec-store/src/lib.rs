@@ -84,7 +84,9 @@ pub use listing::{
 };
 pub use paging::{Page, PageToken, MAX_PAGE_SIZE};
 pub use postgres::PostgresStore;
-pub use records::{ApiKeyRecord, ConnectionColumns, ProducerRecord, TargetRecord, TokenRecord};
+pub use records::{
+    ApiKeyRecord, ConnectionColumns, ConnectionSlot, ProducerRecord, TargetRecord, TokenRecord,
+};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -127,6 +129,19 @@ pub trait Store:
     /// for the orphan sweep).
     async fn list_targets(&self) -> Result<Vec<TargetRecord>>;
     async fn delete_target(&self, id: i64) -> Result<()>;
+    /// Replaces the connection in `slot` (a target's, or a dynamic secret's
+    /// inline one: key id, region, endpoints, sealed secret, admin state)
+    /// with `new` — only while the stored sealed secret and admin state still
+    /// equal `expected`'s; returns whether it did. Admin-key rotation writes
+    /// each of its steps through it, so a concurrent update, rotation or
+    /// re-wrap makes the step fail instead of being overwritten. Leaves
+    /// `modified_at` alone (a rotation is not an edit).
+    async fn update_connection_if(
+        &self,
+        slot: ConnectionSlot,
+        expected: &ConnectionColumns,
+        new: &ConnectionColumns,
+    ) -> Result<bool>;
 
     // --- Dynamic secrets (producers) -----------------------------------------
     async fn insert_producer(&self, producer: &ProducerRecord) -> Result<i64>;
@@ -203,6 +218,11 @@ pub trait Store:
     async fn due_leases(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Lease>>;
     /// The earliest due time of any lease, for the reaper to sleep until.
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>>;
+    /// How many leases are live in each state (pending, active, revoking,
+    /// failed; never revoked ones), for the gateway's metrics. Two index
+    /// reads: the due index and the pending one, never the retained revoked
+    /// leases.
+    async fn live_lease_counts(&self) -> Result<Vec<(LeaseState, u64)>>;
     /// Leases some gateway instance is working on: pending intents and
     /// revocations in progress.
     async fn claimed_leases(&self) -> Result<Vec<Lease>>;

@@ -240,6 +240,20 @@ impl<L: Listing> PageToken<L> {
     }
 }
 
+impl PageToken<listing::LeasesOfSecret> {
+    /// The position just after `lease` in its secret's lease listing
+    /// (newest first): for a client that continues after the last lease it
+    /// was shown (the tmp-creds listing is a bare list without a token).
+    /// The lease may have been revoked or purged since: the position stays
+    /// valid.
+    pub fn after_lease(lease: &dynsec_core::Lease) -> Self {
+        Self::new(CursorKey::Leases {
+            created_at: lease.created_at.timestamp_millis(),
+            id: lease.id.clone(),
+        })
+    }
+}
+
 impl<L: Listing> fmt::Display for PageToken<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.encode())

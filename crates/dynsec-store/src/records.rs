@@ -38,6 +38,20 @@ pub struct ConnectionColumns {
     pub iam_endpoint: Option<String>,
     pub sts_endpoint: Option<String>,
     pub sealed_secret: Vec<u8>,
+    /// The connection's admin-key state (rotation schedule and progress,
+    /// host identity) as JSON the engine reads and writes
+    /// (`dynsec_core::AdminKeyState`); `{}` for a connection with none. Never
+    /// holds a secret. Compared as text by [`crate::Store::update_connection_if`].
+    pub admin_json: String,
+}
+
+/// Whose connection [`crate::Store::update_connection_if`] replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionSlot {
+    /// `targets.id`.
+    Target(i64),
+    /// `producers.id`, its inline connection.
+    DynamicSecret(i64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

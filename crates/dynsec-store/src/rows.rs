@@ -180,6 +180,7 @@ pub(crate) struct TargetRow {
     iam_endpoint: Option<String>,
     sts_endpoint: Option<String>,
     sealed_secret: Vec<u8>,
+    admin_json: String,
     protection_key: Option<String>,
     delete_protection: bool,
     created_at: i64,
@@ -200,6 +201,7 @@ impl TryFrom<TargetRow> for TargetRecord {
                 iam_endpoint: r.iam_endpoint,
                 sts_endpoint: r.sts_endpoint,
                 sealed_secret: r.sealed_secret,
+                admin_json: r.admin_json,
             },
             protection_key: r.protection_key,
             delete_protection: r.delete_protection,
@@ -212,13 +214,15 @@ impl TryFrom<TargetRow> for TargetRecord {
 /// The columns a producer query must select (in either dialect).
 pub(crate) const PRODUCER_COLUMNS: &str = "id, uid, name, target_id, settings_json, \
      protection_key, inline_access_key_id, inline_region, inline_iam_endpoint, \
-     inline_sts_endpoint, inline_sealed_secret, delete_protection, created_at, modified_at";
+     inline_sts_endpoint, inline_sealed_secret, inline_admin_json, delete_protection, created_at, \
+     modified_at";
 
 /// [`PRODUCER_COLUMNS`] of table alias `p`, and the target summary of alias
 /// `t` (a `LEFT JOIN targets t ON t.id = p.target_id`): a [`ProducerListingRow`].
 pub(crate) const PRODUCER_LISTING_COLUMNS: &str = "p.id, p.uid, p.name, p.target_id, \
      p.settings_json, p.protection_key, p.inline_access_key_id, p.inline_region, \
-     p.inline_iam_endpoint, p.inline_sts_endpoint, p.inline_sealed_secret, p.delete_protection, \
+     p.inline_iam_endpoint, p.inline_sts_endpoint, p.inline_sealed_secret, p.inline_admin_json, \
+     p.delete_protection, \
      p.created_at, p.modified_at, t.name AS target_name, t.access_key_id AS target_access_key_id, \
      t.region AS target_region";
 
@@ -303,11 +307,12 @@ pub(crate) struct InlineConnectionRow {
     pub inline_iam_endpoint: Option<String>,
     pub inline_sts_endpoint: Option<String>,
     pub inline_sealed_secret: Option<Vec<u8>>,
+    pub inline_admin_json: String,
 }
 
 pub(crate) const INLINE_CONNECTION_COLUMNS: &str = "id, uid, name, protection_key, \
      inline_access_key_id, inline_region, inline_iam_endpoint, inline_sts_endpoint, \
-     inline_sealed_secret";
+     inline_sealed_secret, inline_admin_json";
 
 impl InlineConnectionRow {
     pub(crate) fn into_connection(self, iam_paths: Vec<String>) -> Result<crate::ConnectionInUse> {
@@ -328,6 +333,7 @@ impl InlineConnectionRow {
                 sealed_secret: self
                     .inline_sealed_secret
                     .ok_or_else(|| corrupt("inline_sealed_secret"))?,
+                admin_json: self.inline_admin_json,
             },
             protection_key: self.protection_key,
             iam_paths,
@@ -377,6 +383,7 @@ pub(crate) struct ProducerRow {
     inline_iam_endpoint: Option<String>,
     inline_sts_endpoint: Option<String>,
     inline_sealed_secret: Option<Vec<u8>>,
+    inline_admin_json: String,
     delete_protection: bool,
     created_at: i64,
     modified_at: i64,
@@ -399,6 +406,7 @@ impl TryFrom<ProducerRow> for ProducerRecord {
                 sealed_secret: r
                     .inline_sealed_secret
                     .ok_or_else(|| StoreError::Corrupt("producers.inline_sealed_secret".into()))?,
+                admin_json: r.inline_admin_json,
             }),
         };
         Ok(Self {

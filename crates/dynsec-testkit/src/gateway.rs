@@ -97,7 +97,12 @@ impl Gateway {
         let url = loop {
             let text = std::fs::read_to_string(&log_path).unwrap_or_default();
             if let Some(rest) = text.split("listening on ").nth(1) {
-                let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+                // Up to the end of the word, or of the JSON string when the
+                // gateway logs with `--log-format json`.
+                let addr: String = rest
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '"')
+                    .collect();
                 break addr;
             }
             if let Ok(Some(status)) = child.try_wait() {

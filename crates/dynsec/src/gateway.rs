@@ -63,6 +63,11 @@ pub struct GatewayArgs {
     /// Seconds between scans of IAM for expired users no lease claims.
     #[arg(long, default_value_t = 600, env = "DYNSEC_ORPHAN_SWEEP_SECS")]
     orphan_sweep_secs: u64,
+    /// Seconds between looks for admin keys due for scheduled rotation
+    /// (`enable-admin-rotation`) and for rotations a stopped gateway left
+    /// half-way (one gateway of a cluster per look).
+    #[arg(long, default_value_t = 300, env = "DYNSEC_ADMIN_ROTATION_CHECK_SECS")]
+    admin_rotation_check_secs: u64,
     /// Proxies (CIDRs, comma-separated) whose X-Forwarded-For names the real
     /// client for bound-IP checks, rate limits and audit. Empty: never trusted.
     #[arg(long, env = "DYNSEC_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -109,6 +114,38 @@ pub struct GatewayArgs {
     /// installation that knows none of the earlier leases.
     #[arg(long, env = "DYNSEC_ALLOW_NEW_DATABASE")]
     allow_new_database: bool,
+    /// Serve GET /metrics (Prometheus/OpenMetrics text, no token), /health
+    /// and /ready on this address too, e.g. 127.0.0.1:9464. Off by default:
+    /// whoever reaches the address reads the metrics, so keep it private.
+    #[arg(long, env = "DYNSEC_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// Log lines as `text` (for people) or `json` (one object per line, for
+    /// log collectors). Both go to stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "DYNSEC_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// Longest wait, in milliseconds, before answering `auth` for an access
+    /// id that failed repeatedly from the same client address (the wait
+    /// starts at 250 ms after 3 failures within a minute and doubles per
+    /// failure). 0 turns the wait off.
+    #[arg(long, default_value_t = 8000, env = "DYNSEC_AUTH_MAX_DELAY_MS")]
+    auth_max_delay_ms: u64,
+    /// How long revoked leases are kept (for listings and audit
+    /// correlation) before the housekeeper deletes them: a duration such as
+    /// 30d, 12h or 90m, at most 366d.
+    #[arg(long, default_value = "30d", env = "DYNSEC_LEASE_RETENTION")]
+    lease_retention: String,
+    /// Entries per answer of `list-items`, `list-targets`,
+    /// `dynamic-secret-list`, `auth-method-list` and `list-roles` (1-1000);
+    /// clients follow `next_page` for the rest.
+    #[arg(long, default_value_t = dynsec_engine::DEFAULT_PAGE_SIZE, env = "DYNSEC_LIST_PAGE_SIZE")]
+    list_page_size: u32,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Where the gateway keeps its records, from `--database-url`.
@@ -212,7 +249,7 @@ pub async fn main(args: &[String]) -> ExitCode {
             };
         }
     };
-    init_logging();
+    init_logging(args.log_format);
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -222,15 +259,26 @@ pub async fn main(args: &[String]) -> ExitCode {
     }
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,aws=warn"));
     use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        // One JSON object per line: `timestamp`, `level`, `target` and the
+        // event's fields (`message` among them) at the top level.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
 async fn run(args: GatewayArgs) -> Result<()> {
@@ -259,6 +307,10 @@ async fn run(args: GatewayArgs) -> Result<()> {
     // The port before anything is created: a busy port must not leave a
     // data dir, a database or a printed admin key behind.
     let listener = bind(args.listen).await?;
+    let metrics_listener = match args.metrics_listen {
+        Some(addr) => Some(bind_metrics(addr).await?),
+        None => None,
+    };
     // Before anything is created: every file from here on is 0600.
     crate::startup::restrict_file_creation();
     let fd_limit = crate::startup::raise_fd_limit();
@@ -354,14 +406,27 @@ async fn run(args: GatewayArgs) -> Result<()> {
     {
         bail!("--managed-by must be 1-256 characters of letters, digits, spaces and _.:/=+-@ (an IAM tag value)");
     }
+    let lease_retention = dynsec_core::ttl::parse_ttl("--lease-retention", &args.lease_retention)
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    if !(1..=dynsec_store::MAX_PAGE_SIZE).contains(&args.list_page_size) {
+        bail!(
+            "--list-page-size must be between 1 and {}; got {}",
+            dynsec_store::MAX_PAGE_SIZE,
+            args.list_page_size
+        );
+    }
     let config = EngineConfig {
+        lease_retention: Duration::from_secs(lease_retention),
+        list_page_size: args.list_page_size,
         token_ttl,
         iam_path: args.iam_path,
         node_id,
         managed_by: args.managed_by,
         orphan_sweep_interval: Duration::from_secs(args.orphan_sweep_secs.max(1)),
+        admin_rotation_check_interval: Duration::from_secs(args.admin_rotation_check_secs.max(1)),
         reaper_concurrency: args.reaper_concurrency.max(1),
         heartbeat_interval: Duration::from_secs(args.heartbeat_secs.clamp(1, 3600)),
+        auth_max_delay: Duration::from_millis(args.auth_max_delay_ms.min(60_000)),
         ..EngineConfig::default()
     };
     let engine = Engine::new(store, Sealer::with_keyring(keyring), config);
@@ -443,7 +508,17 @@ async fn run(args: GatewayArgs) -> Result<()> {
         };
         tokio::spawn(reload_on_hangup(hangups, reload, stopped(stop_rx.clone())))
     };
-    let router = dynsec_api::router(engine, audit.clone(), trusted_proxies);
+    let telemetry = dynsec_api::Telemetry::new(&engine);
+    let metrics_server = metrics_listener.map(|listener| {
+        serve_metrics(
+            listener,
+            engine.clone(),
+            telemetry.clone(),
+            audit.clone(),
+            stopped(stop_rx.clone()),
+        )
+    });
+    let router = dynsec_api::router(engine, audit.clone(), trusted_proxies, telemetry);
     let shutdown = async move {
         shutdown_signal().await;
         info!("shutting down");
@@ -453,12 +528,50 @@ async fn run(args: GatewayArgs) -> Result<()> {
     // The router (and with it every request's audit handle) is gone now.
     audit_writer.finish(Duration::from_secs(10)).await;
     served?;
+    if let Some(metrics_server) = metrics_server {
+        let _ = metrics_server.await;
+    }
     let _ = reaper.await;
     let _ = purger.await;
     let _ = housekeeper.await;
     #[cfg(unix)]
     let _ = hangups.await;
     Ok(())
+}
+
+/// Binds `--metrics-listen` (before anything is created, like `--listen`).
+async fn bind_metrics(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (--metrics-listen)"))?;
+    if !addr.ip().is_loopback() {
+        warn!("metrics are served on a non-loopback address: anyone who reaches {addr} reads them");
+    }
+    Ok(listener)
+}
+
+/// Serves the metrics router on `listener` (plain HTTP, a few connections:
+/// it is for scrapers) until `stop`.
+fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    engine: Engine,
+    telemetry: Arc<dynsec_api::Telemetry>,
+    audit: dynsec_api::audit::Audit,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    if let Ok(local) = listener.local_addr() {
+        info!("metrics on http://{local}/metrics");
+    }
+    let limits = dynsec_api::ServerLimits {
+        max_connections: 16,
+        header_read_timeout: Duration::from_secs(10),
+    };
+    let router = dynsec_api::metrics_router(engine, telemetry);
+    tokio::spawn(async move {
+        if let Err(err) = dynsec_api::serve(listener, router, audit, None, limits, stop).await {
+            warn!(error = %err, "the metrics listener stopped");
+        }
+    })
 }
 
 /// Binds the listening socket, saying plainly when the port is taken.

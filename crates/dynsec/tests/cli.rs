@@ -890,24 +890,6 @@ async fn flags_that_do_nothing_are_refused_by_the_cli_and_the_gateway() {
             vec!["get-dynamic-secret-value", "-n", name, "--target", TARGET],
             "--target",
         ),
-        (
-            vec![
-                "gateway-update-producer-aws",
-                "-n",
-                name,
-                "--enable-admin-rotation",
-            ],
-            "--enable-admin-rotation",
-        ),
-        (
-            vec![
-                "create-aws-target",
-                "-n",
-                "/aws/x",
-                "--use-gw-cloud-identity",
-            ],
-            "--use-gw-cloud-identity",
-        ),
     ] {
         let run = cli.run(&args).await;
         assert!(run.failure().contains(flag), "{}", run.describe());
@@ -932,21 +914,6 @@ async fn flags_that_do_nothing_are_refused_by_the_cli_and_the_gateway() {
             "get-dynamic-secret-value",
             serde_json::json!({"name": name, "target": "/aws/other"}),
             "target",
-        ),
-        (
-            "gateway-update-producer-aws",
-            serde_json::json!({"name": name, "enable-admin-rotation": true}),
-            "enable-admin-rotation",
-        ),
-        (
-            "dynamic-secret-create-aws",
-            serde_json::json!({"name": "/cli-t8/r2", "target-name": TARGET, "access-mode": "iam_user", "admin-rotation-interval-days": 7}),
-            "admin-rotation-interval-days",
-        ),
-        (
-            "create-aws-target",
-            serde_json::json!({"name": "/aws/cloud", "use-gw-cloud-identity": true}),
-            "use-gw-cloud-identity",
         ),
     ] {
         let (status, answer) = gw.call(op, body).await;

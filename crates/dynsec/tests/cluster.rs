@@ -112,27 +112,38 @@ async fn two_gateways_serve_one_store_with_shared_tokens_and_rate_limits() {
     let (status, _) = b.raw("list-targets", &json!({"token": token})).await;
     assert_eq!(status, 401, "the token is revoked on B too");
 
-    // Failed logins count across gateways: ten spread over both lock the
-    // access id out on both.
-    for attempt in 0..10 {
-        let via = if attempt % 2 == 0 { &a } else { &b };
-        let (status, _) = via
-            .raw(
-                "auth",
-                &json!({"access-id": dynsec_testkit::ADMIN_ACCESS_ID, "access-key": "wrong-key-0123456789"}),
-            )
-            .await;
-        assert_eq!(status, 401);
-    }
-    for via in [&a, &b] {
-        let (status, body) = via
-            .raw(
-                "auth",
-                &json!({"access-id": dynsec_testkit::ADMIN_ACCESS_ID, "access-key": dynsec_testkit::ADMIN_ACCESS_KEY}),
-            )
-            .await;
-        assert_eq!(status, 429, "{body}");
-    }
+    // Failed logins count across gateways: ten spread over both (at once,
+    // so that none of them waits) hold the right key back on either by the
+    // delay of ten failures (8 s, the cap), not of the five it saw itself
+    // (1 s) — and let it in.
+    let wrong = |via: &dynsec_testkit::Gateway| {
+        let url = format!("{}/api/v2/auth", via.url);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&json!({"access-id": dynsec_testkit::ADMIN_ACCESS_ID, "access-key": "wrong-key-0123456789"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let statuses =
+        futures::future::join_all((0..10).map(|i| wrong(if i % 2 == 0 { &a } else { &b }))).await;
+    assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v2/auth", b.url))
+        .json(&json!({"access-id": dynsec_testkit::ADMIN_ACCESS_ID, "access-key": dynsec_testkit::ADMIN_ACCESS_KEY}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()[dynsec_api::AUTH_DELAY_HEADER],
+        "8000",
+        "the failures through A count on B"
+    );
 }
 
 #[tokio::test]

@@ -162,7 +162,19 @@ async fn console_flows_in_headless_chromium_against_moto() {
         Path::new(&chromium).exists(),
         "{chromium} is missing: run scripts/test.sh (it installs Debian's chromium) or set DYNSEC_CHROMIUM"
     );
-    let world = World::start_with_moto_as_aws().await;
+    let mut world = World::start_with_moto_as_aws().await;
+    // Pages of three, so "Load more" is needed in a folder of five: the
+    // wizard adds /prod/aws/dev-creds to these four.
+    world
+        .gateway_env
+        .push(("DYNSEC_LIST_PAGE_SIZE".into(), "3".into()));
+    world.gateway.take().unwrap().stop().await;
+    world.start_gateway().await;
+    for i in 1..=4 {
+        world
+            .iam_user_secret(&format!("/prod/aws/page-{i}"), json!({}))
+            .await;
+    }
     let gw = world.gw();
     let (viewer_id, viewer_key) = viewer_key(gw).await;
     let screenshots = std::env::var("DYNSEC_CONSOLE_SCREENSHOTS")

@@ -81,10 +81,15 @@ async fn raw_exchange(url: &str, request: &[u8]) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-async fn health(gw: &Gateway) -> (u16, Value) {
-    let response = reqwest::get(format!("{}/health", gw.url)).await.unwrap();
+/// `GET /<probe>` (`health` or `ready`): its status and answer.
+async fn probe(gw: &Gateway, probe: &str) -> (u16, Value) {
+    let response = reqwest::get(format!("{}/{probe}", gw.url)).await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
+}
+
+async fn ready(gw: &Gateway) -> (u16, Value) {
+    probe(gw, "ready").await
 }
 
 async fn user_exists(world: &World, user: &str) -> bool {
@@ -240,7 +245,7 @@ async fn a_poisoned_record_cannot_stop_revocation_for_other_tenants() {
         )
         .await;
     assert_eq!(status, 409, "{answer}");
-    let (status, report) = health(gw).await;
+    let (status, report) = ready(gw).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["duties"]["reaper"], "running");
     assert_eq!(report["duties"]["housekeeper"], "running");
@@ -248,11 +253,11 @@ async fn a_poisoned_record_cannot_stop_revocation_for_other_tenants() {
 }
 
 #[tokio::test]
-async fn health_is_503_while_the_store_refuses_writes_and_such_a_store_is_refused_at_start() {
+async fn ready_is_503_while_the_store_refuses_writes_and_such_a_store_is_refused_at_start() {
     let mut world = World::start().await;
-    let (status, report) = health(world.gw()).await;
+    let (status, report) = ready(world.gw()).await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!(report["status"], "ok");
+    assert_eq!(report["status"], "ready");
     assert_eq!(report["store"], "writable");
 
     // The disk stops taking writes (as a full or read-only one would).
@@ -266,17 +271,22 @@ async fn health_is_503_while_the_store_refuses_writes_and_such_a_store_is_refuse
     }
     let deadline = Instant::now() + Duration::from_secs(20);
     let last = loop {
-        let (status, report) = health(world.gw()).await;
+        let (status, report) = ready(world.gw()).await;
         if status == 503 {
             break report;
         }
         assert!(
             Instant::now() < deadline,
-            "/health stayed {status}: {report}"
+            "/ready stayed {status}: {report}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(last["status"], "unhealthy");
+    assert_eq!(last["status"], "not ready");
+    assert_eq!(last["store"], "refusing writes");
+    // Alive all the same: a restart would not mend the disk.
+    let (status, alive) = probe(world.gw(), "health").await;
+    assert_eq!(status, 200, "{alive}");
+    assert_eq!(alive["status"], "ok");
     assert!(
         last["error"]
             .as_str()
@@ -288,8 +298,8 @@ async fn health_is_503_while_the_store_refuses_writes_and_such_a_store_is_refuse
     for sql in ["DROP TRIGGER refuse_insert", "DROP TRIGGER refuse_update"] {
         sqlx::query(sql).execute(&db).await.unwrap();
     }
-    eventually(Duration::from_secs(20), "/health to recover", || async {
-        health(world.gw()).await.0 == 200
+    eventually(Duration::from_secs(20), "/ready to recover", || async {
+        ready(world.gw()).await.0 == 200
     })
     .await;
 
@@ -636,6 +646,8 @@ async fn every_answer_is_json_uncacheable_and_audited() {
     let long_uri = format!("{}/{}", gw.url, "x".repeat(10_000));
     let cases: Vec<(reqwest::RequestBuilder, u16)> = vec![
         (http.post(format!("{}/health", gw.url)), 405),
+        (http.post(format!("{}/ready", gw.url)), 405),
+        (http.get(format!("{}/metrics", gw.url)), 404),
         (http.get(format!("{}/auth", gw.url)), 405),
         (http.post(format!("{}/no-such-op", gw.url)).body("{}"), 404),
         (

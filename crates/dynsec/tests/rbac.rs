@@ -497,21 +497,10 @@ async fn keys_tokens_expiry_bound_ips_and_rate_limits() {
     assert_eq!(status, 400);
     assert!(body["error"].as_str().unwrap().contains("bound-ips"));
 
-    // Failed attempts are rate-limited per access id (and, more loosely, per address).
+    // Failed attempts delay, never refuse (see
+    // `wrong_keys_delay_their_own_address_and_never_lock_the_key_out`).
     let (status, _) = bob.auth().await;
-    assert_eq!(status, 200, "one earlier failure is tolerated");
-    for _ in 0..9 {
-        let (status, _) = gw
-            .raw(
-                "auth",
-                &json!({"access-id": bob.access_id, "access-key": "wrong"}),
-            )
-            .await;
-        assert_eq!(status, 401);
-    }
-    let (status, body) = bob.auth().await;
-    assert_eq!(status, 429, "even the right key waits: {body}");
-    assert!(body["error"].as_str().unwrap().contains("retry in"));
+    assert_eq!(status, 200, "one earlier failure costs nothing");
 
     // The admin key stays; deleting a method ends its tokens.
     let methods = gw.ok("auth-method-list", json!({})).await;
@@ -580,4 +569,88 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
         401,
         "the proxy saw 8.8.8.8; the left entry is the client's word"
     );
+}
+
+/// `auth` from a client address (the gateway trusts 127.0.0.1 as a proxy):
+/// the status, the delay header in ms if any, and the answer.
+async fn auth_from(
+    gw: &Gateway,
+    client: &str,
+    access_id: &str,
+    access_key: &str,
+) -> (u16, Option<u64>, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v2/auth", gw.url))
+        .header("X-Forwarded-For", client)
+        .json(&json!({"access-id": access_id, "access-key": access_key}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let delay = response
+        .headers()
+        .get(dynsec_api::AUTH_DELAY_HEADER)
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (status, delay, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn wrong_keys_delay_their_own_address_and_never_lock_the_key_out() {
+    let dir = dynsec_testkit::TempDir::new("dynsec-lockout");
+    let gw = Gateway::start_with_args(
+        &common::bin(),
+        &dir.path().join("data"),
+        &[],
+        &[
+            "--trusted-proxies",
+            "127.0.0.1/32",
+            "--auth-max-delay-ms",
+            "200",
+        ],
+    )
+    .await;
+    let carol = User::create(&gw, "/users/carol", json!({})).await;
+    let (a, b, c) = ("198.51.100.1", "198.51.100.2", "198.51.100.3");
+
+    // Ten wrong keys from A: each refused as wrong (401), never locked (429);
+    // from the fourth on, each answer is held back (capped at 200 ms here).
+    let mut delays = Vec::new();
+    for _ in 0..10 {
+        let (status, delay, body) =
+            auth_from(&gw, a, &carol.access_id, "wrong-key-0123456789").await;
+        assert_eq!(status, 401, "{body}");
+        delays.push(delay);
+    }
+    assert_eq!(&delays[..3], [None, None, None], "{delays:?}");
+    assert!(delays[3..].iter().all(|d| *d == Some(200)), "{delays:?}");
+
+    // The right key from B: at once, and its token works.
+    let (status, delay, body) = auth_from(&gw, b, &carol.access_id, &carol.access_key).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(delay, None, "another address is not slowed");
+    let (status, listed) = gw
+        .raw("list-targets", &json!({"token": body["token"]}))
+        .await;
+    assert_eq!(status, 200, "{listed}");
+
+    // The right key from A still gets in, after the delay.
+    let (status, delay, body) = auth_from(&gw, a, &carol.access_id, &carol.access_key).await;
+    assert_eq!(status, 200, "delayed, not refused: {body}");
+    assert_eq!(delay, Some(200));
+
+    // Guessing ids from C is a flood: after 50 unknown ids C is refused
+    // (429, even with the right key) until the minute passes; B is not.
+    for i in 0..50 {
+        let (status, _, body) =
+            auth_from(&gw, c, &format!("p-guess{i:04}"), "wrong-key-0123456789").await;
+        assert_eq!(status, 401, "{body}");
+    }
+    let (status, _, body) = auth_from(&gw, c, &carol.access_id, &carol.access_key).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("retry in"),
+        "{body}"
+    );
+    let (status, _, body) = auth_from(&gw, b, &carol.access_id, &carol.access_key).await;
+    assert_eq!(status, 200, "{body}");
 }

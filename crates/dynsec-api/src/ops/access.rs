@@ -31,6 +31,7 @@ pub(super) struct NameRequest {
     description: Option<String>,
     comment: Option<String>,
     filter: Option<String>,
+    pagination_token: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -88,16 +89,17 @@ pub async fn list_auth_methods(
     body: &Value,
 ) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
-    let needle = req.filter.unwrap_or_default().to_lowercase();
-    let methods: Vec<Value> = engine
-        .list_auth_methods()
-        .await?
-        .iter()
-        .filter(|m| m.record.name.to_lowercase().contains(&needle))
-        .filter(|m| caller.can(RuleType::AuthMethod, &m.record.name, Capability::List))
-        .map(auth_method_json)
-        .collect();
-    Ok(json!({ "auth_methods": methods }))
+    let page = engine
+        .list_auth_methods(
+            caller,
+            req.filter.as_deref().unwrap_or(""),
+            req.pagination_token.as_deref(),
+        )
+        .await?;
+    let mut answer =
+        json!({ "auth_methods": page.items.iter().map(auth_method_json).collect::<Vec<_>>() });
+    super::page_fields(&mut answer, page.next_page, false);
+    Ok(answer)
 }
 
 pub async fn delete_auth_method(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
@@ -124,16 +126,16 @@ pub async fn get_role(engine: &Engine, body: &Value) -> Result<Value, ApiError> 
 
 pub async fn list_roles(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
-    let needle = req.filter.unwrap_or_default().to_lowercase();
-    let roles: Vec<Value> = engine
-        .list_roles()
-        .await?
-        .iter()
-        .filter(|r| r.record.name.to_lowercase().contains(&needle))
-        .filter(|r| caller.can(RuleType::Role, &r.record.name, Capability::List))
-        .map(role_json)
-        .collect();
-    Ok(json!({ "roles": roles }))
+    let page = engine
+        .list_roles(
+            caller,
+            req.filter.as_deref().unwrap_or(""),
+            req.pagination_token.as_deref(),
+        )
+        .await?;
+    let mut answer = json!({ "roles": page.items.iter().map(role_json).collect::<Vec<_>>() });
+    super::page_fields(&mut answer, page.next_page, false);
+    Ok(answer)
 }
 
 pub async fn delete_role(

@@ -7,6 +7,10 @@ use dynsec_engine::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// Answer header carrying how many milliseconds an `auth` answer was held
+/// back after earlier failures of the same access id from the same address.
+pub const AUTH_DELAY_HEADER: &str = "x-dynsec-auth-delay-ms";
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub(super) struct AuthRequest {
@@ -16,7 +20,11 @@ pub(super) struct AuthRequest {
     access_type: Option<String>,
 }
 
-pub async fn auth(engine: &Engine, ctx: &RequestContext, body: &Value) -> Result<Value, ApiError> {
+pub async fn auth(
+    engine: &Engine,
+    ctx: &mut RequestContext,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let req: AuthRequest = parse(body)?;
     match req.access_type.as_deref().unwrap_or("access_key") {
         "access_key" | "api_key" | "" => {}
@@ -31,9 +39,14 @@ pub async fn auth(engine: &Engine, ctx: &RequestContext, body: &Value) -> Result
         .access_key
         .filter(|k| !k.is_empty())
         .ok_or_else(|| ApiError::bad_request("missing required field 'access-key'"))?;
-    let issued = engine
+    let attempt = engine
         .authenticate(access_id, &access_key, ctx.client_ip())
-        .await?;
+        .await;
+    if !attempt.delayed.is_zero() {
+        // Says why the answer took its time; the wait itself is the engine's.
+        ctx.add_header(AUTH_DELAY_HEADER, attempt.delayed.as_millis().to_string());
+    }
+    let issued = attempt.result?;
     Ok(json!({
         "token": issued.token.expose(),
         "expiration": super::rfc3339(issued.expires_at),

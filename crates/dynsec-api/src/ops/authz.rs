@@ -94,6 +94,9 @@ fn needs(op: Op, body: &Value) -> Result<Needs, ApiError> {
             (Target, name()?, Reveal),
         ])),
         Op::DeleteTarget => one(Target, Delete),
+        // Rotating changes the stored key: an update of the item.
+        Op::RotateTargetAdminKey => one(Target, Update),
+        Op::RotateDynamicSecretAdminKey => one(Item, Update),
         Op::CreateProducerLegacy | Op::CreateDynamicSecret => {
             with_extras(vec![(Item, name()?, Create)], Item)
         }

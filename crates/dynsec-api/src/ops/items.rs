@@ -1,10 +1,9 @@
 //! Items and virtual folders: `list-items`, `describe-item`, `delete-item`.
 
 use super::{name_field, rfc3339};
-use crate::wire::{flex_list, parse};
+use crate::wire::{flex_bool, flex_list, parse};
 use crate::ApiError;
-use dynsec_core::access::{Capability, RuleType};
-use dynsec_engine::{Caller, Engine, ItemView};
+use dynsec_engine::{Caller, Engine, ItemQuery, ItemView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -15,6 +14,9 @@ pub(super) struct ListRequest {
     #[serde(default, deserialize_with = "flex_list")]
     r#type: Vec<String>,
     filter: Option<String>,
+    pagination_token: Option<String>,
+    #[serde(default, deserialize_with = "flex_bool")]
+    current_folder: Option<bool>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -25,17 +27,16 @@ pub(super) struct NameRequest {
 
 pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: ListRequest = parse(body)?;
-    // Folders appear only when they hold something the caller may list.
-    let visible = |name: &str| caller.can(RuleType::Item, name, Capability::List);
-    let listing = engine
-        .list_items(
-            req.path.as_deref().unwrap_or("/"),
-            &req.r#type,
-            req.filter.as_deref().unwrap_or(""),
-            &visible,
-        )
-        .await?;
-    Ok(json!({
+    let query = ItemQuery {
+        path: req.path.unwrap_or_else(|| "/".into()),
+        types: req.r#type,
+        filter: req.filter.unwrap_or_default(),
+        current_folder: req.current_folder.unwrap_or(false),
+        page_token: req.pagination_token,
+        page_size: None,
+    };
+    let listing = engine.list_items(caller, &query).await?;
+    let mut answer = json!({
         "items": listing
             .items
             .iter()
@@ -43,8 +44,9 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
             .chain(listing.keys.iter().map(super::keys::key_item_json))
             .collect::<Vec<_>>(),
         "folders": listing.folders,
-        "has_next": false,
-    }))
+    });
+    super::page_fields(&mut answer, listing.next_page, true);
+    Ok(answer)
 }
 
 pub async fn describe(engine: &Engine, body: &Value) -> Result<Value, ApiError> {

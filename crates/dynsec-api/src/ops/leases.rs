@@ -19,11 +19,21 @@ pub(super) struct TmpCredsRequest {
     soft_delete: Option<bool>,
     #[serde(default, deserialize_with = "flex_u64")]
     new_ttl_min: Option<u64>,
+    /// Listing: at most this many (default and most: 1000).
+    #[serde(default, deserialize_with = "flex_u64")]
+    limit: Option<u64>,
+    /// Listing: continue after this tmp-creds id (the last one listed).
+    after: Option<String>,
 }
 
 pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     let req: TmpCredsRequest = parse(body)?;
-    let leases = engine.list_leases(&name_field("name", &req.name)?).await?;
+    let name = name_field("name", &req.name)?;
+    // Out of range (also beyond u32) is the engine's to refuse, naming `limit`.
+    let limit = req.limit.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    let leases = engine
+        .list_leases(&name, req.after.as_deref(), limit)
+        .await?;
     Ok(Value::Array(leases.iter().map(lease_json).collect()))
 }
 

@@ -10,9 +10,12 @@ mod keys;
 mod leases;
 pub mod openapi;
 mod producers;
+mod rotation;
 mod targets;
 mod unsupported;
 mod values;
+
+pub use auth::AUTH_DELAY_HEADER;
 
 use crate::wire::{parse, TokenField};
 use crate::{ApiError, RequestContext};
@@ -67,6 +70,11 @@ pub enum Op {
     ValidateToken,
     /// `describe-permissions`: the caller's capabilities on a path.
     DescribePermissions,
+    /// `target-rotate-admin-key` (dynsec extension).
+    RotateTargetAdminKey,
+    /// `dynamic-secret-rotate-admin-key` (dynsec extension): the inline
+    /// connection's key.
+    RotateDynamicSecretAdminKey,
     /// `list-leases`: live leases under a path, across dynamic secrets.
     ListLeases,
     /// `revoke-leases`: revoke every live lease under a path.
@@ -130,6 +138,8 @@ pub const SERVED_OPERATIONS: &[&str] = &[
     "delete-assoc",
     "validate-token",
     "describe-permissions",
+    "target-rotate-admin-key",
+    "dynamic-secret-rotate-admin-key",
     "list-leases",
     "revoke-leases",
 ];
@@ -179,6 +189,8 @@ impl Op {
             "delete-assoc" => Self::DeleteAssoc,
             "validate-token" => Self::ValidateToken,
             "describe-permissions" => Self::DescribePermissions,
+            "target-rotate-admin-key" => Self::RotateTargetAdminKey,
+            "dynamic-secret-rotate-admin-key" => Self::RotateDynamicSecretAdminKey,
             "list-leases" => Self::ListLeases,
             "revoke-leases" => Self::RevokeLeases,
             _ => return None,
@@ -284,6 +296,10 @@ pub async fn handle(
         Op::ValidateToken => introspection::validate_token(engine, ctx, body)
             .await
             .map(ok),
+        Op::RotateTargetAdminKey => rotation::rotate_target(engine, body).await.map(ok),
+        Op::RotateDynamicSecretAdminKey => {
+            rotation::rotate_dynamic_secret(engine, body).await.map(ok)
+        }
     };
     hide_aws_refusal_details(result, caller)
 }
@@ -303,6 +319,20 @@ fn hide_aws_refusal_details(
             ))
         }
         other => other,
+    }
+}
+
+/// Akeyless's paging fields on a listing answer: `next_page` (the
+/// `pagination-token` of the next request) only while more follows, and
+/// `has_next` beside it where the SDK's model carries it (`list-items`).
+fn page_fields(answer: &mut Value, next_page: Option<String>, has_next: bool) {
+    if let Value::Object(map) = answer {
+        if has_next {
+            map.insert("has_next".into(), Value::Bool(next_page.is_some()));
+        }
+        if let Some(next) = next_page {
+            map.insert("next_page".into(), Value::String(next));
+        }
     }
 }
 

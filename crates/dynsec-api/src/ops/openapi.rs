@@ -10,7 +10,9 @@
 //! documented as JSON on success (their status per operation) and as
 //! `{"error": "..."}` for every failure.
 
-use super::{access, auth, introspection, items, keys, leases, producers, targets, values};
+use super::{
+    access, auth, introspection, items, keys, leases, producers, rotation, targets, values,
+};
 use super::{Op, SERVED_OPERATIONS};
 use crate::wire::TokenField;
 use serde_json::{json, Map, Value};
@@ -79,6 +81,9 @@ fn request_of(op: Op) -> RequestDoc {
             with_token::<access::RuleRequest>()
         }
         Op::DescribePermissions => with_token::<introspection::PermissionsRequest>(),
+        Op::RotateTargetAdminKey | Op::RotateDynamicSecretAdminKey => {
+            with_token::<rotation::NameRequest>()
+        }
         // The token is the whole request.
         Op::RotateMasterKey | Op::ValidateToken => with_token::<TokenField>(),
     }
@@ -113,7 +118,9 @@ fn required_fields(op: Op) -> &'static [&'static str] {
         | Op::DeleteAuthMethod
         | Op::CreateRole
         | Op::GetRole
-        | Op::DeleteRole => &["name"],
+        | Op::DeleteRole
+        | Op::RotateTargetAdminKey
+        | Op::RotateDynamicSecretAdminKey => &["name"],
         Op::UpdateTmpCreds => &["name", "tmp-creds-id", "new-ttl-min"],
         Op::SetRoleRule | Op::DeleteRoleRule => &["role-name", "path"],
         Op::AssocRoleAm => &["role-name", "am-name"],

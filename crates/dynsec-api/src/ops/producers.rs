@@ -3,14 +3,15 @@
 use super::{name_field, rfc3339};
 use crate::wire::{flex_bool, flex_list, flex_u64, parse};
 use crate::ApiError;
-use dynsec_core::access::{Capability, RuleType};
 use dynsec_core::iam_extensions::{
     parse_tag_pairs, policy_document, MAX_SESSION_POLICY, MAX_USER_INLINE_POLICY,
 };
 use dynsec_core::spec::parse_session_tags;
 use dynsec_core::ttl::{format_ttl, parse_ttl};
 use dynsec_core::{AccessMode, AwsConnection, PasswordPolicy, ProducerSettings, SecretString};
-use dynsec_engine::{Caller, Engine, ProducerInput, ProducerTargetInput, ProducerView};
+use dynsec_engine::{
+    Caller, Engine, ProducerInput, ProducerTargetInput, ProducerView, RotationSchedule,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -60,6 +61,11 @@ pub(super) struct ProducerRequest {
     transitive_tag_keys: Option<String>,
     /// IAM path for temporary users (dynsec extension; default from the gateway).
     iam_path: Option<String>,
+    /// Scheduled rotation of the inline connection's admin key.
+    #[serde(default, deserialize_with = "flex_bool")]
+    enable_admin_rotation: Option<bool>,
+    #[serde(default, deserialize_with = "flex_u64")]
+    admin_rotation_interval_days: Option<u64>,
     // dynsec extensions (`dynsec_core::iam_extensions`).
     permissions_boundary_arn: Option<String>,
     aws_user_tags: Option<String>,
@@ -225,7 +231,21 @@ impl ProducerRequest {
                 })
             }
         };
+        // Only an inline connection's own schedule carries over on update.
+        let current_schedule = current
+            .filter(|c| c.target.is_none())
+            .map(|c| (c.admin.rotation_enabled, c.admin.rotation_interval_days));
+        let admin_rotation = RotationSchedule {
+            enabled: self
+                .enable_admin_rotation
+                .or(current_schedule.map(|(on, _)| on))
+                .unwrap_or(false),
+            interval_days: super::targets::interval_days(self.admin_rotation_interval_days)?
+                .or(current_schedule.map(|(_, days)| days))
+                .unwrap_or(0),
+        };
         Ok(ProducerInput {
+            admin_rotation,
             name,
             target,
             settings,
@@ -247,6 +267,7 @@ pub(super) struct NameRequest {
 #[serde(rename_all = "kebab-case")]
 pub(super) struct ListRequest {
     filter: Option<String>,
+    pagination_token: Option<String>,
 }
 
 pub async fn create(
@@ -290,14 +311,15 @@ pub async fn get(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
 
 pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: ListRequest = parse(body)?;
-    let producers = engine
-        .list_producers(req.filter.as_deref().unwrap_or(""))
+    let page = engine
+        .list_producers(
+            caller,
+            req.filter.as_deref().unwrap_or(""),
+            req.pagination_token.as_deref(),
+        )
         .await?;
-    let visible = producers
-        .iter()
-        .filter(|p| caller.can(RuleType::Item, &p.name, Capability::List));
-    Ok(json!({
-        "producers": visible.map(|p| json!({
+    let mut answer = json!({
+        "producers": page.items.iter().map(|p| json!({
             "id": p.id,
             "name": p.name,
             "type": "aws",
@@ -305,7 +327,9 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
             "init": true,
             "failure_message": "",
         })).collect::<Vec<_>>()
-    }))
+    });
+    super::page_fields(&mut answer, page.next_page, false);
+    Ok(answer)
 }
 
 pub async fn delete(engine: &Engine, body: &Value, key: &str) -> Result<Value, ApiError> {
@@ -328,7 +352,7 @@ pub(crate) fn shown_ttl(s: &ProducerSettings) -> String {
 /// carries the admin secret.
 pub(crate) fn details_json(p: &ProducerView) -> Value {
     let s = &p.settings;
-    json!({
+    let mut value = json!({
         "dynamic_secret_name": p.name,
         "dynamic_secret_type": "aws",
         "dynamic_secret_id": p.id,
@@ -377,5 +401,8 @@ pub(crate) fn details_json(p: &ProducerView) -> Value {
         "sts_endpoint": p.sts_endpoint.clone().unwrap_or_default(),
         "active": true,
         "failure_message": "",
-    })
+    });
+    // The connection it uses: its inline one's, or its target's.
+    super::targets::admin_rotation_fields(&mut value, &p.admin);
+    value
 }

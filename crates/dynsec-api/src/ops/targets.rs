@@ -1,11 +1,11 @@
 //! AWS target operations (both naming generations).
 
 use super::{name_field, rfc3339};
-use crate::wire::{flex_bool, flex_list, parse};
+use crate::wire::{flex_bool, flex_list, flex_u64, parse};
 use crate::ApiError;
 use dynsec_core::access::{Capability, RuleType};
-use dynsec_core::{AwsConnection, SecretString};
-use dynsec_engine::{Caller, Engine, TargetInput, TargetView};
+use dynsec_core::{AdminKeyState, AwsConnection, SecretString};
+use dynsec_engine::{Caller, Engine, HostIdentityInput, RotationSchedule, TargetInput, TargetView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -30,13 +30,66 @@ pub(super) struct TargetRequest {
     sts_endpoint: Option<String>,
     #[serde(rename = "delete_protection", default, deserialize_with = "flex_bool")]
     delete_protection: Option<bool>,
+    /// Use the gateway host's default credential chain; no key stored.
+    #[serde(default, deserialize_with = "flex_bool")]
+    use_gw_cloud_identity: Option<bool>,
+    /// With `use-gw-cloud-identity`: a role to assume.
+    role_arn: Option<String>,
+    /// With `role-arn`: assume it with an external id the gateway makes.
+    #[serde(default, deserialize_with = "flex_bool")]
+    generate_external_id: Option<bool>,
+    /// Scheduled admin-key rotation (dynsec extension on targets).
+    #[serde(default, deserialize_with = "flex_bool")]
+    enable_admin_rotation: Option<bool>,
+    #[serde(default, deserialize_with = "flex_u64")]
+    admin_rotation_interval_days: Option<u64>,
+}
+
+/// `admin-rotation-interval-days` as the engine takes it.
+pub(crate) fn interval_days(value: Option<u64>) -> Result<Option<u32>, ApiError> {
+    value
+        .map(|days| {
+            u32::try_from(days).map_err(|_| {
+                ApiError::bad_request("invalid admin-rotation-interval-days: too large")
+            })
+        })
+        .transpose()
 }
 
 impl TargetRequest {
-    fn input(self, name: dynsec_core::ItemPath, current: Option<&TargetView>) -> TargetInput {
+    fn input(
+        self,
+        name: dynsec_core::ItemPath,
+        current: Option<&TargetView>,
+    ) -> Result<TargetInput, ApiError> {
         let blank_none =
             |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        TargetInput {
+        let current_admin = current.map(|c| &c.admin);
+        let current_host = current_admin.and_then(|a| a.host_identity.as_ref());
+        let host_identity = match self
+            .use_gw_cloud_identity
+            .or(current.map(|_| current_host.is_some()))
+        {
+            Some(true) => Some(HostIdentityInput {
+                role_arn: blank_none(self.role_arn)
+                    .or_else(|| current_host.and_then(|h| h.role_arn.clone())),
+                generate_external_id: self
+                    .generate_external_id
+                    .or(current_host.map(|h| h.external_id.is_some()))
+                    .unwrap_or(false),
+            }),
+            _ => None,
+        };
+        let admin_rotation = RotationSchedule {
+            enabled: self
+                .enable_admin_rotation
+                .or(current_admin.map(|a| a.rotation_enabled))
+                .unwrap_or(false),
+            interval_days: interval_days(self.admin_rotation_interval_days)?
+                .or(current_admin.map(|a| a.rotation_interval_days))
+                .unwrap_or(0),
+        };
+        Ok(TargetInput {
             name,
             description: blank_none(self.description)
                 .or(blank_none(self.comment))
@@ -55,7 +108,9 @@ impl TargetRequest {
                 .delete_protection
                 .or(current.map(|c| c.delete_protection))
                 .unwrap_or(false),
-        }
+            admin_rotation,
+            host_identity,
+        })
     }
 }
 
@@ -73,12 +128,13 @@ pub(super) struct ListRequest {
     filter: Option<String>,
     #[serde(default, deserialize_with = "flex_list")]
     r#type: Vec<String>,
+    pagination_token: Option<String>,
 }
 
 pub async fn create(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
     let req: TargetRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
-    let view = engine.create_target(req.input(name, None)).await?;
+    let view = engine.create_target(req.input(name, None)?).await?;
     Ok(json!({ "target_id": view.id }))
 }
 
@@ -91,7 +147,7 @@ pub async fn update(engine: &Engine, caller: &Caller, body: &Value) -> Result<Va
     };
     let current = engine.get_target(&name).await?;
     let view = engine
-        .update_target(caller, &name, req.input(new_name, Some(&current)))
+        .update_target(caller, &name, req.input(new_name, Some(&current))?)
         .await?;
     Ok(json!({ "target_id": view.id }))
 }
@@ -125,17 +181,21 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
     let req: ListRequest = parse(body)?;
     let wants_aws =
         req.r#type.is_empty() || req.r#type.iter().any(|t| t.eq_ignore_ascii_case("aws"));
-    let targets = if wants_aws {
-        engine
-            .list_targets(req.filter.as_deref().unwrap_or(""))
-            .await?
-    } else {
-        Vec::new()
-    };
-    let visible = targets
-        .iter()
-        .filter(|t| caller.can(RuleType::Target, &t.name, Capability::List));
-    Ok(json!({ "targets": visible.map(|t| target_json(t, caller)).collect::<Vec<_>>() }))
+    if !wants_aws {
+        return Ok(json!({ "targets": [] }));
+    }
+    let page = engine
+        .list_targets(
+            caller,
+            req.filter.as_deref().unwrap_or(""),
+            req.pagination_token.as_deref(),
+        )
+        .await?;
+    let mut answer = json!({
+        "targets": page.items.iter().map(|t| target_json(t, caller)).collect::<Vec<_>>(),
+    });
+    super::page_fields(&mut answer, page.next_page, false);
+    Ok(answer)
 }
 
 pub async fn delete(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
@@ -149,7 +209,7 @@ pub async fn delete(engine: &Engine, caller: &Caller, body: &Value) -> Result<Va
 /// The Akeyless `Target` object (never the secret).
 /// The dynamic secrets using it are listed only as far as `caller` may list them.
 fn target_json(t: &TargetView, caller: &Caller) -> Value {
-    json!({
+    let mut value = json!({
         "target_name": t.name,
         "target_id": t.id,
         "target_type": "aws",
@@ -165,10 +225,46 @@ fn target_json(t: &TargetView, caller: &Caller) -> Value {
         "aws_region": t.region,
         "iam_endpoint": t.iam_endpoint.clone().unwrap_or_default(),
         "sts_endpoint": t.sts_endpoint.clone().unwrap_or_default(),
+        "use_gw_cloud_identity": t.admin.host_identity.is_some(),
+        "role_arn": t.admin.host_identity.as_ref().and_then(|h| h.role_arn.clone()).unwrap_or_default(),
+        "external_id": t.admin.host_identity.as_ref().and_then(|h| h.external_id.clone()).unwrap_or_default(),
         "target_items_assoc": t.dynamic_secrets.iter().filter(|(_, name)| caller.can(RuleType::Item, name, Capability::List)).map(|(id, name)| json!({
             "item_id": id,
             "item_name": name,
             "item_type": "DYNAMIC_SECRET",
         })).collect::<Vec<_>>(),
-    })
+    });
+    admin_rotation_fields(&mut value, &t.admin);
+    value
+}
+
+/// Adds the rotation schedule and the last rotation to a target's or a
+/// dynamic secret's answer: `last_admin_rotation` in unix seconds as
+/// Akeyless's `DSProducerDetails` has it (`null`: never rotated).
+pub(crate) fn admin_rotation_fields(value: &mut Value, admin: &AdminKeyState) {
+    let fields = [
+        ("enable_admin_rotation", json!(admin.rotation_enabled)),
+        (
+            "admin_rotation_interval_days",
+            json!(admin.rotation_interval_days),
+        ),
+        ("last_admin_rotation", json!(admin.last_rotation)),
+        (
+            "admin_rotation_in_progress",
+            json!(admin.rotation.is_some()),
+        ),
+        (
+            "admin_rotation_error",
+            json!(admin
+                .last_failure
+                .as_ref()
+                .map(|f| f.error.clone())
+                .unwrap_or_default()),
+        ),
+    ];
+    if let Value::Object(map) = value {
+        for (key, field) in fields {
+            map.insert(key.into(), field);
+        }
+    }
 }

@@ -1,6 +1,5 @@
 //! Akeyless request fields dynsec does not implement yet. Clients send some of
-//! them with their defaults on every request (`enable-admin-rotation: false`,
-//! `admin-rotation-interval-days: 0`, `timeout: 15`), so a default value is
+//! them with their defaults on every request (`timeout: 15`), so a default value is
 //! accepted and ignored; any other value is refused (400, naming the field)
 //! rather than silently doing nothing.
 
@@ -15,27 +14,6 @@ struct NotYet {
     default_numbers: &'static [u64],
     why: &'static str,
 }
-
-const ADMIN_ROTATION: &str = "automatic rotation of the admin key is not supported yet";
-
-const PRODUCER_FIELDS: &[NotYet] = &[
-    NotYet {
-        field: "enable-admin-rotation",
-        default_numbers: &[],
-        why: ADMIN_ROTATION,
-    },
-    NotYet {
-        field: "admin-rotation-interval-days",
-        default_numbers: &[],
-        why: ADMIN_ROTATION,
-    },
-];
-
-const TARGET_FIELDS: &[NotYet] = &[NotYet {
-    field: "use-gw-cloud-identity",
-    default_numbers: &[],
-    why: "using the gateway's own cloud identity is not supported yet; give access-key-id and access-key",
-}];
 
 const VALUE_FIELDS: &[NotYet] = &[
     NotYet {
@@ -55,11 +33,6 @@ const VALUE_FIELDS: &[NotYet] = &[
 /// but a default value.
 pub fn check(op: Op, body: &Value) -> Result<(), ApiError> {
     let fields = match op {
-        Op::CreateProducerLegacy
-        | Op::CreateDynamicSecret
-        | Op::UpdateProducerLegacy
-        | Op::UpdateDynamicSecret => PRODUCER_FIELDS,
-        Op::CreateTarget | Op::UpdateTarget => TARGET_FIELDS,
         Op::GetValue => VALUE_FIELDS,
         _ => return Ok(()),
     };
@@ -105,6 +78,7 @@ mod tests {
             "name": "/x", "enable-admin-rotation": false, "admin-rotation-interval-days": 0,
             "custom-username-template": null, "user-ttl": "60m",
         });
+        // Implemented fields are no concern of this module.
         check(Op::CreateDynamicSecret, &sdk_create).unwrap();
         check(
             Op::GetValue,
@@ -116,27 +90,11 @@ mod tests {
             &json!({"name": "/x", "timeout": "0", "target": ""}),
         )
         .unwrap();
-        check(Op::UpdateTarget, &json!({"use-gw-cloud-identity": "false"})).unwrap();
     }
 
     #[test]
     fn set_values_are_refused_naming_the_field() {
         for (op, body, field) in [
-            (
-                Op::CreateProducerLegacy,
-                json!({"enable-admin-rotation": true}),
-                "enable-admin-rotation",
-            ),
-            (
-                Op::UpdateDynamicSecret,
-                json!({"admin-rotation-interval-days": "30"}),
-                "admin-rotation-interval-days",
-            ),
-            (
-                Op::CreateTarget,
-                json!({"use-gw-cloud-identity": true}),
-                "use-gw-cloud-identity",
-            ),
             (Op::GetValue, json!({"timeout": 30}), "timeout"),
             (Op::GetValue, json!({"target": "/aws/other"}), "target"),
         ] {

@@ -14,9 +14,11 @@
 //! records' and retention's in `leases.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod connections;
 mod leases;
 mod pages;
 
+pub use connections::*;
 pub use leases::*;
 pub use pages::*;
 
@@ -40,6 +42,7 @@ macro_rules! conformance_tests {
             targets_round_trip_and_unique_names,
             producers_with_a_target_or_inline,
             the_due_index_drives_the_reaper,
+            live_leases_are_counted_by_state,
             conditional_lease_writes_see_the_stored_state,
             claimed_leases_are_pending_or_revoking,
             concurrent_claims_never_share_a_lease,
@@ -65,7 +68,8 @@ macro_rules! conformance_tests {
             a_secrets_lease_pages_are_newest_first_live_or_all,
             leases_under_a_prefix_follow_the_secrets_current_names,
             leases_record_what_issuance_created,
-            retention_purges_only_revoked_leases_older_than_the_retention
+            retention_purges_only_revoked_leases_older_than_the_retention,
+            a_connection_is_replaced_only_while_it_is_as_expected
         );
     };
     (@cases $fresh:expr; $($case:ident),* $(,)?) => {
@@ -90,6 +94,7 @@ pub fn connection(key: &str) -> ConnectionColumns {
         iam_endpoint: Some("http://127.0.0.1:5000".into()),
         sts_endpoint: None,
         sealed_secret: vec![1, 2, 3, 0, 255],
+        admin_json: "{}".into(),
     }
 }
 
@@ -147,7 +152,7 @@ pub fn lease(id: &str, producer_id: i64, state: LeaseState, expires: i64) -> Lea
     }
 }
 
-fn target(name: &str, key: Option<&str>) -> TargetRecord {
+pub(crate) fn target(name: &str, key: Option<&str>) -> TargetRecord {
     TargetRecord {
         id: 0,
         uid: format!("uid-{name}"),
@@ -161,7 +166,7 @@ fn target(name: &str, key: Option<&str>) -> TargetRecord {
     }
 }
 
-fn producer(name: &str, target_id: Option<i64>) -> ProducerRecord {
+pub(crate) fn producer(name: &str, target_id: Option<i64>) -> ProducerRecord {
     ProducerRecord {
         id: 0,
         uid: format!("uid-{name}"),
@@ -358,6 +363,37 @@ pub async fn the_due_index_drives_the_reaper(store: &dyn Store) {
     assert_eq!(store.leases_of_producer(pid, false).await.unwrap().len(), 2);
     assert_eq!(store.leases_of_producer(pid, true).await.unwrap().len(), 3);
     assert_eq!(ids(&store.due_leases(at(1000), 10).await.unwrap()), ["l1"]);
+}
+
+pub async fn live_leases_are_counted_by_state(store: &dyn Store) {
+    let pid = some_producer(store).await;
+    assert!(store.live_lease_counts().await.unwrap().is_empty());
+    let mut failed = lease("f", pid, LeaseState::Failed, 10);
+    failed.next_attempt_at = Some(at(20));
+    let mut revoking = lease("r", pid, LeaseState::Revoking, 10);
+    revoking.next_attempt_at = Some(at(30));
+    for l in [
+        lease("a1", pid, LeaseState::Active, 100),
+        lease("a2", pid, LeaseState::Active, 50),
+        lease("p", pid, LeaseState::Pending, 10),
+        lease("gone", pid, LeaseState::Revoked, 10),
+        failed,
+        revoking,
+    ] {
+        store.insert_lease(&l).await.unwrap();
+    }
+    let mut counts = store.live_lease_counts().await.unwrap();
+    counts.sort_by_key(|(state, _)| state.as_str());
+    assert_eq!(
+        counts,
+        [
+            (LeaseState::Active, 2),
+            (LeaseState::Failed, 1),
+            (LeaseState::Pending, 1),
+            (LeaseState::Revoking, 1),
+        ],
+        "revoked leases are not live"
+    );
 }
 
 pub async fn conditional_lease_writes_see_the_stored_state(store: &dyn Store) {

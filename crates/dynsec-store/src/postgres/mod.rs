@@ -16,7 +16,9 @@ use crate::error::conflict;
 use crate::folders::{folder_deltas, ItemKind};
 use crate::paging::listing::{LeasesOfSecret, LeasesUnderPrefix};
 use crate::paging::{lease_position, page_size, prefix_end, CursorKey, Page, PageToken};
-use crate::records::{ApiKeyRecord, ProducerRecord, TargetRecord, TokenRecord};
+use crate::records::{
+    ApiKeyRecord, ConnectionColumns, ConnectionSlot, ProducerRecord, TargetRecord, TokenRecord,
+};
 use crate::rows::{
     claimed_states, created_json, decode, decode_one, due_millis, from_millis, join_list, millis,
     retained_millis, settings_json, signed, ApiKeyRow, LeaseRow, ProducerDerived, ProducerRow,
@@ -250,8 +252,9 @@ impl Store for PostgresStore {
     async fn insert_target(&self, t: &TargetRecord) -> Result<i64> {
         let id = sqlx::query_scalar(
             "INSERT INTO targets (uid, name, description, access_key_id, region, iam_endpoint, \
-             sts_endpoint, sealed_secret, protection_key, delete_protection, created_at, modified_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+             sts_endpoint, sealed_secret, protection_key, delete_protection, created_at, modified_at, \
+             admin_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(&t.uid)
         .bind(&t.name)
@@ -265,6 +268,7 @@ impl Store for PostgresStore {
         .bind(t.delete_protection)
         .bind(millis(t.created_at))
         .bind(millis(t.modified_at))
+        .bind(&t.connection.admin_json)
         .fetch_one(&self.pool)
         .await
         .map_err(conflict(&format!("target '{}'", t.name)))?;
@@ -275,7 +279,7 @@ impl Store for PostgresStore {
         sqlx::query(
             "UPDATE targets SET name = $1, description = $2, access_key_id = $3, region = $4, \
              iam_endpoint = $5, sts_endpoint = $6, sealed_secret = $7, protection_key = $8, \
-             delete_protection = $9, modified_at = $10 WHERE id = $11",
+             delete_protection = $9, modified_at = $10, admin_json = $12 WHERE id = $11",
         )
         .bind(&t.name)
         .bind(&t.description)
@@ -288,6 +292,7 @@ impl Store for PostgresStore {
         .bind(t.delete_protection)
         .bind(millis(t.modified_at))
         .bind(t.id)
+        .bind(&t.connection.admin_json)
         .execute(&self.pool)
         .await
         .map_err(conflict(&format!("target '{}'", t.name)))?;
@@ -317,6 +322,47 @@ impl Store for PostgresStore {
         decode(rows)
     }
 
+    async fn update_connection_if(
+        &self,
+        slot: ConnectionSlot,
+        expected: &ConnectionColumns,
+        new: &ConnectionColumns,
+    ) -> Result<bool> {
+        let (sql, id, key) = match slot {
+            ConnectionSlot::Target(id) => (
+                "UPDATE targets SET access_key_id = $1, region = $2, iam_endpoint = $3, \
+                 sts_endpoint = $4, sealed_secret = $5, admin_json = $6 \
+                 WHERE id = $7 AND sealed_secret = $8 AND admin_json = $9",
+                id,
+                None,
+            ),
+            ConnectionSlot::DynamicSecret(id) => (
+                "UPDATE producers SET inline_access_key_id = $1, inline_region = $2, \
+                 inline_iam_endpoint = $3, inline_sts_endpoint = $4, \
+                 inline_sealed_secret = $5, inline_admin_json = $6, \
+                 inline_connection_key = $10 WHERE id = $7 AND target_id IS NULL \
+                 AND inline_sealed_secret = $8 AND inline_admin_json = $9",
+                id,
+                Some(crate::rows::inline_connection_key(new)),
+            ),
+        };
+        let mut query = sqlx::query(sql)
+            .bind(&new.access_key_id)
+            .bind(&new.region)
+            .bind(&new.iam_endpoint)
+            .bind(&new.sts_endpoint)
+            .bind(&new.sealed_secret)
+            .bind(&new.admin_json)
+            .bind(id)
+            .bind(&expected.sealed_secret)
+            .bind(&expected.admin_json);
+        if let Some(key) = key {
+            query = query.bind(key);
+        }
+        let done = query.execute(&self.pool).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn delete_target(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM targets WHERE id = $1")
             .bind(id)
@@ -333,8 +379,8 @@ impl Store for PostgresStore {
             "INSERT INTO producers (uid, name, target_id, settings_json, protection_key, \
              inline_access_key_id, inline_region, inline_iam_endpoint, inline_sts_endpoint, \
              inline_sealed_secret, delete_protection, created_at, modified_at, parent, iam_path, \
-             inline_connection_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             inline_connection_key, inline_admin_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
              RETURNING id",
         )
         .bind(&p.uid)
@@ -353,6 +399,7 @@ impl Store for PostgresStore {
         .bind(&derived.parent)
         .bind(&derived.iam_path)
         .bind(&derived.inline_connection_key)
+        .bind(inline.map_or("{}", |c| c.admin_json.as_str()))
         .fetch_one(&mut *tx)
         .await
         .map_err(conflict(&format!("dynamic secret '{}'", p.name)))?;
@@ -376,8 +423,8 @@ impl Store for PostgresStore {
             "UPDATE producers SET name = $1, target_id = $2, settings_json = $3, protection_key = $4, \
              inline_access_key_id = $5, inline_region = $6, inline_iam_endpoint = $7, \
              inline_sts_endpoint = $8, inline_sealed_secret = $9, delete_protection = $10, \
-             modified_at = $11, parent = $12, iam_path = $13, inline_connection_key = $14 \
-             WHERE id = $15",
+             modified_at = $11, parent = $12, iam_path = $13, inline_connection_key = $14, \
+             inline_admin_json = $16 WHERE id = $15",
         )
         .bind(&p.name)
         .bind(p.target_id)
@@ -394,6 +441,7 @@ impl Store for PostgresStore {
         .bind(&derived.iam_path)
         .bind(&derived.inline_connection_key)
         .bind(p.id)
+        .bind(inline.map_or("{}", |c| c.admin_json.as_str()))
         .execute(&mut *tx)
         .await
         .map_err(conflict(&format!("dynamic secret '{}'", p.name)))?;
@@ -630,6 +678,24 @@ impl Store for PostgresStore {
                 .fetch_one(&self.pool)
                 .await?;
         ms.map(|ms| from_millis(ms, "leases.due_at")).transpose()
+    }
+
+    async fn live_lease_counts(&self) -> Result<Vec<(LeaseState, u64)>> {
+        // Live leases other than pending ones are exactly those with a due
+        // time (`Lease::due_at`); pending ones have a partial index of their
+        // own, which only a literal `'pending'` (not a bound value) matches.
+        let rows: Vec<(String, i64)> = sqlx::query_as(queries::LIVE_LEASE_COUNTS)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(state, count)| {
+                Some((
+                    LeaseState::parse(&state)?,
+                    u64::try_from(count).unwrap_or(0),
+                ))
+            })
+            .collect())
     }
 
     async fn claimed_leases(&self) -> Result<Vec<Lease>> {

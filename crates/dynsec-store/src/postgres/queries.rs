@@ -125,6 +125,13 @@ pub(super) fn delete_idle_producer() -> String {
     )
 }
 
+/// Live leases by state, for the metrics: those with a due time through the
+/// due index, pending ones through their own partial index (matched by the
+/// literal `'pending'` only, never by a bound value).
+pub(super) const LIVE_LEASE_COUNTS: &str =
+    "SELECT state, COUNT(*) FROM leases WHERE due_at IS NOT NULL GROUP BY state \
+     UNION ALL SELECT state, COUNT(*) FROM leases WHERE state = 'pending' GROUP BY state";
+
 #[cfg(test)]
 mod plans {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -224,6 +231,7 @@ mod plans {
                 vec![Text("/prod/"), Text("/prod0"), Int(0), Int(51)],
             ));
         }
+        queries.push(("live lease counts", LIVE_LEASE_COUNTS.into(), vec![]));
         queries
     }
 

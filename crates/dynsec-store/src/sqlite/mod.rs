@@ -14,7 +14,9 @@ use crate::error::conflict;
 use crate::folders::{folder_deltas, ItemKind};
 use crate::paging::listing::{LeasesOfSecret, LeasesUnderPrefix};
 use crate::paging::{lease_position, page_size, prefix_end, CursorKey, Page, PageToken};
-use crate::records::{ApiKeyRecord, ProducerRecord, TargetRecord, TokenRecord};
+use crate::records::{
+    ApiKeyRecord, ConnectionColumns, ConnectionSlot, ProducerRecord, TargetRecord, TokenRecord,
+};
 use crate::rows::{
     claimed_states, created_json, decode, decode_one, due_millis, from_millis, join_list, millis,
     retained_millis, settings_json, signed, ApiKeyRow, LeaseRow, ProducerDerived, ProducerRow,
@@ -317,8 +319,9 @@ impl Store for SqliteStore {
     async fn insert_target(&self, t: &TargetRecord) -> Result<i64> {
         let id = sqlx::query_scalar(
             "INSERT INTO targets (uid, name, description, access_key_id, region, iam_endpoint, \
-             sts_endpoint, sealed_secret, protection_key, delete_protection, created_at, modified_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             sts_endpoint, sealed_secret, protection_key, delete_protection, created_at, modified_at, \
+             admin_json) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&t.uid)
         .bind(&t.name)
@@ -332,6 +335,7 @@ impl Store for SqliteStore {
         .bind(t.delete_protection)
         .bind(millis(t.created_at))
         .bind(millis(t.modified_at))
+        .bind(&t.connection.admin_json)
         .fetch_one(&self.pool)
         .await
         .map_err(conflict(&format!("target '{}'", t.name)))?;
@@ -342,7 +346,7 @@ impl Store for SqliteStore {
         sqlx::query(
             "UPDATE targets SET name = ?, description = ?, access_key_id = ?, region = ?, \
              iam_endpoint = ?, sts_endpoint = ?, sealed_secret = ?, protection_key = ?, \
-             delete_protection = ?, modified_at = ? WHERE id = ?",
+             delete_protection = ?, modified_at = ?, admin_json = ? WHERE id = ?",
         )
         .bind(&t.name)
         .bind(&t.description)
@@ -354,6 +358,7 @@ impl Store for SqliteStore {
         .bind(&t.protection_key)
         .bind(t.delete_protection)
         .bind(millis(t.modified_at))
+        .bind(&t.connection.admin_json)
         .bind(t.id)
         .execute(&self.pool)
         .await
@@ -384,6 +389,47 @@ impl Store for SqliteStore {
         decode(rows)
     }
 
+    async fn update_connection_if(
+        &self,
+        slot: ConnectionSlot,
+        expected: &ConnectionColumns,
+        new: &ConnectionColumns,
+    ) -> Result<bool> {
+        let (sql, id, key) = match slot {
+            ConnectionSlot::Target(id) => (
+                "UPDATE targets SET access_key_id = ?1, region = ?2, iam_endpoint = ?3, \
+                 sts_endpoint = ?4, sealed_secret = ?5, admin_json = ?6 \
+                 WHERE id = ?7 AND sealed_secret = ?8 AND admin_json = ?9",
+                id,
+                None,
+            ),
+            ConnectionSlot::DynamicSecret(id) => (
+                "UPDATE producers SET inline_access_key_id = ?1, inline_region = ?2, \
+                 inline_iam_endpoint = ?3, inline_sts_endpoint = ?4, \
+                 inline_sealed_secret = ?5, inline_admin_json = ?6, \
+                 inline_connection_key = ?10 WHERE id = ?7 AND target_id IS NULL \
+                 AND inline_sealed_secret = ?8 AND inline_admin_json = ?9",
+                id,
+                Some(crate::rows::inline_connection_key(new)),
+            ),
+        };
+        let mut query = sqlx::query(sql)
+            .bind(&new.access_key_id)
+            .bind(&new.region)
+            .bind(&new.iam_endpoint)
+            .bind(&new.sts_endpoint)
+            .bind(&new.sealed_secret)
+            .bind(&new.admin_json)
+            .bind(id)
+            .bind(&expected.sealed_secret)
+            .bind(&expected.admin_json);
+        if let Some(key) = key {
+            query = query.bind(key);
+        }
+        let done = query.execute(&self.pool).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn delete_target(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM targets WHERE id = ?")
             .bind(id)
@@ -400,8 +446,8 @@ impl Store for SqliteStore {
             "INSERT INTO producers (uid, name, target_id, settings_json, protection_key, \
              inline_access_key_id, inline_region, inline_iam_endpoint, inline_sts_endpoint, \
              inline_sealed_secret, delete_protection, created_at, modified_at, parent, iam_path, \
-             inline_connection_key) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             inline_connection_key, inline_admin_json) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&p.uid)
         .bind(&p.name)
@@ -419,6 +465,7 @@ impl Store for SqliteStore {
         .bind(&derived.parent)
         .bind(&derived.iam_path)
         .bind(&derived.inline_connection_key)
+        .bind(inline.map_or("{}", |c| c.admin_json.as_str()))
         .fetch_one(&mut *tx)
         .await
         .map_err(conflict(&format!("dynamic secret '{}'", p.name)))?;
@@ -441,7 +488,8 @@ impl Store for SqliteStore {
             "UPDATE producers SET name = ?, target_id = ?, settings_json = ?, protection_key = ?, \
              inline_access_key_id = ?, inline_region = ?, inline_iam_endpoint = ?, \
              inline_sts_endpoint = ?, inline_sealed_secret = ?, delete_protection = ?, \
-             modified_at = ?, parent = ?, iam_path = ?, inline_connection_key = ? WHERE id = ?",
+             modified_at = ?, parent = ?, iam_path = ?, inline_connection_key = ?, \
+             inline_admin_json = ? WHERE id = ?",
         )
         .bind(&p.name)
         .bind(p.target_id)
@@ -457,6 +505,7 @@ impl Store for SqliteStore {
         .bind(&derived.parent)
         .bind(&derived.iam_path)
         .bind(&derived.inline_connection_key)
+        .bind(inline.map_or("{}", |c| c.admin_json.as_str()))
         .bind(p.id)
         .execute(&mut *tx)
         .await
@@ -694,6 +743,24 @@ impl Store for SqliteStore {
                 .fetch_one(&self.pool)
                 .await?;
         ms.map(|ms| from_millis(ms, "leases.due_at")).transpose()
+    }
+
+    async fn live_lease_counts(&self) -> Result<Vec<(LeaseState, u64)>> {
+        // Live leases other than pending ones are exactly those with a due
+        // time (`Lease::due_at`); pending ones have a partial index of their
+        // own, which only a literal `'pending'` (not a bound value) matches.
+        let rows: Vec<(String, i64)> = sqlx::query_as(queries::LIVE_LEASE_COUNTS)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(state, count)| {
+                Some((
+                    LeaseState::parse(&state)?,
+                    u64::try_from(count).unwrap_or(0),
+                ))
+            })
+            .collect())
     }
 
     async fn claimed_leases(&self) -> Result<Vec<Lease>> {

@@ -195,9 +195,8 @@ mod tests {
         assert!(text.contains("--delete_protection"), "{text}");
         assert!(text.contains("-n, --name"), "{text}");
         assert!(text.contains("dynamic-secret-create-aws"), "{text}");
-        for hidden in ["--enable-admin-rotation", "--admin-rotation-interval-days"] {
-            assert!(!text.contains(hidden), "{hidden} is offered: {text}");
-        }
+        assert!(text.contains("--enable-admin-rotation"), "{text}");
+        assert!(text.contains("--admin-rotation-interval-days"), "{text}");
         let value = root
             .find_subcommand_mut("get-dynamic-secret-value")
             .unwrap();

@@ -18,6 +18,7 @@ mod effects;
 mod error;
 mod jq;
 mod output;
+mod pages;
 mod parse;
 mod profile;
 mod request;

@@ -510,29 +510,6 @@ pub(crate) mod tests {
                 vec!["get-dynamic-secret-value", "-n", "x", "--target", "/t"],
                 "--target",
             ),
-            (
-                vec![
-                    "gateway-create-producer-aws",
-                    "-n",
-                    "x",
-                    "--enable-admin-rotation",
-                ],
-                "--enable-admin-rotation",
-            ),
-            (
-                vec![
-                    "gateway-update-producer-aws",
-                    "-n",
-                    "x",
-                    "--admin-rotation-interval-days",
-                    "30",
-                ],
-                "--admin-rotation-interval-days",
-            ),
-            (
-                vec!["create-aws-target", "-n", "x", "--use-gw-cloud-identity"],
-                "--use-gw-cloud-identity",
-            ),
         ] {
             let message = usage_error(&line);
             assert!(message.contains(flag), "{message}");
@@ -541,13 +518,24 @@ pub(crate) mod tests {
         // Defaults ask for nothing, so scripts written for the Akeyless CLI keep working.
         let inv = run(&["get-dynamic-secret-value", "-n", "x", "--timeout", "15"]);
         assert_eq!(Value::Object(inv.body), json!({"name": "x"}));
+        // Implemented since: sent as given.
         let inv = run(&[
             "gateway-create-producer-aws",
             "-n",
             "x",
-            "--enable-admin-rotation=false",
+            "--enable-admin-rotation",
+            "--admin-rotation-interval-days",
+            "30",
         ]);
-        assert_eq!(Value::Object(inv.body), json!({"name": "x"}));
+        assert_eq!(
+            Value::Object(inv.body),
+            json!({"name": "x", "enable-admin-rotation": true, "admin-rotation-interval-days": 30})
+        );
+        let inv = run(&["create-aws-target", "-n", "x", "--use-gw-cloud-identity"]);
+        assert_eq!(
+            Value::Object(inv.body),
+            json!({"name": "x", "use-gw-cloud-identity": true})
+        );
     }
 
     #[test]

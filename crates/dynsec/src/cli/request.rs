@@ -46,6 +46,9 @@ pub async fn send(invocation: &Invocation, env: &Env) -> Result<Value> {
     } else {
         None
     };
+    if invocation.op.behaviour == Behaviour::Listing && !body.contains_key("pagination-token") {
+        return super::pages::all_pages(&gateway, invocation.name, body).await;
+    }
     let answer = gateway
         .call(invocation.name, &Value::Object(body.clone()))
         .await?;

@@ -215,6 +215,8 @@ pub enum Behaviour {
     RevokeTmpCreds,
     /// Changes a temporary credential's lifetime: the answer says the new expiry.
     UpdateTmpCredsTtl,
+    /// A paged listing: all pages unless `--pagination-token` asks for one (see `pages.rs`).
+    Listing,
 }
 
 /// One operation: its names (each is also the endpoint it posts to) and its flags.

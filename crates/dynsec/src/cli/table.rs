@@ -129,9 +129,6 @@ const STATUS: &[Flag] = &[
     .secret(),
 ];
 
-const GW_CLOUD_IDENTITY: &str =
-    "using the gateway's own cloud identity is not supported yet; give --access-key-id and --access-key";
-
 const AWS_TARGET: &[Flag] = &[
     string("access-key-id", "AWS access key id of the admin user"),
     string("access-key", "AWS secret access key of the admin user").secret(),
@@ -151,9 +148,24 @@ const AWS_TARGET: &[Flag] = &[
     ),
     boolean(
         "use-gw-cloud-identity",
-        "use the gateway's own cloud identity",
-    )
-    .not_yet(GW_CLOUD_IDENTITY),
+        "use the gateway host's own AWS identity (its default credential chain); no key stored",
+    ),
+    string(
+        "role-arn",
+        "with --use-gw-cloud-identity: a role the gateway's identity assumes",
+    ),
+    boolean(
+        "generate-external-id",
+        "with --role-arn: assume it with an external id the gateway generates (see get-target)",
+    ),
+    boolean(
+        "enable-admin-rotation",
+        "rotate the admin key every --admin-rotation-interval-days (dynsec extension on targets)",
+    ),
+    int(
+        "admin-rotation-interval-days",
+        "days between scheduled admin-key rotations",
+    ),
     string("description", "description of the target"),
     string("key", "protection key name"),
     bool_text("delete_protection", "protect the target from deletion"),
@@ -166,7 +178,7 @@ const TARGET_DETAILS: &[Flag] = &[int("target-version", "target version")];
 const LIST_TARGETS: &[Flag] = &[
     string("filter", "only targets whose name contains this"),
     list("type", "only targets of this type (e.g. aws)"),
-    string("pagination-token", "continue a previous listing"),
+    PAGINATION_TOKEN,
 ];
 
 const DELETE_TARGET: &[Flag] = &[
@@ -176,8 +188,6 @@ const DELETE_TARGET: &[Flag] = &[
     ),
     int("target-version", "target version"),
 ];
-
-const ADMIN_ROTATION: &str = "automatic rotation of the admin key is not supported yet";
 
 const AWS_PRODUCER: &[Flag] = &[
     string("target-name", "name of an existing AWS target"),
@@ -258,21 +268,17 @@ const AWS_PRODUCER: &[Flag] = &[
     ),
     string(
         "session-policy-arns",
-        "assumed_role: managed session policy ARNs, comma-separated",
+        "assumed_role, federation_token: managed session policy ARNs, comma-separated",
     ),
     string(
         "session-policy",
-        "assumed_role: JSON session policy document",
+        "assumed_role, federation_token: JSON session policy document",
     ),
     string(
         "max-ttl",
         "longest any credential may live, extensions included, e.g. 8h",
     ),
     string("aws-external-id", "external id for AssumeRole"),
-    string(
-        "session-policy",
-        "federation_token: inline session policy (JSON) limiting the federated user",
-    ),
     string(
         "mfa-serial",
         "session_token: the admin user's MFA device; get-value then needs --args mfa-code=<code>",
@@ -290,12 +296,14 @@ const AWS_PRODUCER: &[Flag] = &[
         "transitive-tag-keys",
         "transitive session tag keys, space-separated",
     ),
-    boolean("enable-admin-rotation", "rotate the inline admin key").not_yet(ADMIN_ROTATION),
+    boolean(
+        "enable-admin-rotation",
+        "rotate the inline connection's admin key every --admin-rotation-interval-days",
+    ),
     int(
         "admin-rotation-interval-days",
-        "admin key rotation interval",
-    )
-    .not_yet(ADMIN_ROTATION),
+        "days between scheduled admin-key rotations",
+    ),
 ];
 
 const GET_VALUE: &[Flag] = &[
@@ -342,7 +350,28 @@ const LIST_ITEMS: &[Flag] = &[
     list("type", "item type, e.g. dynamic-secret"),
     string("filter", "only items whose name contains this"),
     string("tag", "only items with this tag"),
-    string("pagination-token", "continue a previous listing"),
+    boolean(
+        "current-folder",
+        "only the items directly in the folder, no sub-folders",
+    ),
+    PAGINATION_TOKEN,
+];
+
+/// One page of a listing instead of all of them.
+const PAGINATION_TOKEN: Flag = string(
+    "pagination-token",
+    "print only the page this token (a previous answer's next_page) starts; default: every page",
+);
+
+const LIST_TMP_CREDS: &[Flag] = &[
+    int(
+        "limit",
+        "at most this many credentials, newest first (1-1000, default 1000)",
+    ),
+    string(
+        "after",
+        "continue after this credential id (the last one a previous answer listed)",
+    ),
 ];
 
 const DELETE_ITEM: &[Flag] = &[
@@ -418,7 +447,10 @@ const ASSOC: &[Flag] = &[
 
 const ASSOC_ID: &[Flag] = &[string("assoc-id", "association id").required()];
 
-const FILTER: &[Flag] = &[string("filter", "only names containing this text")];
+const FILTER: &[Flag] = &[
+    string("filter", "only names containing this text"),
+    PAGINATION_TOKEN,
+];
 
 const PERMISSIONS: &[Flag] = &[
     string("path", "the object's path, e.g. /prod/aws/dev").required(),
@@ -510,15 +542,26 @@ pub static OPERATIONS: &[Operation] = &[
             OUTPUT,
         ],
     ),
-    op(
+    op_with(
         &["list-targets", "target-list"],
         "list targets",
+        Behaviour::Listing,
         &[LIST_TARGETS, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["delete-target", "target-delete"],
         "delete a target",
         &[NAME, DELETE_TARGET, CONNECTION, TOKEN, OUTPUT],
+    ),
+    op(
+        &["target-rotate-admin-key"],
+        "rotate a target's admin access key now (dynsec extension)",
+        &[NAME, CONNECTION, TOKEN, OUTPUT],
+    ),
+    op(
+        &["dynamic-secret-rotate-admin-key"],
+        "rotate the admin access key of a dynamic secret's inline connection now (dynsec extension)",
+        &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["gateway-create-producer-aws", "dynamic-secret-create-aws"],
@@ -536,10 +579,11 @@ pub static OPERATIONS: &[Operation] = &[
         "show a dynamic secret",
         &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
-    op(
+    op_with(
         &["gateway-list-producers", "dynamic-secret-list"],
         "list dynamic secrets",
-        &[CONNECTION, TOKEN, OUTPUT],
+        Behaviour::Listing,
+        &[FILTER, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
         &["gateway-delete-producer", "dynamic-secret-delete"],
@@ -558,7 +602,7 @@ pub static OPERATIONS: &[Operation] = &[
             "dynamic-secret-tmp-creds-get",
         ],
         "list a dynamic secret's live credentials",
-        &[NAME, CONNECTION, TOKEN, OUTPUT],
+        &[NAME, LIST_TMP_CREDS, CONNECTION, TOKEN, OUTPUT],
     ),
     op_with(
         &[
@@ -588,9 +632,10 @@ pub static OPERATIONS: &[Operation] = &[
         "revoke every live credential under a path (incident response)",
         &[LEASES_UNDER, CONNECTION, TOKEN, OUTPUT],
     ),
-    op(
+    op_with(
         &["list-items"],
         "list items and folders",
+        Behaviour::Listing,
         &[LIST_ITEMS, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
@@ -623,9 +668,10 @@ pub static OPERATIONS: &[Operation] = &[
         "show an auth method",
         &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
-    op(
+    op_with(
         &["auth-method-list", "list-auth-methods"],
         "list auth methods",
+        Behaviour::Listing,
         &[FILTER, CONNECTION, TOKEN, OUTPUT],
     ),
     op(
@@ -643,9 +689,10 @@ pub static OPERATIONS: &[Operation] = &[
         "show a role, its rules and auth methods",
         &[NAME, CONNECTION, TOKEN, OUTPUT],
     ),
-    op(
+    op_with(
         &["list-roles"],
         "list roles",
+        Behaviour::Listing,
         &[FILTER, CONNECTION, TOKEN, OUTPUT],
     ),
     op(

@@ -1,7 +1,6 @@
-// `list-items` page by page. The gateway answers one page today; when an
-// answer carries `next_page` (Akeyless's paging), the next page is asked for
-// with `pagination-token`, so the console works before and after paging
-// lands on the server.
+// Listings page by page. The gateway answers one page at a time (its page
+// size, `--list-page-size`); while an answer carries `next_page`
+// (Akeyless's paging), the next page is asked for with `pagination-token`.
 
 import { call } from './api.js';
 
@@ -43,4 +42,21 @@ export async function allKeys(budget = 25) {
     } while (token && requests < budget);
   }
   return { keys: keys.sort(), complete: queue.length === 0 };
+}
+
+/**
+ * Every entry of listing `op` (`key` names the answer's list), following
+ * `next_page`; stops after `budget` requests.
+ */
+export async function allPages(op, body, key, budget = 50) {
+  const entries = [];
+  let token = null;
+  let requests = 0;
+  do {
+    const answer = await call(op, token ? { ...body, 'pagination-token': token } : body);
+    entries.push(...(answer[key] ?? []));
+    token = answer.next_page || null;
+    requests += 1;
+  } while (token && requests < budget);
+  return entries;
 }

@@ -1,6 +1,6 @@
 // Targets: the AWS admin connections dynamic secrets use (`target-list`).
 
-import { call } from '../api.js';
+import { allPages } from '../paging.js';
 import { h, announce } from '../dom.js';
 import { alertBox } from '../errors.js';
 import { takeFlash } from '../flash.js';
@@ -20,10 +20,10 @@ export async function render() {
     generation += 1;
     const mine = generation;
     try {
-      const answer = await call('target-list', { type: ['aws'], filter: text });
+      const targets = await allPages('target-list', { type: ['aws'], filter: text }, 'targets');
       if (mine !== generation) return;
-      paint(table, answer.targets ?? [], text);
-      if (text) announce(`${(answer.targets ?? []).length} targets match`);
+      paint(table, targets, text);
+      if (text) announce(`${targets.length} targets match`);
     } catch (error) {
       if (error.status !== 401) table.replaceChildren(alertBox(error, { retry: () => load(text) }));
     }

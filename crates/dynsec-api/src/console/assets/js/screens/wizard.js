@@ -9,7 +9,7 @@ import { h } from '../dom.js';
 import { fieldOf } from '../errors.js';
 import { setFlash } from '../flash.js';
 import { Form } from '../form.js';
-import { allKeys } from '../paging.js';
+import { allKeys, allPages } from '../paging.js';
 import { normalize } from '../paths.js';
 import { go, href } from '../router.js';
 import { breadcrumb } from '../breadcrumb.js';
@@ -20,7 +20,7 @@ const STEP_TITLES = { type: 'Secret type', settings: 'Settings', target: 'Target
 /** AWS targets the caller may list, and the protection keys it may list. */
 async function loadChoices() {
   const [targets, keys] = await Promise.all([
-    call('target-list', { type: ['aws'] }).then((a) => (a.targets ?? []).map((t) => t.target_name).sort()),
+    allPages('target-list', { type: ['aws'] }, 'targets').then((t) => t.map((x) => x.target_name).sort()),
     allKeys().then((k) => k.keys).catch(() => []),
   ]);
   return { targets, keys };
