@@ -210,6 +210,13 @@ impl AwsAdmin {
         }
     }
 
+    /// Whether `other` is this admin or a clone of it (sharing its SDK
+    /// clients, credential cache and caller identity); for callers keeping
+    /// admins, and their tests.
+    pub fn shares_clients_with(&self, other: &AwsAdmin) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The IAM client, built on first use.
     pub(crate) fn iam(&self) -> &aws_sdk_iam::Client {
         self.inner.iam.get_or_init(|| {

@@ -304,7 +304,8 @@ impl Engine {
     /// the SDK); a stored key's are cheap to build (see `dynsec_aws`).
     pub(crate) async fn admin_of(&self, conn: &AdminConnection, max_attempts: u32) -> AwsAdmin {
         match conn {
-            AdminConnection::Key(key) => AwsAdmin::new(key, max_attempts),
+            // Kept per settings too (`aws_clients.rs`).
+            AdminConnection::Key(key) => self.inner.aws.admin(key, max_attempts),
             AdminConnection::Host(host) => {
                 let cache_key = format!("{}|{max_attempts}", conn.identity_key());
                 let cached = self

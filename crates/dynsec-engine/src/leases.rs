@@ -527,9 +527,25 @@ impl Engine {
                 ));
             }
         }
-        aws.teardown_user(&lease.principal)
-            .await
-            .map_err(|e| e.to_string())
+        // What issuance created, exactly (discovery on DeleteConflict);
+        // discovery for leases recorded without it.
+        match &lease.created {
+            Some(created) => {
+                let created = crate::aws_clients::created_for_teardown(&lease.principal, created);
+                let path = aws
+                    .teardown_created(&created)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if path == dynsec_aws::TeardownPath::Discovered {
+                    info!(lease = %lease.id, user = %lease.principal, "the user had gained something after issuance; removed it too");
+                }
+                Ok(())
+            }
+            None => aws
+                .teardown_user(&lease.principal)
+                .await
+                .map_err(|e| e.to_string()),
+        }
     }
 
     /// The account a connection's admin credentials act in, asked of STS once

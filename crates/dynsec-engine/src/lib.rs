@@ -9,6 +9,7 @@
 
 mod access;
 mod auth;
+mod aws_clients;
 mod claims;
 mod connection;
 mod duty;
@@ -151,6 +152,9 @@ struct Inner {
     /// AWS clients of host-identity connections, by settings and attempts
     /// (`connection.rs::admin_of`).
     host_admins: std::sync::Mutex<std::collections::HashMap<String, dynsec_aws::AwsAdmin>>,
+    /// One AWS admin per stored-key connection, kept while its settings stay
+    /// the same (`aws_clients.rs`).
+    aws: aws_clients::AwsClients,
     /// The supervised duties' liveness and the store's writability.
     health: duty::HealthState,
     /// What `/metrics` shows of the use cases (`telemetry.rs`).
@@ -170,6 +174,10 @@ impl Engine {
                 reaper_wake: Notify::new(),
                 admin_accounts: Default::default(),
                 host_admins: Default::default(),
+                aws: aws_clients::AwsClients::new(
+                    dynsec_aws::AwsHttp::shared(),
+                    aws_clients::MAX_CACHED_CONNECTIONS,
+                ),
                 keys: keys::KeyState::default(),
                 lease_record_failed: Default::default(),
                 health: Default::default(),
