@@ -496,34 +496,14 @@ impl Engine {
                 session_policy: settings.session_policy.as_deref(),
             })
             .await?;
-        let now = Utc::now();
-        let expires_at = creds
-            .expiration
-            .map(DateTime::<Utc>::from)
-            .map_or_else(|| expiry(now, settings.ttl_secs), Ok)?;
-        let lease = Lease {
-            id: lease_id.clone(),
-            producer_id: producer.id,
-            producer_name: producer.name.clone(),
-            mode: AccessMode::AssumedRole,
-            principal: session_name,
-            access_key_id: Some(creds.access_key_id.clone()),
-            role_arn: Some(role_arn.clone()),
-            account_id: creds
-                .assumed_role_arn
-                .as_deref()
-                .and_then(account_of)
-                .map(str::to_owned),
-            state: LeaseState::Active,
-            owner: self.instance_id().to_string(),
-            created_at: now,
-            expires_at,
-            attempts: 0,
-            last_error: None,
-            next_attempt_at: None,
-            created: None,
-            revoked_at: None,
-        };
+        let lease = self.session_lease(
+            producer,
+            &lease_id,
+            AccessMode::AssumedRole,
+            session_name,
+            Some(role_arn.clone()),
+            &creds,
+        )?;
         self.store().insert_lease(&lease).await?;
         self.wake_reaper();
         info!(lease = %lease_id, role = %role_arn, dynamic_secret = %producer.name, "issued assumed_role credential");
@@ -534,7 +514,7 @@ impl Engine {
             access_key_id: creds.access_key_id,
             secret_access_key: creds.secret_access_key,
             session_token: creds.session_token,
-            expires_at,
+            expires_at: lease.expires_at,
             ttl_secs: settings.ttl_secs,
             ready: None,
         })
@@ -627,19 +607,50 @@ impl Engine {
                 (creds, "session-token".to_string())
             }
         };
+        let lease = self.session_lease(producer, &lease_id, mode, principal, None, &creds)?;
+        self.store().insert_lease(&lease).await?;
+        self.wake_reaper();
+        info!(lease = %lease_id, mode = %mode, dynamic_secret = %producer.name, "issued STS token credential");
+        Ok(IssuedValue::StsToken {
+            lease_id,
+            mode,
+            federated_user_arn: creds.assumed_role_arn,
+            access_key_id: creds.access_key_id,
+            secret_access_key: creds.secret_access_key,
+            session_token: creds.session_token,
+            expires_at: lease.expires_at,
+            ttl_secs: settings.ttl_secs,
+            ready: None,
+        })
+    }
+}
+
+impl Engine {
+    /// The active lease of an STS session just issued: it expires when AWS
+    /// says (or after the TTL, when AWS names no time), and nothing in AWS
+    /// needs tearing down.
+    fn session_lease(
+        &self,
+        producer: &ProducerRecord,
+        lease_id: &str,
+        mode: AccessMode,
+        principal: String,
+        role_arn: Option<String>,
+        creds: &dynsec_aws::SessionCredentials,
+    ) -> Result<Lease, EngineError> {
         let now = Utc::now();
         let expires_at = creds
             .expiration
             .map(DateTime::<Utc>::from)
-            .map_or_else(|| expiry(now, settings.ttl_secs), Ok)?;
-        let lease = Lease {
-            id: lease_id.clone(),
+            .map_or_else(|| expiry(now, producer.settings.ttl_secs), Ok)?;
+        Ok(Lease {
+            id: lease_id.to_owned(),
             producer_id: producer.id,
             producer_name: producer.name.clone(),
             mode,
             principal,
             access_key_id: Some(creds.access_key_id.clone()),
-            role_arn: None,
+            role_arn,
             account_id: creds
                 .assumed_role_arn
                 .as_deref()
@@ -654,20 +665,6 @@ impl Engine {
             next_attempt_at: None,
             created: None,
             revoked_at: None,
-        };
-        self.store().insert_lease(&lease).await?;
-        self.wake_reaper();
-        info!(lease = %lease_id, mode = %mode, dynamic_secret = %producer.name, "issued STS token credential");
-        Ok(IssuedValue::StsToken {
-            lease_id,
-            mode,
-            federated_user_arn: creds.assumed_role_arn,
-            access_key_id: creds.access_key_id,
-            secret_access_key: creds.secret_access_key,
-            session_token: creds.session_token,
-            expires_at,
-            ttl_secs: settings.ttl_secs,
-            ready: None,
         })
     }
 }

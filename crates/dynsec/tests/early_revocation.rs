@@ -284,7 +284,9 @@ async fn revoking_writes_the_deny_prunes_what_expired_and_falls_back_when_full()
     // Filled to within 30 characters of what the role's other inline policy
     // leaves: a new session (another hour's statement) cannot fit.
     let budget = 10_240 - policy_size(&allow("iam:ListRoles"));
-    let later = unix_now() / 3600 * 3600 + 7200;
+    // Hours after any bucket a 15-minute session can fall in (2 h ahead
+    // collided with the new session's own bucket from minute 45 on).
+    let later = unix_now() / 3600 * 3600 + 6 * 3600;
     let filled = |n: usize| {
         let many: Vec<String> = (0..n).map(|i| format!("dynsec-filler{i:05}")).collect();
         format!(
