@@ -55,9 +55,7 @@ impl RequestContext {
             }
         }
     }
-}
 
-impl RequestContext {
     pub fn client_ip(&self) -> IpAddr {
         self.client
     }

@@ -13,34 +13,16 @@
 
 mod common;
 
-use common::{World, GROUP_NAME};
+use common::{proxied_target, World, GROUP_NAME, PROXIED_TARGET};
 use dynsec_testkit::KeepAliveProxy;
 use serde_json::{json, Value};
-
-const PROXIED_TARGET: &str = "/aws/proxied";
 
 /// moto, the gateway, and an `iam_user` dynamic secret `name` (the test
 /// policy and group, an access key) whose target reaches moto only through
 /// a strict counting proxy.
 async fn proxied_world(name: &str) -> (World, KeepAliveProxy) {
     let world = World::start().await;
-    let proxy =
-        KeepAliveProxy::start_strict(&world.moto.endpoint, world.moto.admin_iam(&world.admin))
-            .await;
-    world
-        .gw()
-        .ok(
-            "create-aws-target",
-            json!({
-                "name": PROXIED_TARGET,
-                "access-key-id": world.admin.access_key_id,
-                "access-key": world.admin.secret_access_key,
-                "region": "us-east-1",
-                "iam-endpoint": proxy.endpoint,
-                "sts-endpoint": proxy.endpoint,
-            }),
-        )
-        .await;
+    let proxy = proxied_target(&world).await;
     world
         .iam_user_secret(name, json!({"target-name": PROXIED_TARGET}))
         .await;

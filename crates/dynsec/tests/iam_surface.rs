@@ -12,35 +12,9 @@
 
 mod common;
 
-use common::{World, GROUP_NAME, TARGET};
-use dynsec_testkit::{Gateway, KeepAliveProxy, ADMIN_ACCESS_ID};
+use common::{proxied_target, World, GROUP_NAME, PROXIED_TARGET, TARGET};
+use dynsec_testkit::{Gateway, ADMIN_ACCESS_ID};
 use serde_json::{json, Value};
-
-/// A target whose IAM and STS calls pass a recording proxy that also gives
-/// moto AWS's DeleteConflict rule (DeleteUser fails while anything is left
-/// on the user).
-const PROXIED_TARGET: &str = "/aws/proxied";
-
-async fn proxied_target(world: &World) -> KeepAliveProxy {
-    let proxy =
-        KeepAliveProxy::start_strict(&world.moto.endpoint, world.moto.admin_iam(&world.admin))
-            .await;
-    world
-        .gw()
-        .ok(
-            "create-aws-target",
-            json!({
-                "name": PROXIED_TARGET,
-                "access-key-id": world.admin.access_key_id,
-                "access-key": world.admin.secret_access_key,
-                "region": "us-east-1",
-                "iam-endpoint": proxy.endpoint,
-                "sts-endpoint": proxy.endpoint,
-            }),
-        )
-        .await;
-    proxy
-}
 
 /// Asserts a 400 whose error names `field`.
 async fn refused(gw: &Gateway, op: &str, body: Value, field: &str) -> String {

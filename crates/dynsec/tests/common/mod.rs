@@ -6,7 +6,7 @@
 pub mod cluster;
 pub mod ministack;
 
-use dynsec_testkit::{AdminKey, Gateway, Moto, TempDir};
+use dynsec_testkit::{AdminKey, Gateway, KeepAliveProxy, Moto, TempDir};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -235,4 +235,31 @@ pub fn issuance_workers(
             })
         })
         .collect()
+}
+
+/// The target [`proxied_target`] creates.
+pub const PROXIED_TARGET: &str = "/aws/proxied";
+
+/// Creates the target [`PROXIED_TARGET`], whose IAM and STS endpoints are a
+/// strict counting proxy in front of moto (DeleteUser refused while anything
+/// is left on the user, as AWS does), and returns the proxy.
+pub async fn proxied_target(world: &World) -> KeepAliveProxy {
+    let proxy =
+        KeepAliveProxy::start_strict(&world.moto.endpoint, world.moto.admin_iam(&world.admin))
+            .await;
+    world
+        .gw()
+        .ok(
+            "create-aws-target",
+            json!({
+                "name": PROXIED_TARGET,
+                "access-key-id": world.admin.access_key_id,
+                "access-key": world.admin.secret_access_key,
+                "region": "us-east-1",
+                "iam-endpoint": proxy.endpoint,
+                "sts-endpoint": proxy.endpoint,
+            }),
+        )
+        .await;
+    proxy
 }
