@@ -9,37 +9,10 @@
 
 mod common;
 
-use common::{World, GROUP_NAME, TARGET};
+use common::{database, eventually, World, GROUP_NAME, TARGET};
 use dynsec_testkit::{AdminKey, Gateway};
 use serde_json::{json, Value};
-use std::path::Path;
-use std::time::{Duration, Instant};
-
-/// Polls `check` every 100 ms until it returns true or `limit` passes.
-async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A SQLite connection to the gateway's database, behind its back.
-async fn database(data_dir: &Path) -> sqlx::SqlitePool {
-    sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        data_dir.join("dynsec.db").display()
-    ))
-    .await
-    .unwrap()
-}
+use std::time::Duration;
 
 fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()

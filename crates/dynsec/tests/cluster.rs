@@ -8,29 +8,14 @@
 
 mod common;
 
+use common::eventually;
+
 use common::cluster::{random_master_key, Cluster};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// Polls `check` every 100 ms until it holds or `limit` passes; returns how long it took.
-async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    start.elapsed()
-}
+use std::time::Duration;
 
 /// Lease ids each gateway log reports as revoked.
 fn revoked_leases(log: &str) -> Vec<String> {

@@ -6,38 +6,12 @@
 
 mod common;
 
-use common::{bin, World, TARGET};
+use common::{bin, database, eventually, World, TARGET};
 use dynsec_testkit::{Gateway, ADMIN_ACCESS_ID, ADMIN_ACCESS_KEY};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// Polls `check` every 100 ms until it returns true or `limit` passes.
-async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A SQLite connection to the gateway's database, behind its back.
-async fn database(data_dir: &Path) -> sqlx::SqlitePool {
-    sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        data_dir.join("dynsec.db").display()
-    ))
-    .await
-    .unwrap()
-}
 
 /// Runs `dynsec gateway` on `data_dir` expecting it to refuse to start;
 /// returns what it printed.

@@ -6,12 +6,12 @@
 
 mod common;
 
-use common::{status_of, World, TARGET};
+use common::{eventually, status_of, World, TARGET};
 use dynsec_testkit::Gateway;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Waits until the dynamic secret lists no live lease. (A user goes a
 /// moment before its lease is recorded revoked.)
@@ -24,24 +24,6 @@ async fn no_live_lease_remains(world: &World, name: &str) {
             == json!([])
     })
     .await;
-}
-
-/// Polls `check` every 100 ms until it returns true or `limit` passes;
-/// returns how long it took.
-async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    start.elapsed()
 }
 
 #[tokio::test]

@@ -263,3 +263,35 @@ pub async fn proxied_target(world: &World) -> KeepAliveProxy {
         .await;
     proxy
 }
+
+/// Polls `check` every 100 ms until it holds or `limit` passes (failing the
+/// test naming `what`); returns how long it took.
+pub async fn eventually<F, Fut>(
+    limit: std::time::Duration,
+    what: &str,
+    mut check: F,
+) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    start.elapsed()
+}
+
+/// A SQLite connection to the gateway's database, behind its back.
+pub async fn database(data_dir: &std::path::Path) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        data_dir.join("dynsec.db").display()
+    ))
+    .await
+    .unwrap()
+}
