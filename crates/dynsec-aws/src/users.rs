@@ -91,7 +91,8 @@ pub struct UserWithTags {
 
 /// The tag naming the lease a temporary user was created for; CreateUser's
 /// EntityAlreadyExists is resolved by it (see `existing_user_if_ours`).
-pub const LEASE_ID_TAG: &str = "dynsec:lease-id";
+/// Defined with dynsec's other IAM names in `dynsec_core::iam_names`.
+pub use dynsec_core::iam_names::LEASE_ID_TAG;
 
 /// How many users' tags are fetched at once during a listing.
 const TAG_FETCH_CONCURRENCY: usize = 4;

@@ -129,7 +129,79 @@ pub struct Lease {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// What every lease starts with, whatever it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLease {
+    pub id: String,
+    pub producer_id: i64,
+    pub producer_name: String,
+    pub mode: AccessMode,
+    /// The IAM user name (`iam_user`) or the session's name.
+    pub principal: String,
+    /// The instance writing it.
+    pub owner: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 impl Lease {
+    /// An intent: `pending`, written before anything exists in AWS, nothing
+    /// known yet of what issuance will create.
+    pub fn pending(new: NewLease) -> Self {
+        Self::of_state(new, LeaseState::Pending)
+    }
+
+    /// The `active` lease of an STS session already issued: its access key
+    /// id and the account it lives in are known, and nothing in IAM was
+    /// created for it.
+    pub fn active_session(
+        new: NewLease,
+        access_key_id: String,
+        role_arn: Option<String>,
+        account_id: Option<String>,
+    ) -> Self {
+        Self {
+            access_key_id: Some(access_key_id),
+            role_arn,
+            account_id,
+            ..Self::of_state(new, LeaseState::Active)
+        }
+    }
+
+    /// A lease in `state` with nothing but `new` known: no attempt, no
+    /// error, nothing recorded as created or revoked.
+    pub fn of_state(new: NewLease, state: LeaseState) -> Self {
+        let NewLease {
+            id,
+            producer_id,
+            producer_name,
+            mode,
+            principal,
+            owner,
+            created_at,
+            expires_at,
+        } = new;
+        Self {
+            id,
+            producer_id,
+            producer_name,
+            mode,
+            principal,
+            access_key_id: None,
+            role_arn: None,
+            account_id: None,
+            state,
+            owner,
+            created_at,
+            expires_at,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: None,
+            created: None,
+            revoked_at: None,
+        }
+    }
+
     /// When the reaper must next look at this lease: its expiry while
     /// active, its next attempt (or the lapse of a revoker's claim) while
     /// revoking or failed, never while pending (the issuance, or recovery
@@ -165,23 +237,20 @@ mod tests {
     fn lease(state: LeaseState, next: Option<i64>) -> Lease {
         let at = |s| Utc.timestamp_opt(s, 0).single().unwrap_or_default();
         Lease {
-            id: "l".into(),
-            producer_id: 1,
-            producer_name: "/p".into(),
-            mode: AccessMode::IamUser,
-            principal: "tmp.p.l".into(),
-            access_key_id: None,
-            role_arn: None,
-            account_id: None,
-            state,
-            owner: "n.1".into(),
-            created_at: at(10),
-            expires_at: at(100),
-            attempts: 0,
-            last_error: None,
             next_attempt_at: next.map(at),
-            created: None,
-            revoked_at: None,
+            ..Lease::of_state(
+                NewLease {
+                    id: "l".into(),
+                    producer_id: 1,
+                    producer_name: "/p".into(),
+                    mode: AccessMode::IamUser,
+                    principal: "tmp.p.l".into(),
+                    owner: "n.1".into(),
+                    created_at: at(10),
+                    expires_at: at(100),
+                },
+                state,
+            )
         }
     }
 

@@ -8,6 +8,7 @@ pub mod access;
 pub mod admin_key;
 pub mod error;
 pub mod iam_extensions;
+pub mod iam_names;
 pub mod lease;
 pub mod limits;
 pub mod path;
@@ -18,7 +19,7 @@ pub mod username;
 
 pub use admin_key::{AdminKeyState, HostIdentitySettings, RotationInProgress, RotationPhase};
 pub use error::ValidationError;
-pub use lease::{CreatedIamUser, Lease, LeaseState};
+pub use lease::{CreatedIamUser, Lease, LeaseState, NewLease};
 pub use path::ItemPath;
 pub use secret::SecretString;
 pub use spec::{AccessMode, AwsConnection, ConnectionFields, PasswordPolicy, ProducerSettings};
