@@ -57,14 +57,28 @@ impl SqliteStore {
             .pragma("secure_delete", "ON")
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        Self::connect(options, 4, Some(path)).await
+        Self::connect(
+            SqlitePoolOptions::new().max_connections(4),
+            options,
+            Some(path),
+        )
+        .await
     }
 
     /// A private in-memory database (tests).
     pub async fn in_memory() -> Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
-        // One connection: each in-memory connection would be its own database.
-        Self::connect(options, 1, None).await
+        // One connection: each in-memory connection would be its own
+        // database. So it is never closed (closing it drops the database:
+        // no idle timeout, no maximum lifetime), and waiting for it is
+        // queueing, not a failure (no acquire timeout that a test's paused,
+        // auto-advancing tokio clock could fire at once).
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(Duration::from_secs(365 * 86_400));
+        Self::connect(pool, options, None).await
     }
 
     /// The backup this open took before migrating the file (see
@@ -83,11 +97,12 @@ impl SqliteStore {
 
     /// Opens the pool, checks the schema, backs the file at `file` up if a
     /// migration will run, migrates.
-    async fn connect(options: SqliteConnectOptions, max: u32, file: Option<&Path>) -> Result<Self> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max)
-            .connect_with(options)
-            .await?;
+    async fn connect(
+        pool: SqlitePoolOptions,
+        options: SqliteConnectOptions,
+        file: Option<&Path>,
+    ) -> Result<Self> {
+        let pool = pool.connect_with(options).await?;
         let applied = applied_schema(&pool).await?;
         let mut upgrade_backup = None;
         if let (crate::schema::Plan::Upgrade { from }, Some(file)) =
