@@ -237,7 +237,7 @@ impl Engine {
                 .into());
             }
         }
-        if input.access_expires.is_some_and(|at| at <= Utc::now()) {
+        if input.access_expires.is_some_and(|at| at <= self.now()) {
             return Err(ValidationError::new(
                 "access-expires",
                 "must be in the future (unix seconds), or 0 for never",
@@ -252,7 +252,7 @@ impl Engine {
                 name: input.name.to_string(),
                 key_hash: hash_credential(access_key.expose()),
                 is_admin: false,
-                created_at: Utc::now(),
+                created_at: self.now(),
                 description: input.description,
                 access_expires: input.access_expires,
                 bound_ips: input.bound_ips,
@@ -354,7 +354,7 @@ impl Engine {
         description: String,
     ) -> Result<i64, EngineError> {
         limits::text("description", &description, limits::DESCRIPTION)?;
-        let now = Utc::now();
+        let now = self.now();
         Ok(self
             .store()
             .insert_role(&RoleRecord {

@@ -81,7 +81,7 @@ impl Engine {
     /// ids reached the flood limit. Counted in the store, so the limit holds
     /// across every gateway on it.
     async fn address_flooding(&self, client: IpAddr) -> Result<Option<u64>, EngineError> {
-        let now = Utc::now();
+        let now = self.now();
         let window = failure_window();
         let failures = self
             .store()
@@ -97,7 +97,7 @@ impl Engine {
 
     /// Recent failures of one access id from one address (cluster-wide).
     async fn pair_failures(&self, access_id: &str, client: IpAddr) -> Result<u64, EngineError> {
-        let since = Utc::now() - failure_window();
+        let since = self.now() - failure_window();
         Ok(self
             .store()
             .auth_failures_since(&pair_key(access_id, client), since)
@@ -111,7 +111,7 @@ impl Engine {
         reason: crate::telemetry::AuthFailure,
     ) -> Result<(), EngineError> {
         self.metrics().auth_failure(reason);
-        Ok(self.store().record_auth_failure(keys, Utc::now()).await?)
+        Ok(self.store().record_auth_failure(keys, self.now()).await?)
     }
 
     /// Forgets failed authentications older than the window (each
@@ -119,7 +119,7 @@ impl Engine {
     pub(crate) async fn purge_auth_failures(&self) -> Result<u64, EngineError> {
         Ok(self
             .store()
-            .purge_auth_failures(Utc::now() - failure_window())
+            .purge_auth_failures(self.now() - failure_window())
             .await?)
     }
 }
@@ -199,7 +199,7 @@ impl Engine {
                 name: ADMIN_KEY_NAME.into(),
                 key_hash: hash_credential(access_key.expose()),
                 is_admin: true,
-                created_at: Utc::now(),
+                created_at: self.now(),
                 description: "first admin, created at initial start".into(),
                 access_expires: None,
                 bound_ips: Vec::new(),
@@ -294,7 +294,7 @@ impl Engine {
                 return Err(refused());
             }
         };
-        if key.access_expires.is_some_and(|at| at <= Utc::now()) {
+        if key.access_expires.is_some_and(|at| at <= self.now()) {
             self.record_auth_failure(&[pair], AuthFailure::Expired)
                 .await?;
             return Err(EngineError::Unauthenticated(
@@ -315,7 +315,7 @@ impl Engine {
             .unwrap_or(self.config().token_ttl);
         let mut expires_at = chrono::Duration::from_std(ttl)
             .ok()
-            .and_then(|ttl| Utc::now().checked_add_signed(ttl))
+            .and_then(|ttl| self.now().checked_add_signed(ttl))
             .ok_or_else(|| {
                 EngineError::Internal(format!("token lifetime {ttl:?} is out of range"))
             })?;
@@ -356,13 +356,13 @@ impl Engine {
         let Some(record) = self.store().token(&hash_credential(token)).await? else {
             return Err(invalid());
         };
-        if record.expires_at <= Utc::now() {
+        if record.expires_at <= self.now() {
             return Err(invalid());
         }
         let Some(key) = self.store().api_key(&record.access_id).await? else {
             return Err(invalid());
         };
-        if key.access_expires.is_some_and(|at| at <= Utc::now())
+        if key.access_expires.is_some_and(|at| at <= self.now())
             || !client_allowed(&key.bound_ips, client)
         {
             return Err(invalid());
@@ -381,7 +381,7 @@ impl Engine {
 
     /// Drops expired token hashes (called periodically by the gateway).
     pub async fn purge_expired_tokens(&self) -> Result<u64, EngineError> {
-        Ok(self.store().purge_tokens(Utc::now()).await?)
+        Ok(self.store().purge_tokens(self.now()).await?)
     }
 }
 

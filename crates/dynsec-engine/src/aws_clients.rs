@@ -1,5 +1,6 @@
-//! The engine's AWS clients: one [`AwsAdmin`] per connection, kept for as
-//! long as the connection's settings stay the same.
+//! The SDK adapter's kept clients: one [`AwsAdmin`] per connection (a
+//! stored key, or the host's identity), kept for as long as the
+//! connection's settings stay the same.
 //!
 //! Building an admin per issuance or revocation would give every call fresh
 //! SDK clients; since every admin shares one [`AwsHttp`] (one connection
@@ -18,15 +19,21 @@
 //! anywhere: it identifies settings within this process only and says nothing
 //! about the secret it covers. It has no `Debug` of its own worth showing.
 //!
-//! Bounded: at most [`MAX_CACHED_CONNECTIONS`] admins; a new one beyond that
-//! evicts the least recently used. An evicted connection's next use builds a
-//! new admin over the same pool (its idle connections are still there) and
-//! asks STS its account again; nothing else is lost.
+//! Host-identity connections (`use-gw-cloud-identity`) are kept in the same
+//! cache, keyed by their region, endpoints, role, external id and attempts:
+//! their credential chain is resolved once per admin and refreshed by the
+//! SDK.
+//!
+//! Bounded: at most [`MAX_CACHED_CONNECTIONS`] admins of both kinds
+//! together; a new one beyond that evicts the least recently used. An
+//! evicted connection's next use builds a new admin over the same pool (its
+//! idle connections are still there) and asks STS its account again;
+//! nothing else is lost.
 
-use dynsec_aws::{AwsAdmin, AwsHttp};
+use dynsec_aws::{AwsAdmin, AwsHttp, HostIdentity, HostRole};
 use dynsec_core::{AwsConnection, SecretString};
 use dynsec_crypto::MacKey;
-use std::collections::HashMap;
+use hashlink::LruCache;
 use std::fmt;
 use std::sync::Mutex;
 
@@ -40,7 +47,8 @@ pub(crate) struct AwsClients {
     http: AwsHttp,
     fingerprint_key: MacKey,
     capacity: usize,
-    entries: Mutex<Entries>,
+    /// Least recently used first.
+    entries: Mutex<LruCache<Fingerprint, AwsAdmin>>,
 }
 
 impl fmt::Debug for AwsClients {
@@ -50,19 +58,6 @@ impl fmt::Debug for AwsClients {
             .field("capacity", &self.capacity)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Default)]
-struct Entries {
-    by_fingerprint: HashMap<Fingerprint, Entry>,
-    /// Incremented on every lookup; an entry's `last_used` is the tick of
-    /// its latest lookup, so the smallest one is the least recently used.
-    tick: u64,
-}
-
-struct Entry {
-    admin: AwsAdmin,
-    last_used: u64,
 }
 
 /// HMAC of a connection's settings under the cache's own key.
@@ -75,15 +70,40 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
+/// The settings an admin is built from, serialized without ambiguity: each
+/// field length-prefixed, so that no two different settings serialize alike.
+struct Settings(zeroize::Zeroizing<Vec<u8>>);
+
+impl Settings {
+    /// `kind` keeps a stored key's settings apart from a host identity's.
+    fn of_kind(kind: &str) -> Self {
+        let mut settings = Self(zeroize::Zeroizing::new(Vec::with_capacity(256)));
+        settings.field(Some(kind));
+        settings
+    }
+
+    fn field(&mut self, value: Option<&str>) {
+        match value {
+            None => self.0.push(0),
+            Some(v) => {
+                self.0.push(1);
+                self.0.extend_from_slice(&(v.len() as u64).to_be_bytes());
+                self.0.extend_from_slice(v.as_bytes());
+            }
+        }
+    }
+}
+
 impl AwsClients {
     /// A cache of at most `capacity` admins, all over `http`.
     pub(crate) fn new(http: AwsHttp, capacity: usize) -> Self {
         let key_material = zeroize::Zeroizing::new(dynsec_crypto::random_secret());
+        let capacity = capacity.max(1);
         Self {
             http,
             fingerprint_key: MacKey::derive_from(key_material.as_bytes(), "dynsec aws clients"),
-            capacity: capacity.max(1),
-            entries: Mutex::new(Entries::default()),
+            capacity,
+            entries: Mutex::new(LruCache::new(capacity)),
         }
     }
 
@@ -93,44 +113,46 @@ impl AwsClients {
     pub(crate) fn admin(&self, conn: &AwsConnection, max_attempts: u32) -> AwsAdmin {
         let fingerprint = self.fingerprint(conn, max_attempts);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.tick += 1;
-        let tick = entries.tick;
-        if let Some(entry) = entries.by_fingerprint.get_mut(&fingerprint) {
-            entry.last_used = tick;
-            return entry.admin.clone();
-        }
-        if entries.by_fingerprint.len() >= self.capacity {
-            let oldest = entries
-                .by_fingerprint
-                .iter()
-                .min_by_key(|(_, entry)| entry.last_used)
-                .map(|(fingerprint, _)| fingerprint.clone());
-            if let Some(oldest) = oldest {
-                entries.by_fingerprint.remove(&oldest);
-            }
+        if let Some(admin) = entries.get(&fingerprint) {
+            return admin.clone();
         }
         let admin = AwsAdmin::with_http(conn, max_attempts, &self.http);
-        entries.by_fingerprint.insert(
-            fingerprint,
-            Entry {
-                admin: admin.clone(),
-                last_used: tick,
-            },
-        );
+        // Evicts the least recently used one when full.
+        entries.insert(fingerprint, admin.clone());
+        admin
+    }
+
+    /// The admin acting as the gateway host (`host`), with `max_attempts`
+    /// SDK attempts per call: the kept one for these settings, else a new
+    /// one (building it sets up the default credential chain).
+    pub(crate) async fn host_admin(&self, host: &HostIdentity, max_attempts: u32) -> AwsAdmin {
+        let fingerprint = self.host_fingerprint(host, max_attempts);
+        let kept = self
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&fingerprint)
+            .cloned();
+        if let Some(admin) = kept {
+            return admin;
+        }
+        // Built without the lock held. Two callers racing here each build
+        // one; the later insert wins, and both work.
+        let admin = AwsAdmin::from_host_identity(host, max_attempts, &self.http).await;
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(fingerprint, admin.clone());
         admin
     }
 
     /// How many admins are kept.
     pub(crate) fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .by_fingerprint
-            .len()
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// Every field the admin is built from, each length-prefixed so that no
-    /// two different settings serialize alike, under the cache's HMAC key.
+    /// Every field a stored key's admin is built from, under the cache's
+    /// HMAC key.
     fn fingerprint(&self, conn: &AwsConnection, max_attempts: u32) -> Fingerprint {
         // Destructured: a field added to AwsConnection must be decided on here.
         let AwsConnection {
@@ -141,73 +163,44 @@ impl AwsClients {
             iam_endpoint,
             sts_endpoint,
         } = conn;
-        let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(256));
-        let mut field = |value: Option<&str>| match value {
-            None => buf.push(0),
-            Some(v) => {
-                buf.push(1);
-                buf.extend_from_slice(&(v.len() as u64).to_be_bytes());
-                buf.extend_from_slice(v.as_bytes());
+        let mut settings = Settings::of_kind("key");
+        settings.field(Some(access_key_id.as_str()));
+        settings.field(Some(secret_access_key.expose()));
+        settings.field(session_token.as_ref().map(SecretString::expose));
+        settings.field(Some(region.as_str()));
+        settings.field(iam_endpoint.as_deref());
+        settings.field(sts_endpoint.as_deref());
+        settings.field(Some(max_attempts.to_string().as_str()));
+        Fingerprint(self.fingerprint_key.mac_hex(&settings.0))
+    }
+
+    /// Every field a host identity's admin is built from.
+    fn host_fingerprint(&self, host: &HostIdentity, max_attempts: u32) -> Fingerprint {
+        // Destructured: a field added to either must be decided on here.
+        let HostIdentity {
+            region,
+            iam_endpoint,
+            sts_endpoint,
+            assume_role,
+        } = host;
+        let mut settings = Settings::of_kind("host");
+        settings.field(Some(region.as_str()));
+        settings.field(iam_endpoint.as_deref());
+        settings.field(sts_endpoint.as_deref());
+        match assume_role {
+            None => settings.field(None),
+            Some(HostRole {
+                role_arn,
+                external_id,
+                session_name,
+            }) => {
+                settings.field(Some(role_arn.as_str()));
+                settings.field(external_id.as_deref());
+                settings.field(Some(session_name.as_str()));
             }
-        };
-        field(Some(access_key_id.as_str()));
-        field(Some(secret_access_key.expose()));
-        field(session_token.as_ref().map(SecretString::expose));
-        field(Some(region.as_str()));
-        field(iam_endpoint.as_deref());
-        field(sts_endpoint.as_deref());
-        field(Some(max_attempts.to_string().as_str()));
-        Fingerprint(self.fingerprint_key.mac_hex(&buf))
-    }
-}
-
-/// What an issuance created, as the lease records it.
-pub(crate) fn created_record(created: &dynsec_aws::CreatedIamUser) -> dynsec_core::CreatedIamUser {
-    // Destructured both ways: a field added to either side must be mapped.
-    let dynsec_aws::CreatedIamUser {
-        user_name,
-        access_key_id,
-        login_profile,
-        attached_policies,
-        groups,
-        inline_policy,
-        permissions_boundary,
-    } = created.clone();
-    dynsec_core::CreatedIamUser {
-        user_name,
-        access_key_id,
-        login_profile,
-        attached_policies,
-        groups,
-        inline_policy,
-        permissions_boundary,
-    }
-}
-
-/// A lease's record of what was created, for `teardown_created` of the
-/// lease's own user (`principal`: the name the lease claims, which issuance
-/// recorded as the created user's name too).
-pub(crate) fn created_for_teardown(
-    principal: &str,
-    created: &dynsec_core::CreatedIamUser,
-) -> dynsec_aws::CreatedIamUser {
-    let dynsec_core::CreatedIamUser {
-        user_name: _,
-        access_key_id,
-        login_profile,
-        attached_policies,
-        groups,
-        inline_policy,
-        permissions_boundary,
-    } = created.clone();
-    dynsec_aws::CreatedIamUser {
-        user_name: principal.to_string(),
-        access_key_id,
-        login_profile,
-        attached_policies,
-        groups,
-        inline_policy,
-        permissions_boundary,
+        }
+        settings.field(Some(max_attempts.to_string().as_str()));
+        Fingerprint(self.fingerprint_key.mac_hex(&settings.0))
     }
 }
 
@@ -311,19 +304,36 @@ mod tests {
         assert!(!shown.contains(&fingerprint.0), "{shown}");
     }
 
-    #[test]
-    fn created_records_round_trip_to_the_leases_user() {
-        let created = dynsec_aws::CreatedIamUser {
-            user_name: "tmp.x.abc".into(),
-            access_key_id: Some("AKIAKEY".into()),
-            login_profile: true,
-            attached_policies: vec!["arn:aws:iam::1:policy/p".into()],
-            groups: vec!["g".into()],
-            inline_policy: Some("dynsec-inline".into()),
-            permissions_boundary: Some("arn:aws:iam::1:policy/b".into()),
+    #[tokio::test]
+    async fn host_identity_admins_are_kept_in_the_same_bounded_cache() {
+        let clients = AwsClients::new(AwsHttp::new(), 2);
+        let host = HostIdentity {
+            region: "us-east-1".into(),
+            iam_endpoint: Some("http://127.0.0.1:1".into()),
+            sts_endpoint: Some("http://127.0.0.1:1".into()),
+            assume_role: None,
         };
-        let record = created_record(&created);
-        assert_eq!(record.user_name, "tmp.x.abc");
-        assert_eq!(created_for_teardown("tmp.x.abc", &record), created);
+        let first = clients.host_admin(&host, 3).await;
+        assert!(clients
+            .host_admin(&host, 3)
+            .await
+            .shares_clients_with(&first));
+        let mut with_role = host.clone();
+        with_role.assume_role = Some(HostRole {
+            role_arn: "arn:aws:iam::123456789012:role/gw".into(),
+            external_id: None,
+            session_name: "dynsec-gateway".into(),
+        });
+        assert!(!clients
+            .host_admin(&with_role, 3)
+            .await
+            .shares_clients_with(&first));
+        assert!(!clients
+            .host_admin(&host, 5)
+            .await
+            .shares_clients_with(&first));
+        assert_eq!(clients.len(), 2, "bounded");
+        clients.admin(&conn("one"), 3);
+        assert_eq!(clients.len(), 2, "one bound for both kinds");
     }
 }

@@ -21,11 +21,12 @@ pub(crate) const CLAIM_SECS: i64 = 60;
 /// How often the work renews its claim.
 const RENEW_EVERY: Duration = Duration::from_secs(15);
 
-pub(crate) fn claim_until() -> chrono::DateTime<Utc> {
-    Utc::now() + chrono::Duration::seconds(CLAIM_SECS)
-}
-
 impl Engine {
+    /// When a claim taken or renewed now lapses, by the engine's clock.
+    pub(crate) fn claim_until(&self) -> chrono::DateTime<Utc> {
+        self.now() + chrono::Duration::seconds(CLAIM_SECS)
+    }
+
     /// Runs `work` on the claimed lease `lease_id`, renewing the claim every
     /// [`RENEW_EVERY`] until the work ends. Returns the work's output and
     /// whether the claim held throughout (false: another gateway took the
@@ -43,7 +44,7 @@ impl Engine {
                 every.tick().await;
                 match self
                     .store()
-                    .renew_claim(lease_id, self.instance_id(), claim_until())
+                    .renew_claim(lease_id, self.instance_id(), self.claim_until())
                     .await
                 {
                     Ok(true) => {}

@@ -3,13 +3,15 @@
 //! A connection's sealed secret may carry, beside its key, the new key of a
 //! rotation in progress (`rotation.rs`), sealed the same way.
 
+use crate::aws_port::AwsHandle;
 use crate::{Engine, EngineError};
-use dynsec_aws::{AwsAdmin, AwsHttp, HostIdentity, HostRole};
+use dynsec_aws::{HostIdentity, HostRole};
 use dynsec_core::{AdminKeyState, AwsConnection, ConnectionFields, SecretString};
 use dynsec_store::{
     ConnectionColumns, ConnectionInUse, ConnectionOwner, ProducerRecord, TargetRecord,
 };
 use serde_json::json;
+use std::sync::Arc;
 
 /// Names the host identity's assumed-role sessions in the role's CloudTrail.
 const HOST_ROLE_SESSION_NAME: &str = "dynsec-gateway";
@@ -289,45 +291,33 @@ impl Engine {
         .map(AdminConnection::Key)
     }
 
-    /// AWS clients for a dynamic secret, with `max_attempts` SDK attempts per call.
+    /// AWS for a dynamic secret, with `max_attempts` SDK attempts per call.
     pub(crate) async fn aws_for(
         &self,
         producer: &ProducerRecord,
         max_attempts: u32,
-    ) -> Result<AwsAdmin, EngineError> {
+    ) -> Result<Arc<dyn AwsHandle>, EngineError> {
         let conn = self.producer_connection(producer).await?;
         Ok(self.admin_of(&conn, max_attempts).await)
     }
 
-    /// AWS clients for a connection. The host identity's are kept per
-    /// settings (its credential chain is resolved once, and refreshed by
-    /// the SDK); a stored key's are cheap to build (see `dynsec_aws`).
-    pub(crate) async fn admin_of(&self, conn: &AdminConnection, max_attempts: u32) -> AwsAdmin {
-        match conn {
-            // Kept per settings too (`aws_clients.rs`).
-            AdminConnection::Key(key) => self.inner.aws.admin(key, max_attempts),
-            AdminConnection::Host(host) => {
-                let cache_key = format!("{}|{max_attempts}", conn.identity_key());
-                let cached = self
-                    .inner
-                    .host_admins
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(&cache_key)
-                    .cloned();
-                if let Some(admin) = cached {
-                    return admin;
-                }
-                let admin =
-                    AwsAdmin::from_host_identity(host, max_attempts, &AwsHttp::shared()).await;
-                self.inner
-                    .host_admins
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(cache_key, admin.clone());
-                admin
-            }
-        }
+    /// AWS for a connection, through the engine's port (which keeps the
+    /// handle per settings: see `aws_clients.rs`).
+    pub(crate) async fn admin_of(
+        &self,
+        conn: &AdminConnection,
+        max_attempts: u32,
+    ) -> Arc<dyn AwsHandle> {
+        self.inner.aws.handle(conn, max_attempts).await
+    }
+
+    /// AWS for a stored key, kept by nobody (admin-key rotation's).
+    pub(crate) fn unkept_admin(
+        &self,
+        conn: &AwsConnection,
+        max_attempts: u32,
+    ) -> Arc<dyn AwsHandle> {
+        self.inner.aws.unkept(conn, max_attempts)
     }
 }
 

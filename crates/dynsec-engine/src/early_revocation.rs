@@ -1,7 +1,7 @@
 //! Early revocation of assumed_role leases (opt-in per dynamic secret,
 //! `early-revocation`): revoking a lease writes a deny for its session into
 //! the role's `dynsec-revoked-sessions` inline policy
-//! ([`dynsec_aws::AwsAdmin::revoke_role_sessions`]: read, prune, add, write,
+//! ([`crate::aws_port::AwsHandle::revoke_role_sessions`]: read, prune, add, write,
 //! read back), so AWS refuses the session's credentials from then on —
 //! after IAM's propagation delay, which is why the lease's state text says
 //! so.
@@ -14,7 +14,6 @@
 //! holding it blocks the role for at most [`LOCK_SECS`].
 
 use crate::{Engine, EngineError};
-use chrono::Utc;
 use dynsec_aws::{AwsErrorKind, RevokedSession, RevokedSessionsWrite};
 use dynsec_core::{AccessMode, Lease, ValidationError};
 use dynsec_store::ProducerRecord;
@@ -104,7 +103,7 @@ impl Engine {
         self.with_role_lock(role_arn, async {
             let mut attempt = 1;
             loop {
-                let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
+                let now = u64::try_from(self.now().timestamp()).unwrap_or(0);
                 match aws.revoke_role_sessions(role_arn, sessions, now).await {
                     Ok(write) => return Ok(write),
                     Err(err) if err.kind == AwsErrorKind::Retryable && attempt < RMW_ATTEMPTS => {
@@ -131,7 +130,7 @@ impl Engine {
         let holder = format!("{}/{}", self.instance_id(), dynsec_crypto::random_id(12));
         let deadline = tokio::time::Instant::now() + LOCK_WAIT;
         loop {
-            let now = Utc::now();
+            let now = self.now();
             let until = now + chrono::Duration::seconds(LOCK_SECS);
             match self.store().try_lock(&name, &holder, now, until).await {
                 Ok(true) => break,
@@ -173,7 +172,7 @@ impl Engine {
         }
         let conn = self.producer_connection(producer).await?;
         let aws = self.admin_of(&conn, self.config().issue_max_attempts).await;
-        let account = self.account_reached(&conn, &aws).await?;
+        let account = self.account_reached(&conn, aws.as_ref()).await?;
         for arn in &producer.settings.role_arns {
             let role_account = arn.split(':').nth(4).unwrap_or_default();
             if role_account != account {

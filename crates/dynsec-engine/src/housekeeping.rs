@@ -9,6 +9,7 @@
 use crate::connection::AdminConnection;
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
+use dynsec_core::iam_names::{EXPIRES_AT_TAG, LEASE_ID_TAG, MANAGED_BY_TAG};
 use dynsec_core::LeaseState;
 use dynsec_store::{ConnectionOwner, InstanceRecord};
 use std::collections::BTreeSet;
@@ -133,7 +134,7 @@ async fn retention_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
             every.tick().await;
             match crate::duty::unit_of_work(
                 "lease retention",
-                engine.purge_retained_leases(Utc::now()),
+                engine.purge_retained_leases(engine.now()),
             )
             .await
             {
@@ -212,7 +213,7 @@ impl Engine {
         &self,
         interval: Duration,
     ) -> Result<Option<usize>, EngineError> {
-        let now = Utc::now();
+        let now = self.now();
         let until = now + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
         if !self
             .store()
@@ -261,7 +262,7 @@ impl Engine {
     pub async fn heartbeat(&self) -> Result<(), EngineError> {
         let instance = InstanceRecord {
             id: self.instance_id().to_string(),
-            heartbeat_at: Utc::now(),
+            heartbeat_at: self.now(),
             master_keys: self.durable_master_keys(),
         };
         Ok(self.store().heartbeat(&instance).await?)
@@ -285,7 +286,7 @@ impl Engine {
     /// process of this node, or silent for too long. Each take-over is one
     /// store statement: of several gateways noticing, one gets the leases.
     pub async fn recover_intents(&self) -> Result<usize, EngineError> {
-        let abandoned_before = Utc::now() - chrono::Duration::seconds(ABANDONED_INTENT_AFTER_SECS);
+        let abandoned_before = self.now() - chrono::Duration::seconds(ABANDONED_INTENT_AFTER_SECS);
         let claimed = self.store().claimed_leases().await?;
         let owners: BTreeSet<&str> = claimed
             .iter()
@@ -300,7 +301,7 @@ impl Engine {
                         .take_over_claims(
                             owner,
                             self.instance_id(),
-                            Utc::now(),
+                            self.now(),
                             "issuance interrupted: its gateway stopped",
                             None,
                         )
@@ -322,7 +323,7 @@ impl Engine {
                     .take_over_claims(
                         self.instance_id(),
                         self.instance_id(),
-                        Utc::now(),
+                        self.now(),
                         "issuance stalled past every retry; rolled back",
                         Some(abandoned_before),
                     )
@@ -354,7 +355,7 @@ impl Engine {
             self.store()
                 .try_hold_duty(SWEEP_DUTY, self.instance_id(), now, until)
         };
-        if !hold(Utc::now()).await? {
+        if !hold(self.now()).await? {
             return Ok(None);
         }
         // Renewed while it runs, so a long pass is never run twice at once;
@@ -364,7 +365,7 @@ impl Engine {
             every.tick().await;
             loop {
                 every.tick().await;
-                if let Err(err) = hold(Utc::now()).await {
+                if let Err(err) = hold(self.now()).await {
                     warn!(error = %err, "cannot renew the orphan-sweep duty");
                 }
             }
@@ -390,7 +391,7 @@ impl Engine {
         let stale_after = self.stale_after();
         Ok(match self.store().instance_heartbeat(owner).await? {
             None => true,
-            Some(at) => (Utc::now() - at)
+            Some(at) => (self.now() - at)
                 .to_std()
                 .is_ok_and(|silence| silence > stale_after),
         })
@@ -452,19 +453,19 @@ impl Engine {
         // Ours by dynsec's tags alone (set in the CreateUser call itself, so
         // never missing on a user we created): names follow each secret's
         // `custom-username-template`, so they prove nothing.
-        if tag("dynsec:managed-by") != Some(self.config().managed_by.as_str())
-            || tag(dynsec_aws::LEASE_ID_TAG).is_none()
+        if tag(MANAGED_BY_TAG) != Some(self.config().managed_by.as_str())
+            || tag(LEASE_ID_TAG).is_none()
         {
             return Ok(false); // Not ours: never touched.
         }
-        let expired = tag(crate::issue::EXPIRES_AT_TAG)
+        let expired = tag(EXPIRES_AT_TAG)
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .is_some_and(|at| at.with_timezone(&Utc) < Utc::now());
+            .is_some_and(|at| at.with_timezone(&Utc) < self.now());
         if !expired {
             return Ok(false);
         }
         let claimed =
-            match tag(dynsec_aws::LEASE_ID_TAG) {
+            match tag(LEASE_ID_TAG) {
                 Some(id) => self.store().lease(id).await?.is_some_and(|lease| {
                     lease.state.is_live() && lease.principal == user.user_name
                 }),

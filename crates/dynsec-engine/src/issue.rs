@@ -6,17 +6,20 @@
 //! lease. The work runs on its own task, so a client that hangs up mid-way
 //! cannot leave an intent half-done.
 
+use crate::aws_port::AwsHandle;
 use crate::{Engine, EngineError};
 use chrono::{DateTime, SecondsFormat, Utc};
 use dynsec_aws::{
     AssumeRoleRequest, FederationTokenRequest, MfaCode, NewIamUser, SessionTokenRequest,
 };
-use dynsec_core::{AccessMode, ItemPath, Lease, LeaseState, SecretString, ValidationError};
+use dynsec_core::iam_names::{
+    DYNAMIC_SECRET_TAG, EXPIRES_AT_TAG, LEASE_ID_TAG, MANAGED_BY_TAG, TMP_USER_PREFIX,
+};
+use dynsec_core::{
+    AccessMode, ItemPath, Lease, LeaseState, NewLease, SecretString, ValidationError,
+};
 use dynsec_store::ProducerRecord;
 use tracing::{info, warn};
-
-/// The IAM tag holding a temporary user's expiry, read by the orphan sweep.
-pub(crate) const EXPIRES_AT_TAG: &str = "dynsec:expires-at";
 
 /// Length of a lease id; also the unique part of user and session names.
 const LEASE_ID_LEN: usize = dynsec_core::username::LEASE_ID_LEN;
@@ -225,29 +228,20 @@ impl Engine {
             .aws_for(producer, self.config().issue_max_attempts)
             .await?;
         let lease_id = dynsec_crypto::random_id(LEASE_ID_LEN);
-        let now = Utc::now();
+        let now = self.now();
         let user_name = user_name_of(producer, &lease_id, access_id, now)?;
         // Before the intent is written: nothing exists yet to roll back.
         let expires_at = expiry(now, settings.ttl_secs)?;
-        let mut lease = Lease {
+        let mut lease = Lease::pending(NewLease {
             id: lease_id.clone(),
             producer_id: producer.id,
             producer_name: producer.name.clone(),
             mode: AccessMode::IamUser,
             principal: user_name.clone(),
-            access_key_id: None,
-            role_arn: None,
-            account_id: None,
-            state: LeaseState::Pending,
             owner: self.instance_id().to_string(),
             created_at: now,
             expires_at,
-            attempts: 0,
-            last_error: None,
-            next_attempt_at: None,
-            created: None,
-            revoked_at: None,
-        };
+        });
         // Invariant 1: the intent is durable before CreateUser is sent.
         self.store().insert_lease(&lease).await?;
         // A delete may have won the race since the dynamic secret was read
@@ -269,8 +263,11 @@ impl Engine {
         // Everything from here on is one unit of work: should it panic, the
         // intent goes to the reaper, which tears down whatever exists.
         let intent = lease.clone();
-        match crate::duty::unit_of_work("issuance", self.create_and_activate(producer, &aws, lease))
-            .await
+        match crate::duty::unit_of_work(
+            "issuance",
+            self.create_and_activate(producer, aws.as_ref(), lease),
+        )
+        .await
         {
             Ok(result) => result,
             Err(reason) => {
@@ -284,7 +281,7 @@ impl Engine {
     async fn create_and_activate(
         &self,
         producer: &ProducerRecord,
-        aws: &dynsec_aws::AwsAdmin,
+        aws: &dyn AwsHandle,
         mut lease: Lease,
     ) -> Result<IssuedValue, EngineError> {
         let settings = &producer.settings;
@@ -292,15 +289,9 @@ impl Engine {
         let user_name = lease.principal.clone();
         let expires_at = lease.expires_at;
         let tags = vec![
-            (
-                "dynsec:managed-by".to_string(),
-                self.config().managed_by.clone(),
-            ),
-            (
-                "dynsec:dynamic-secret".to_string(),
-                tag_value(&producer.name),
-            ),
-            (dynsec_aws::LEASE_ID_TAG.to_string(), lease_id.clone()),
+            (MANAGED_BY_TAG.to_string(), self.config().managed_by.clone()),
+            (DYNAMIC_SECRET_TAG.to_string(), tag_value(&producer.name)),
+            (LEASE_ID_TAG.to_string(), lease_id.clone()),
             (
                 EXPIRES_AT_TAG.to_string(),
                 expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -353,7 +344,7 @@ impl Engine {
         lease.state = LeaseState::Active;
         // Written with the activation, so a lease handed out always knows
         // what its revocation deletes.
-        lease.created = Some(crate::aws_clients::created_record(&created.created));
+        lease.created = Some(crate::aws_port::created_record(&created.created));
         lease.access_key_id = created.access_key_id.clone();
         lease.account_id = account_of(&created.user_arn).map(str::to_owned);
         // Only from `pending`: if recovery took the intent over (this issuance
@@ -404,7 +395,7 @@ impl Engine {
     async fn hand_intent_to_reaper(&self, mut lease: Lease, reason: &str) {
         lease.state = LeaseState::Revoking;
         lease.last_error = Some(format!("issuance failed: {reason}"));
-        lease.next_attempt_at = Some(Utc::now());
+        lease.next_attempt_at = Some(self.now());
         match self
             .store()
             .update_lease_if(&lease, LeaseState::Pending)
@@ -420,7 +411,7 @@ impl Engine {
 
     /// Tears down what a failed issuance may have created. If AWS can't be
     /// reached now, the lease is left `Revoking` for the reaper to finish.
-    async fn roll_back(&self, aws: &dynsec_aws::AwsAdmin, lease: &mut Lease, reason: &str) {
+    async fn roll_back(&self, aws: &dyn AwsHandle, lease: &mut Lease, reason: &str) {
         lease.last_error = Some(format!("issuance failed: {reason}"));
         match aws.teardown_user(&lease.principal).await {
             Ok(()) => lease.state = LeaseState::Revoked,
@@ -428,7 +419,7 @@ impl Engine {
                 warn!(lease = %lease.id, error = %err, "rollback failed; the reaper will retry");
                 lease.state = LeaseState::Revoking;
                 lease.attempts += 1;
-                lease.next_attempt_at = Some(Utc::now() + self.backoff(lease.attempts));
+                lease.next_attempt_at = Some(self.now() + self.backoff(lease.attempts));
             }
         }
         // Only from pending: an intent taken over meanwhile (this issuance
@@ -638,38 +629,34 @@ impl Engine {
         role_arn: Option<String>,
         creds: &dynsec_aws::SessionCredentials,
     ) -> Result<Lease, EngineError> {
-        let now = Utc::now();
+        let now = self.now();
         let expires_at = creds
             .expiration
             .map(DateTime::<Utc>::from)
             .map_or_else(|| expiry(now, producer.settings.ttl_secs), Ok)?;
-        Ok(Lease {
-            id: lease_id.to_owned(),
-            producer_id: producer.id,
-            producer_name: producer.name.clone(),
-            mode,
-            principal,
-            access_key_id: Some(creds.access_key_id.clone()),
+        Ok(Lease::active_session(
+            NewLease {
+                id: lease_id.to_owned(),
+                producer_id: producer.id,
+                producer_name: producer.name.clone(),
+                mode,
+                principal,
+                owner: self.instance_id().to_string(),
+                created_at: now,
+                expires_at,
+            },
+            creds.access_key_id.clone(),
             role_arn,
-            account_id: creds
+            creds
                 .assumed_role_arn
                 .as_deref()
                 .and_then(account_of)
                 .map(str::to_owned),
-            state: LeaseState::Active,
-            owner: self.instance_id().to_string(),
-            created_at: now,
-            expires_at,
-            attempts: 0,
-            last_error: None,
-            next_attempt_at: None,
-            created: None,
-            revoked_at: None,
-        })
+        ))
     }
 }
 
-/// Whether a failed [`dynsec_aws::AwsAdmin::create_user`] proves no user of
+/// Whether a failed [`AwsHandle::create_user`] proves no user of
 /// ours was created: AWS (or the SDK, before sending) refused CreateUser
 /// itself as denied or invalid, or the name belongs to someone else's user.
 /// A timeout, a 5xx or a throttle proves nothing (the user may exist), nor
@@ -788,7 +775,7 @@ fn user_name_of(
 /// and its `[\w+=,.@-]` alphabet.
 pub(crate) fn temp_user_name(producer_name: &str, lease_id: &str) -> String {
     let leaf = producer_name.rsplit('/').next().unwrap_or(producer_name);
-    let room = dynsec_core::spec::MAX_IAM_USER_NAME - "tmp.".len() - 1 - lease_id.len();
+    let room = dynsec_core::spec::MAX_IAM_USER_NAME - TMP_USER_PREFIX.len() - 1 - lease_id.len();
     let cleaned: String = leaf
         .chars()
         .map(|c| {
@@ -800,7 +787,7 @@ pub(crate) fn temp_user_name(producer_name: &str, lease_id: &str) -> String {
         })
         .take(room)
         .collect();
-    format!("tmp.{cleaned}.{lease_id}")
+    format!("{TMP_USER_PREFIX}{cleaned}.{lease_id}")
 }
 
 /// IAM tag values allow letters, digits, spaces and `_ . : / = + - @`, up to 256.

@@ -12,7 +12,6 @@
 //! under the old one, the handover is deleted, and the old key opens nothing.
 
 use crate::{Engine, EngineError};
-use chrono::Utc;
 use dynsec_crypto::{sealed_key_id, CryptoError, KeyId, Keyring, MasterKey, Sealer};
 use dynsec_store::KeyHandover;
 use tracing::{info, warn};
@@ -33,7 +32,7 @@ impl Engine {
         let handover = KeyHandover {
             key_id: new.id().to_hex(),
             sealed_key: under_previous.seal(&handover_aad(new.id()), new.to_text().as_bytes()),
-            created_at: Utc::now(),
+            created_at: self.now(),
         };
         Ok(self.store().put_key_handover(&handover).await?)
     }
@@ -130,7 +129,7 @@ impl Engine {
         if handovers.is_empty() {
             return Ok(0);
         }
-        let live_since = Utc::now()
+        let live_since = self.now()
             - chrono::Duration::from_std(self.stale_after()).unwrap_or(chrono::Duration::MAX);
         let live = self.store().instances_since(live_since).await?;
         let blobs = self.store().sealed_blobs().await?;

@@ -2,7 +2,6 @@
 //! changing a TTL. A lease becomes `Revoked` only once AWS confirmed the
 //! teardown; failures leave it `Failed` with the error and the next attempt.
 
-use crate::claims::claim_until;
 use crate::early_revocation::uses_early_revocation;
 use crate::issue::seconds;
 use crate::{Caller, Engine, EngineError};
@@ -221,7 +220,7 @@ impl Engine {
                 lease.state
             )));
         }
-        let now = Utc::now();
+        let now = self.now();
         let new_expiry = now
             .checked_add_signed(seconds(new_ttl_minutes.saturating_mul(60)))
             .ok_or_else(|| ValidationError::new("new-ttl-min", "is too large"))?;
@@ -242,7 +241,7 @@ impl Engine {
         // that lost this lease (a restored backup) doesn't cut it short.
         // Best effort: the lease itself is what the reaper acts on.
         let expiry = vec![(
-            crate::issue::EXPIRES_AT_TAG.to_string(),
+            dynsec_core::iam_names::EXPIRES_AT_TAG.to_string(),
             lease
                 .expires_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -287,7 +286,12 @@ impl Engine {
         loop {
             let claimed = self
                 .store()
-                .claim_lease(&lease.id, self.instance_id(), Utc::now(), claim_until())
+                .claim_lease(
+                    &lease.id,
+                    self.instance_id(),
+                    self.now(),
+                    self.claim_until(),
+                )
                 .await;
             let current = match claimed {
                 // Boxed: keeps the futures of every caller (request handlers
@@ -346,7 +350,7 @@ impl Engine {
                     fallback.state = LeaseState::Failed;
                     fallback.owner = self.instance_id().to_string();
                     fallback.last_error = Some(error);
-                    fallback.next_attempt_at = Some(Utc::now() + delay);
+                    fallback.next_attempt_at = Some(self.now() + delay);
                     self.record_claimed(&fallback).await;
                     self.wake_reaper();
                     fallback
@@ -404,7 +408,7 @@ impl Engine {
         }
         let previous = lease.state;
         lease.state = LeaseState::Revoked;
-        lease.revoked_at = Some(Utc::now());
+        lease.revoked_at = Some(self.now());
         lease.next_attempt_at = None;
         lease.last_error = Some(format!(
             "forgotten without touching AWS (soft-delete by {}); IAM user {} may still exist",
@@ -451,7 +455,7 @@ impl Engine {
         match outcome {
             Ok(note) => {
                 lease.state = LeaseState::Revoked;
-                lease.revoked_at = Some(Utc::now());
+                lease.revoked_at = Some(self.now());
                 lease.last_error = note;
                 lease.next_attempt_at = None;
             }
@@ -460,7 +464,7 @@ impl Engine {
                 warn!(lease = %lease.id, user = %lease.principal, attempts = lease.attempts, retry_in_ms = delay.num_milliseconds(), %error, "revocation failed");
                 lease.state = LeaseState::Failed;
                 lease.last_error = Some(error);
-                lease.next_attempt_at = Some(Utc::now() + delay);
+                lease.next_attempt_at = Some(self.now() + delay);
             }
         }
         if !held || !self.record_claimed(&lease).await {
@@ -491,7 +495,7 @@ impl Engine {
         if !uses_early_revocation(producer) {
             return Ok(None);
         }
-        if lease.expires_at <= Utc::now() {
+        if lease.expires_at <= self.now() {
             if let Some(role_arn) = &lease.role_arn {
                 self.prune_revoked_sessions(producer, role_arn).await;
             }
@@ -516,7 +520,7 @@ impl Engine {
         let aws = self.admin_of(&conn, REVOKE_MAX_ATTEMPTS).await;
         if let Some(expected) = &lease.account_id {
             let actual = self
-                .account_reached(&conn, &aws)
+                .account_reached(&conn, aws.as_ref())
                 .await
                 .map_err(|e| e.to_string())?;
             if &actual != expected {
@@ -531,7 +535,7 @@ impl Engine {
         // discovery for leases recorded without it.
         match &lease.created {
             Some(created) => {
-                let created = crate::aws_clients::created_for_teardown(&lease.principal, created);
+                let created = crate::aws_port::created_for_teardown(&lease.principal, created);
                 let path = aws
                     .teardown_created(&created)
                     .await
@@ -549,11 +553,12 @@ impl Engine {
     }
 
     /// The account a connection's admin credentials act in, asked of STS once
-    /// per credentials and endpoint for the life of the process.
+    /// per credentials and endpoint while it stays among the last
+    /// [`crate::aws_clients::MAX_CACHED_CONNECTIONS`] seen.
     pub(crate) async fn account_reached(
         &self,
         conn: &crate::connection::AdminConnection,
-        aws: &dynsec_aws::AwsAdmin,
+        aws: &dyn crate::aws_port::AwsHandle,
     ) -> Result<String, dynsec_aws::AwsError> {
         let key = conn.identity_key();
         let cached = self

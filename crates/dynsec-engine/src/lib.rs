@@ -9,15 +9,24 @@
 
 mod access;
 mod auth;
+#[cfg(test)]
+mod auth_limiter_tests;
 mod aws_clients;
+mod aws_port;
+mod aws_sdk;
 mod claims;
+mod clock;
 mod connection;
 mod duty;
 mod early_revocation;
 mod error;
+#[cfg(test)]
+mod fake_aws;
 mod housekeeping;
 mod incident;
 mod introspection;
+#[cfg(test)]
+mod issuance_tests;
 mod issue;
 mod items;
 mod key_sync;
@@ -29,6 +38,8 @@ mod paging;
 mod password;
 mod producers;
 mod reaper;
+#[cfg(test)]
+mod revocation_tests;
 mod rotation;
 #[cfg(test)]
 mod rotation_tests;
@@ -146,15 +157,15 @@ struct Inner {
     /// Set when a lease's new state could not be written (`leases.rs::record`);
     /// the reaper takes it and pauses, so the store gets time to recover.
     lease_record_failed: std::sync::atomic::AtomicBool,
-    /// AWS account of each admin connection seen, keyed by credentials and
-    /// endpoints (see `leases.rs::account_reached`).
-    admin_accounts: std::sync::Mutex<std::collections::HashMap<String, String>>,
-    /// AWS clients of host-identity connections, by settings and attempts
-    /// (`connection.rs::admin_of`).
-    host_admins: std::sync::Mutex<std::collections::HashMap<String, dynsec_aws::AwsAdmin>>,
-    /// One AWS admin per stored-key connection, kept while its settings stay
-    /// the same (`aws_clients.rs`).
-    aws: aws_clients::AwsClients,
+    /// AWS account of the admin connections seen last, keyed by credentials
+    /// and endpoints (see `leases.rs::account_reached`); at most
+    /// [`aws_clients::MAX_CACHED_CONNECTIONS`], least recently used evicted.
+    admin_accounts: std::sync::Mutex<hashlink::LruCache<String, String>>,
+    /// AWS, through the engine's port (`aws_port.rs`): the SDK adapter in
+    /// the gateway, the in-memory fake in unit tests.
+    aws: Arc<dyn aws_port::AwsPort>,
+    /// Where every wall-clock time the engine reads comes from (`clock.rs`).
+    clock: Arc<dyn clock::Clock>,
     /// The supervised duties' liveness and the store's writability.
     health: duty::HealthState,
     /// What `/metrics` shows of the use cases (`telemetry.rs`).
@@ -162,7 +173,26 @@ struct Inner {
 }
 
 impl Engine {
+    /// The engine over `store`, reaching AWS through the AWS SDK and reading
+    /// the system's clock.
     pub fn new(store: Arc<dyn Store>, sealer: Sealer, config: EngineConfig) -> Self {
+        Self::with_seams(
+            store,
+            sealer,
+            config,
+            Arc::new(aws_sdk::SdkAws::shared()),
+            Arc::new(clock::SystemClock),
+        )
+    }
+
+    /// The engine over its AWS port and clock of choice.
+    pub(crate) fn with_seams(
+        store: Arc<dyn Store>,
+        sealer: Sealer,
+        config: EngineConfig,
+        aws: Arc<dyn aws_port::AwsPort>,
+        clock: Arc<dyn clock::Clock>,
+    ) -> Self {
         // `<node>.<epoch>`: the node part survives restarts, the epoch doesn't.
         let instance_id = format!("{}.{}", config.node_id, dynsec_crypto::random_id(8));
         Self {
@@ -172,12 +202,11 @@ impl Engine {
                 config,
                 instance_id,
                 reaper_wake: Notify::new(),
-                admin_accounts: Default::default(),
-                host_admins: Default::default(),
-                aws: aws_clients::AwsClients::new(
-                    dynsec_aws::AwsHttp::shared(),
+                admin_accounts: std::sync::Mutex::new(hashlink::LruCache::new(
                     aws_clients::MAX_CACHED_CONNECTIONS,
-                ),
+                )),
+                aws,
+                clock,
                 keys: keys::KeyState::default(),
                 lease_record_failed: Default::default(),
                 health: Default::default(),
@@ -192,6 +221,11 @@ impl Engine {
 
     fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    /// The time now, by the engine's clock.
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
     }
 
     pub fn instance_id(&self) -> &str {

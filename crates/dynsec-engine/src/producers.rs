@@ -68,7 +68,7 @@ impl Engine {
                 input.settings.protection_key.as_deref(),
             )
             .await?;
-        let now = Utc::now();
+        let now = self.now();
         let mut record = ProducerRecord {
             id: 0,
             uid: dynsec_crypto::random_id(20),
@@ -181,7 +181,7 @@ impl Engine {
         record.name = input.name.to_string();
         record.settings = input.settings;
         record.delete_protection = input.delete_protection;
-        record.modified_at = Utc::now();
+        record.modified_at = self.now();
         self.check_against_connection(&record).await?;
         // An inline connection kept inline is written first, only if it is
         // still the one read: a key rotated meanwhile must not be overwritten.
@@ -374,7 +374,7 @@ impl Engine {
                 state.set_schedule(
                     schedule.enabled,
                     schedule.interval_days,
-                    Utc::now().timestamp(),
+                    self.now().timestamp(),
                 )?;
                 record.target_id = None;
                 record.inline_connection = Some(

@@ -9,9 +9,7 @@
 //! at most `reaper_concurrency` at a time: gateways sharing a store split the
 //! work between them, and no claim waits in a local queue while it lapses.
 
-use crate::claims::claim_until;
 use crate::{Engine, EngineError};
-use chrono::Utc;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -50,7 +48,7 @@ impl Reaper {
 impl Engine {
     /// One reaper pass: revokes what is due and says how long to wait before
     /// the next one, and whether that wait follows a store error.
-    async fn reap_pass(&self) -> (Duration, bool) {
+    pub(crate) async fn reap_pass(&self) -> (Duration, bool) {
         let pause = match self.reap_due().await {
             // More may be due: go again soon, but through the caller's
             // `select!`, so a shutdown is still noticed during a long backlog.
@@ -105,7 +103,7 @@ impl Engine {
                 let want = budget.min(u32::try_from(room).unwrap_or(u32::MAX));
                 match self
                     .store()
-                    .claim_due_leases(Utc::now(), want, self.instance_id(), claim_until())
+                    .claim_due_leases(self.now(), want, self.instance_id(), self.claim_until())
                     .await
                 {
                     Ok(claimed) => {
@@ -136,7 +134,7 @@ impl Engine {
 
     async fn time_to_next_due(&self) -> Result<Duration, EngineError> {
         Ok(match self.store().next_due().await? {
-            Some(at) => (at - Utc::now())
+            Some(at) => (at - self.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
                 .min(MAX_SLEEP),
@@ -152,6 +150,7 @@ mod tests {
     use super::*;
     use crate::test_support::{engine_over, lease, memory_engine, temp_dir};
     use crate::EngineConfig;
+    use chrono::Utc;
     use dynsec_core::LeaseState;
     use dynsec_store::{SqliteStore, Store};
     use std::sync::Arc;

@@ -23,10 +23,11 @@
 //! `swapped` deletes the old key. Issuance and revocation read the stored
 //! key throughout, so they keep working.
 
+use crate::aws_port::AwsHandle;
 use crate::connection::{admin_json, admin_state, producer_aad, target_aad, PendingKey};
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
-use dynsec_aws::{AwsAdmin, AwsError, MAX_KEYS_PER_USER};
+use dynsec_aws::{AwsError, MAX_KEYS_PER_USER};
 use dynsec_core::{
     AdminKeyState, AwsConnection, ConnectionFields, ItemPath, RotationInProgress, RotationPhase,
     ValidationError,
@@ -194,7 +195,7 @@ impl Engine {
         }
         let mut state = admin_state(&holder.columns)?;
         let conn = self.rotatable_connection(&holder).await?;
-        let old_admin = AwsAdmin::new(&conn, ROTATION_MAX_ATTEMPTS);
+        let old_admin = self.unkept_admin(&conn, ROTATION_MAX_ATTEMPTS);
         let keys = old_admin.own_access_keys().await.map_err(aws)?;
         if keys.len() >= MAX_KEYS_PER_USER {
             let others: Vec<&str> = keys
@@ -211,7 +212,7 @@ impl Engine {
         }
 
         // 1. started → CreateAccessKey.
-        let started_at = Utc::now().timestamp();
+        let started_at = self.now().timestamp();
         state.rotation = Some(RotationInProgress {
             phase: RotationPhase::Started,
             old_access_key_id: conn.access_key_id.clone(),
@@ -258,18 +259,18 @@ impl Engine {
         {
             Ok(cols) => cols,
             Err(err) => {
-                self.undo_new_key(&holder, &old_admin, &new_key.access_key_id)
+                self.undo_new_key(&holder, old_admin.as_ref(), &new_key.access_key_id)
                     .await;
                 return Err(err);
             }
         };
         if let Err(err) = self.write_step(&holder, &started, &created).await {
             // `started` stays: the next pass deletes the key if this fails too.
-            self.undo_new_key(&holder, &old_admin, &new_key.access_key_id)
+            self.undo_new_key(&holder, old_admin.as_ref(), &new_key.access_key_id)
                 .await;
             return Err(err);
         }
-        self.finish_from_created(&holder, &created, &conn, &old_admin, pending, state)
+        self.finish_from_created(&holder, &created, &conn, old_admin.as_ref(), pending, state)
             .await
     }
 
@@ -282,7 +283,7 @@ impl Engine {
         holder: &Holder,
         created: &ConnectionColumns,
         conn: &AwsConnection,
-        old_admin: &AwsAdmin,
+        old_admin: &dyn AwsHandle,
         pending: PendingKey,
         mut state: AdminKeyState,
     ) -> Result<AdminKeyRotation, EngineError> {
@@ -310,7 +311,7 @@ impl Engine {
         };
 
         // 3. swapped: the new key is the connection's → delete the old one.
-        let rotated_at = Utc::now();
+        let rotated_at = self.now();
         if let Some(r) = state.rotation.as_mut() {
             r.phase = RotationPhase::Swapped;
         }
@@ -330,7 +331,7 @@ impl Engine {
             return Err(err);
         }
         info!(owner = %holder.describe, old = %conn.access_key_id, new = %new_conn.access_key_id, "admin key rotated; deleting the old key");
-        let new_admin = AwsAdmin::new(&new_conn, ROTATION_MAX_ATTEMPTS);
+        let new_admin = self.unkept_admin(&new_conn, ROTATION_MAX_ATTEMPTS);
         let deleted = new_admin.delete_own_access_key(&conn.access_key_id).await;
         let old_key_deleted = match deleted {
             Ok(()) => {
@@ -415,7 +416,7 @@ impl Engine {
     }
 
     /// Deletes a new key that never became the connection's.
-    async fn undo_new_key(&self, holder: &Holder, old_admin: &AwsAdmin, new_key_id: &str) {
+    async fn undo_new_key(&self, holder: &Holder, old_admin: &dyn AwsHandle, new_key_id: &str) {
         if let Err(err) = old_admin.delete_own_access_key(new_key_id).await {
             warn!(owner = %holder.describe, key = %new_key_id, error = %err, "cannot delete the unused new admin key; the next pass retries");
         }
@@ -429,7 +430,7 @@ impl Engine {
         holder: &Holder,
         created: &ConnectionColumns,
         conn: &AwsConnection,
-        old_admin: &AwsAdmin,
+        old_admin: &dyn AwsHandle,
         new_key_id: &str,
     ) {
         if let Err(err) = old_admin.delete_own_access_key(new_key_id).await {
@@ -468,7 +469,7 @@ impl Engine {
     /// Whether whoever started `rotation` is gone: a stopped gateway (see
     /// the housekeeper's `is_dead`), or any run past every time limit.
     async fn rotation_abandoned(&self, rotation: &RotationInProgress) -> Result<bool, EngineError> {
-        let age = Utc::now().timestamp() - rotation.started_at;
+        let age = self.now().timestamp() - rotation.started_at;
         if age > ROTATION_ABANDONED_AFTER_SECS {
             return Ok(true);
         }
@@ -494,7 +495,7 @@ impl Engine {
                 holder.protection_key.as_deref(),
             )
             .await?;
-        let admin = AwsAdmin::new(&conn, ROTATION_MAX_ATTEMPTS);
+        let admin = self.unkept_admin(&conn, ROTATION_MAX_ATTEMPTS);
         state.rotation = None;
         let recovered = match rotation.phase {
             RotationPhase::Started => {
@@ -540,7 +541,7 @@ impl Engine {
                             holder,
                             &holder.columns,
                             &conn,
-                            &admin,
+                            admin.as_ref(),
                             pending,
                             in_progress,
                         )
@@ -566,7 +567,7 @@ impl Engine {
                         .map_err(aws)?;
                     info!(owner = %holder.describe, key = %rotation.old_access_key_id, "finished an interrupted rotation: deleted the old key");
                 }
-                state.last_rotation = state.last_rotation.or(Some(Utc::now().timestamp()));
+                state.last_rotation = state.last_rotation.or(Some(self.now().timestamp()));
                 ConnectionColumns {
                     admin_json: admin_json(&state),
                     ..holder.columns.clone()
@@ -631,7 +632,7 @@ impl Engine {
         }
         let due = state
             .next_rotation_due()
-            .is_some_and(|due| due <= Utc::now().timestamp());
+            .is_some_and(|due| due <= self.now().timestamp());
         if !due || state.host_identity.is_some() {
             return Ok(false);
         }
@@ -651,7 +652,7 @@ impl Engine {
         };
         let attempts = state.last_failure.as_ref().map_or(0, |f| f.attempts) + 1;
         state.last_failure = Some(dynsec_core::admin_key::RotationFailure {
-            at: Utc::now().timestamp(),
+            at: self.now().timestamp(),
             error: error.chars().take(1000).collect(),
             attempts,
         });

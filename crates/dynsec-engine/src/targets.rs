@@ -84,12 +84,12 @@ impl Engine {
             input.connection.validate(&ConnectionFields::TARGET)?;
         }
         let mut state = AdminKeyState::default();
-        apply_admin_settings(&mut state, &input, Utc::now().timestamp())?;
+        apply_admin_settings(&mut state, &input, self.now().timestamp())?;
         limits::text("description", &input.description, limits::DESCRIPTION)?;
         let protection_key = self
             .protection_key_field("key", input.protection_key.as_deref())
             .await?;
-        let now = Utc::now();
+        let now = self.now();
         let uid = dynsec_crypto::random_id(20);
         let mut record = TargetRecord {
             id: 0,
@@ -135,7 +135,7 @@ impl Engine {
             )));
         }
         let was_host = state.host_identity.is_some();
-        apply_admin_settings(&mut state, &input, Utc::now().timestamp())?;
+        apply_admin_settings(&mut state, &input, self.now().timestamp())?;
         let mut connection = input.connection.clone();
         if input.host_identity.is_none() && connection.secret_access_key.is_empty() && !was_host {
             let stored = self
@@ -175,7 +175,7 @@ impl Engine {
         record.description = input.description;
         record.protection_key = protection_key;
         record.delete_protection = input.delete_protection;
-        record.modified_at = Utc::now();
+        record.modified_at = self.now();
         // The connection first, only if it is still the one read: a key
         // rotated meanwhile must not be overwritten by the old one.
         if !self

@@ -284,7 +284,7 @@ impl Engine {
         match self.store().next_due().await {
             Ok(next) => {
                 let lag = next
-                    .map(|due| (chrono::Utc::now() - due).num_milliseconds().max(0))
+                    .map(|due| (self.now() - due).num_milliseconds().max(0))
                     .unwrap_or(0);
                 metrics.reaper_lag_seconds.set(lag as f64 / 1000.0);
             }
