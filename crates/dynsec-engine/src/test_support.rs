@@ -1,12 +1,15 @@
 //! Shared fixtures for the engine's unit tests: an engine over a real SQLite
-//! store, and leases and dynamic secrets that never reach AWS.
+//! store (with the in-memory AWS fake and tokio's clock, or the SDK and the
+//! system clock), and leases and dynamic secrets.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::clock::{Clock, TokioClock};
+use crate::fake_aws::FakeAws;
 use crate::{Caller, Engine, EngineConfig, ProducerInput, ProducerTargetInput};
 use chrono::{DateTime, Utc};
 use dynsec_core::{
-    AccessMode, AwsConnection, ItemPath, Lease, LeaseState, PasswordPolicy, ProducerSettings,
-    SecretString,
+    AccessMode, AwsConnection, ItemPath, Lease, LeaseState, NewLease, PasswordPolicy,
+    ProducerSettings, SecretString,
 };
 use dynsec_crypto::{Keyring, MasterKey, Sealer};
 use dynsec_store::{SqliteStore, Store};
@@ -31,6 +34,94 @@ pub async fn memory_engine() -> (Engine, Arc<dyn Store>) {
         engine_over(store.clone(), EngineConfig::default()).await,
         store,
     )
+}
+
+/// Keeps tokio's paused clock from advancing by itself while it lives:
+/// time then moves only when the test calls `tokio::time::advance`.
+///
+/// Paused tokio time advances to the next timer whenever the runtime has
+/// nothing to run, and it cannot see sqlx's SQLite worker thread: while a
+/// query runs, the clock would jump to the next timer, firing sqlx's own
+/// acquire timeout or any sleep early. A blocking task holds that off
+/// (tokio does not auto-advance while one runs), until this is dropped.
+#[derive(Debug)]
+pub struct TimeHold(#[allow(dead_code)] std::sync::mpsc::Sender<()>);
+
+/// Holds the clock (see [`TimeHold`]). Call it first thing in a test with
+/// `start_paused = true`, before any store is opened.
+pub fn hold_time() -> TimeHold {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    tokio::task::spawn_blocking(move || {
+        // Returns once the hold is dropped.
+        let _ = stopped.recv();
+    });
+    TimeHold(stop)
+}
+
+/// Tokio's clock, held for as long as the engine reading it lives.
+struct HeldClock {
+    clock: TokioClock,
+    _hold: TimeHold,
+}
+
+impl Clock for HeldClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
+
+/// An engine over a private in-memory store that reaches AWS through the
+/// in-memory fake and reads tokio's time (`clock::TokioClock`), for tests
+/// with `start_paused = true`: time moves only when the test advances it
+/// (see [`TimeHold`]), so backoff, claims and delays take no real time.
+pub async fn fake_engine_with(config: EngineConfig) -> (Engine, Arc<dyn Store>, FakeAws) {
+    let hold = hold_time();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let (engine, aws) = fake_engine_over(store.clone(), config, hold).await;
+    (engine, store, aws)
+}
+
+/// [`fake_engine_with`] over `store` (opened after `hold` was taken).
+pub async fn fake_engine_over(
+    store: Arc<dyn Store>,
+    config: EngineConfig,
+    hold: TimeHold,
+) -> (Engine, FakeAws) {
+    let aws = FakeAws::new();
+    let engine = Engine::with_seams(
+        store,
+        Sealer::with_keyring(Keyring::new(MasterKey::generate())),
+        config,
+        Arc::new(aws.clone()),
+        Arc::new(HeldClock {
+            clock: TokioClock::new(),
+            _hold: hold,
+        }),
+    );
+    engine.prepare_master_key().await.unwrap();
+    (engine, aws)
+}
+
+/// [`fake_engine_with`] the default settings.
+pub async fn fake_engine() -> (Engine, Arc<dyn Store>, FakeAws) {
+    fake_engine_with(EngineConfig::default()).await
+}
+
+/// Advances the held clock by `step` until `task` has finished, at most
+/// `limit` in all: for a test waiting on something that sleeps.
+pub async fn advance_until_finished<T>(
+    task: &tokio::task::JoinHandle<T>,
+    step: std::time::Duration,
+    limit: std::time::Duration,
+) {
+    let mut advanced = std::time::Duration::ZERO;
+    while !task.is_finished() && advanced < limit {
+        tokio::time::advance(step).await;
+        advanced += step;
+        // Real time for the store's worker thread to answer.
+        tokio::task::yield_now().await;
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
 
 /// A fresh directory for a file-backed store.
@@ -102,25 +193,19 @@ pub fn inline_producer(name: &str) -> ProducerInput {
 
 /// An iam_user lease of `producer_id` in `state`, expiring at `expires_at`.
 pub fn lease(id: &str, producer_id: i64, state: LeaseState, expires_at: DateTime<Utc>) -> Lease {
-    Lease {
-        id: id.into(),
-        producer_id,
-        producer_name: "/ds".into(),
-        mode: AccessMode::IamUser,
-        principal: format!("tmp.ds.{id}"),
-        access_key_id: None,
-        role_arn: None,
-        account_id: None,
+    Lease::of_state(
+        NewLease {
+            id: id.into(),
+            producer_id,
+            producer_name: "/ds".into(),
+            mode: AccessMode::IamUser,
+            principal: format!("tmp.ds.{id}"),
+            owner: "node.test".into(),
+            created_at: Utc::now(),
+            expires_at,
+        },
         state,
-        owner: "node.test".into(),
-        created_at: Utc::now(),
-        expires_at,
-        attempts: 0,
-        last_error: None,
-        next_attempt_at: None,
-        created: None,
-        revoked_at: None,
-    }
+    )
 }
 
 /// The first admin, who may do anything.
