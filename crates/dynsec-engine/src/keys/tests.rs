@@ -2,13 +2,13 @@
 //! after a crash, wrong master keys, protection keys and split keys.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use super::*;
+use super::{CustomerFragments, MasterKeyCustody, ProtectionKeyInput};
 use crate::test_support::{self, admin, path};
-use crate::{EngineConfig, ProducerInput, TargetInput};
+use crate::{Engine, EngineConfig, EngineError, ProducerInput, TargetInput};
 use dynsec_core::AwsConnection;
-use dynsec_crypto::Sealer;
-use dynsec_store::{SqliteStore, Store};
-use std::sync::Mutex;
+use dynsec_crypto::{sealed_key_id, KeyFragment, KeyId, Keyring, MasterKey, Sealer};
+use dynsec_store::{SealedKind, SqliteStore, Store};
+use std::sync::{Arc, Mutex};
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
