@@ -5,7 +5,6 @@
 
 use super::sealed_aad;
 use crate::{Engine, EngineError};
-use chrono::Utc;
 use dynsec_crypto::{CryptoError, KeyId, MasterKey};
 use tracing::{info, warn};
 
@@ -38,7 +37,7 @@ impl Engine {
     pub async fn rotate_master_key(&self) -> Result<RotationReport, EngineError> {
         let _one = self.keys().rotation.lock().await;
         // One rotation at a time across every gateway on the store, too.
-        let now = Utc::now();
+        let now = self.now();
         if !self
             .store()
             .try_hold_duty(

@@ -128,7 +128,7 @@ impl Engine {
             material.extend_from_slice(fragment.as_bytes());
         }
         let uid = dynsec_crypto::random_id(20);
-        let now = Utc::now();
+        let now = self.now();
         let mut record = ProtectionKeyRecord {
             id: 0,
             sealed_fragments: self.inner.sealer.seal(&protection_key_aad(&uid), &material),
