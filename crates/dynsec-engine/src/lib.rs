@@ -9,6 +9,7 @@
 
 mod access;
 mod auth;
+mod authz;
 mod aws_clients;
 mod claims;
 mod connection;
@@ -41,6 +42,7 @@ mod tests;
 
 pub use access::{AuthMethodInput, AuthMethodView, NewAuthMethod, RoleView};
 pub use auth::{AuthAttempt, Caller, IssuedToken, NewAdminKey};
+pub use authz::{Needs, On, Rule, UseCase};
 pub use duty::{Duty, DutyHealth, Health};
 pub use early_revocation::DENY_WRITTEN;
 pub use error::EngineError;

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::connection::{admin_json, admin_state, target_aad, PendingKey};
-use crate::test_support::{memory_engine, path};
+use crate::test_support::{admin, memory_engine, path};
 use crate::TargetInput;
 use dynsec_aws::AwsAdmin;
 use dynsec_core::{RotationInProgress, RotationPhase};
@@ -45,15 +45,18 @@ async fn a_rotation_interrupted_after_creating_its_key_is_finished_by_the_next_p
     };
     let (engine, store) = memory_engine().await;
     engine
-        .create_target(TargetInput {
-            name: path("/aws/created"),
-            description: String::new(),
-            connection: moto.connection(&old),
-            protection_key: None,
-            delete_protection: false,
-            admin_rotation: Default::default(),
-            host_identity: None,
-        })
+        .create_target(
+            &admin(),
+            TargetInput {
+                name: path("/aws/created"),
+                description: String::new(),
+                connection: moto.connection(&old),
+                protection_key: None,
+                delete_protection: false,
+                admin_rotation: Default::default(),
+                host_identity: None,
+            },
+        )
         .await
         .unwrap();
 
@@ -97,14 +100,14 @@ async fn a_rotation_interrupted_after_creating_its_key_is_finished_by_the_next_p
         .unwrap());
     // Meanwhile the old key is what issuance and revocation use.
     let details = engine
-        .get_target_details(&path("/aws/created"))
+        .get_target_details(&admin(), &path("/aws/created"))
         .await
         .unwrap();
     assert_eq!(details.connection.access_key_id, old.access_key_id);
 
     assert_eq!(engine.admin_rotation_pass().await.unwrap(), 1);
     let details = engine
-        .get_target_details(&path("/aws/created"))
+        .get_target_details(&admin(), &path("/aws/created"))
         .await
         .unwrap();
     assert_eq!(details.connection.access_key_id, new_key.access_key_id);
