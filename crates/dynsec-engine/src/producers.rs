@@ -131,12 +131,14 @@ impl Engine {
         name: &ItemPath,
         mut input: ProducerInput,
     ) -> Result<ProducerView, EngineError> {
+        // The target is checked by `apply_target`, after the rename's rules:
+        // `input` names the kept target too, which a face's request did not
+        // (that one was checked up front by `producer_to_update`).
         authorize(
             caller,
             UseCase::UpdateDynamicSecret,
             &Requested {
                 new_name: Some(&input.name),
-                target: named_target(&input.target),
                 ..Requested::name(name)
             },
         )?;
