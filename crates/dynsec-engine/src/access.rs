@@ -1,5 +1,6 @@
-//! Access control: API-key auth methods, roles with path rules, and the checks
-//! every operation runs before it touches anything.
+//! Access control: API-key auth methods, roles with path rules, and the
+//! caller's checks (`Caller::can`/`require`). What each use case needs is
+//! stated in `authz.rs`; the rules below depend on stored objects.
 //!
 //! Two rules keep a caller from raising its own (or anyone's) rights:
 //!
@@ -13,6 +14,7 @@
 //!   role unlinked or deleted) may only give capabilities the caller itself
 //!   holds on every path concerned. The first admin may do anything.
 
+use crate::authz::{authorize, Requested, UseCase};
 use crate::paging::{fill, parse_token, Paged};
 use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
@@ -217,8 +219,14 @@ pub struct RoleView {
 impl Engine {
     pub async fn create_auth_method(
         &self,
+        caller: &Caller,
         input: AuthMethodInput,
     ) -> Result<NewAuthMethod, EngineError> {
+        authorize(
+            caller,
+            UseCase::CreateAuthMethod,
+            &Requested::name(&input.name),
+        )?;
         limits::text("description", &input.description, limits::DESCRIPTION)?;
         limits::list("bound-ips", &input.bound_ips, limits::LIST_ENTRIES, 64)?;
         for ip in &input.bound_ips {
@@ -270,7 +278,16 @@ impl Engine {
         })
     }
 
-    pub async fn get_auth_method(&self, name: &ItemPath) -> Result<AuthMethodView, EngineError> {
+    pub async fn get_auth_method(
+        &self,
+        caller: &Caller,
+        name: &ItemPath,
+    ) -> Result<AuthMethodView, EngineError> {
+        authorize(caller, UseCase::GetAuthMethod, &Requested::name(name))?;
+        self.auth_method_view(name).await
+    }
+
+    async fn auth_method_view(&self, name: &ItemPath) -> Result<AuthMethodView, EngineError> {
         let record = self
             .store()
             .api_key_by_name(name.as_str())
@@ -289,6 +306,7 @@ impl Engine {
         filter: &str,
         page_token: Option<&str>,
     ) -> Result<Paged<AuthMethodView>, EngineError> {
+        authorize(caller, UseCase::ListAuthMethods, &Requested::nothing())?;
         let start = parse_token::<AuthMethods>(page_token)?;
         let store = self.store();
         let page = fill(
@@ -332,8 +350,13 @@ impl Engine {
 
     /// Deletes an auth method with its tokens and role associations. The
     /// first admin key and protected methods are refused.
-    pub async fn delete_auth_method(&self, name: &ItemPath) -> Result<(), EngineError> {
-        let view = self.get_auth_method(name).await?;
+    pub async fn delete_auth_method(
+        &self,
+        caller: &Caller,
+        name: &ItemPath,
+    ) -> Result<(), EngineError> {
+        authorize(caller, UseCase::DeleteAuthMethod, &Requested::name(name))?;
+        let view = self.auth_method_view(name).await?;
         if view.record.is_admin {
             return Err(EngineError::Conflict(format!(
                 "'{name}' is the admin key and cannot be deleted"
@@ -350,9 +373,11 @@ impl Engine {
 
     pub async fn create_role(
         &self,
+        caller: &Caller,
         name: &ItemPath,
         description: String,
     ) -> Result<i64, EngineError> {
+        authorize(caller, UseCase::CreateRole, &Requested::name(name))?;
         limits::text("description", &description, limits::DESCRIPTION)?;
         let now = self.now();
         Ok(self
@@ -367,7 +392,12 @@ impl Engine {
             .await?)
     }
 
-    pub async fn get_role(&self, name: &ItemPath) -> Result<RoleView, EngineError> {
+    pub async fn get_role(
+        &self,
+        caller: &Caller,
+        name: &ItemPath,
+    ) -> Result<RoleView, EngineError> {
+        authorize(caller, UseCase::GetRole, &Requested::name(name))?;
         let record = self.role_record(name).await?;
         let rules = self.store().role_rules(record.id).await?;
         let assocs = self.store().assocs_of_role(record.id).await?;
@@ -387,6 +417,7 @@ impl Engine {
         filter: &str,
         page_token: Option<&str>,
     ) -> Result<Paged<RoleView>, EngineError> {
+        authorize(caller, UseCase::ListRoles, &Requested::nothing())?;
         let start = parse_token::<Roles>(page_token)?;
         let store = self.store();
         let page = fill(
@@ -433,6 +464,7 @@ impl Engine {
     /// Deletes a role. Its denies leave the auth methods it was associated
     /// with, so they are lifted as [`Engine::may_lift_denies`] allows.
     pub async fn delete_role(&self, caller: &Caller, name: &ItemPath) -> Result<(), EngineError> {
+        authorize(caller, UseCase::DeleteRole, &Requested::name(name))?;
         let record = self.role_record(name).await?;
         let rules = self.store().role_rules(record.id).await?;
         let remaining = self.rules_beside_role(record.id).await?;
@@ -449,6 +481,7 @@ impl Engine {
         role: &ItemPath,
         rule: PathRule,
     ) -> Result<(), EngineError> {
+        authorize(caller, UseCase::SetRoleRule, &Requested::name(role))?;
         let record = self.role_record(role).await?;
         self.may_grant(caller, &rule)?;
         let rules = self.store().role_rules(record.id).await?;
@@ -472,6 +505,7 @@ impl Engine {
         rule_type: RuleType,
         path: &str,
     ) -> Result<(), EngineError> {
+        authorize(caller, UseCase::DeleteRoleRule, &Requested::name(role))?;
         let record = self.role_record(role).await?;
         let path = normalize_rule_path(path);
         let rules = self.store().role_rules(record.id).await?;
@@ -503,6 +537,14 @@ impl Engine {
         role: &ItemPath,
         auth_method: &ItemPath,
     ) -> Result<String, EngineError> {
+        authorize(
+            caller,
+            UseCase::AssocRoleAm,
+            &Requested {
+                auth_method: Some(auth_method),
+                ..Requested::name(role)
+            },
+        )?;
         let record = self.role_record(role).await?;
         for rule in self.store().role_rules(record.id).await? {
             self.may_grant(caller, &rule)?;
@@ -535,6 +577,7 @@ impl Engine {
     /// [`Engine::may_lift_denies`] allows. A caller without `update` learns
     /// nothing about whether the association exists.
     pub async fn delete_assoc(&self, caller: &Caller, id: &str) -> Result<(), EngineError> {
+        authorize(caller, UseCase::DeleteAssoc, &Requested::nothing())?;
         let assoc = match self.find_assoc(id).await {
             Ok(assoc) => assoc,
             Err(EngineError::NotFound(_)) if !caller.is_admin => {

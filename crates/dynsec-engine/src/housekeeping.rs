@@ -536,7 +536,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::test_support::{connection, engine_over, path};
+    use crate::test_support::{admin, connection, engine_over, path};
     use crate::{EngineConfig, TargetInput};
     use dynsec_store::{SqliteStore, Store};
     use std::sync::Arc;
@@ -594,15 +594,18 @@ mod tests {
         };
         let engine = engine_over(store.clone(), config).await;
         engine
-            .create_target(TargetInput {
-                name: path("/aws/silent"),
-                description: String::new(),
-                connection: connection(&endpoint),
-                protection_key: None,
-                delete_protection: false,
-                admin_rotation: Default::default(),
-                host_identity: None,
-            })
+            .create_target(
+                &admin(),
+                TargetInput {
+                    name: path("/aws/silent"),
+                    description: String::new(),
+                    connection: connection(&endpoint),
+                    protection_key: None,
+                    delete_protection: false,
+                    admin_rotation: Default::default(),
+                    host_identity: None,
+                },
+            )
             .await
             .unwrap();
 

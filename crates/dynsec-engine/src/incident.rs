@@ -10,6 +10,7 @@
 //! Leases of secrets the caller may not read are neither listed nor
 //! mentioned, so the answer reveals nothing about them.
 
+use crate::authz::{authorize, Requested, UseCase};
 use crate::{Caller, Engine, EngineError};
 use dynsec_core::access::{Capability, RuleType};
 use dynsec_core::{ItemPath, Lease};
@@ -77,6 +78,7 @@ impl Engine {
         page_token: Option<&str>,
         limit: u32,
     ) -> Result<LeasePage, EngineError> {
+        authorize(caller, UseCase::ListLeasesUnder, &Requested::nothing())?;
         let scope = Scope::of(path);
         let mut after = match page_token.map(str::trim).filter(|t| !t.is_empty()) {
             Some(raw) => Some(PageToken::<LeasesUnderPrefix>::parse(
@@ -122,6 +124,7 @@ impl Engine {
         caller: &Caller,
         path: Option<&ItemPath>,
     ) -> Result<RevokeReport, EngineError> {
+        authorize(caller, UseCase::RevokeLeasesUnder, &Requested::nothing())?;
         let scope = Scope::of(path);
         let mut report = RevokeReport::default();
         let mut after: Option<PageToken<LeasesUnderPrefix>> = None;
@@ -157,7 +160,7 @@ impl Engine {
                 futures::stream::iter(revocable)
                     .map(|lease| async move {
                         let outcome = match ItemPath::parse("path", &lease.producer_name) {
-                            Ok(name) => self.revoke_lease(&name, &lease.id).await,
+                            Ok(name) => self.revoke_lease(caller, &name, &lease.id).await,
                             Err(err) => Err(err.into()),
                         };
                         (lease, outcome)

@@ -35,7 +35,7 @@ async fn every_step_secret(engine: &Engine, aws: &FakeAws) -> i64 {
 
 async fn issue(engine: &Engine) -> Result<IssuedValue, EngineError> {
     engine
-        .get_value("p-testadmin0001", &path("/ds/a"), &[])
+        .get_value(&admin(), &path("/ds/a"), &[])
         .await
 }
 

@@ -6,8 +6,9 @@
 //! lease. The work runs on its own task, so a client that hangs up mid-way
 //! cannot leave an intent half-done.
 
+use crate::authz::{authorize, Requested, UseCase};
 use crate::aws_port::AwsHandle;
-use crate::{Engine, EngineError};
+use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, SecondsFormat, Utc};
 use dynsec_aws::{
     AssumeRoleRequest, FederationTokenRequest, MfaCode, NewIamUser, SessionTokenRequest,
@@ -127,16 +128,16 @@ impl IssuedValue {
 }
 
 impl Engine {
-    /// Issues a new credential from the dynamic secret `name` for the caller
-    /// `access_id` (a user-name template may name it). `args` are the
+    /// Issues a new credential from the dynamic secret `name` for `caller`
+    /// (a user-name template may name its access id). `args` are the
     /// caller's `k=v` options; only `role-arn=<arn>` is understood.
     pub async fn get_value(
         &self,
-        access_id: &str,
+        caller: &Caller,
         name: &ItemPath,
         args: &[String],
     ) -> Result<IssuedValue, EngineError> {
-        self.get_value_unless(access_id, name, args, std::future::pending())
+        self.get_value_unless(caller, name, args, std::future::pending())
             .await
     }
 
@@ -148,11 +149,13 @@ impl Engine {
     /// only once the lease is active, so it never holds an intent open.
     pub async fn get_value_unless(
         &self,
-        access_id: &str,
+        caller: &Caller,
         name: &ItemPath,
         args: &[String],
         client_gone: impl std::future::Future<Output = ()> + Send,
     ) -> Result<IssuedValue, EngineError> {
+        authorize(caller, UseCase::GetValue, &Requested::name(name))?;
+        let access_id = caller.access_id.as_str();
         let producer = self.producer_record(name).await?;
         let mut issued = self.issue(producer.clone(), access_id, args).await?;
         let delay = producer.settings.secure_access_delay_secs;

@@ -8,6 +8,7 @@
 //! list some entries), whatever exists in other folders, and the secrets'
 //! targets come joined into the page (no lookup per secret).
 
+use crate::authz::{authorize, Requested, UseCase};
 use crate::paging::{fill, parse_token, Paged};
 use crate::{Caller, Engine, EngineError, ProducerView};
 use dynsec_core::access::{pattern_covers, patterns_overlap, Capability, RuleType};
@@ -105,6 +106,7 @@ impl Engine {
         caller: &Caller,
         query: &ItemQuery,
     ) -> Result<ItemListing, EngineError> {
+        authorize(caller, UseCase::ListItems, &Requested::nothing())?;
         let folder = normalize_folder(&query.path);
         let kinds = item_kinds(&query.types);
         let start = parse_token::<ItemsInFolder>(query.page_token.as_deref())?;
@@ -153,13 +155,24 @@ impl Engine {
         Ok(listing)
     }
 
-    pub async fn describe_item(&self, name: &ItemPath) -> Result<ItemView, EngineError> {
-        self.get_producer(name).await
+    pub async fn describe_item(
+        &self,
+        caller: &Caller,
+        name: &ItemPath,
+    ) -> Result<ItemView, EngineError> {
+        authorize(caller, UseCase::DescribeItem, &Requested::name(name))?;
+        let record = self.producer_record(name).await?;
+        self.producer_view(record).await
     }
 
     /// Deletes the dynamic secret `name`, or else the protection key `name`.
-    pub async fn delete_item(&self, name: &ItemPath) -> Result<i64, EngineError> {
-        match self.delete_producer(name).await {
+    pub async fn delete_item(&self, caller: &Caller, name: &ItemPath) -> Result<i64, EngineError> {
+        authorize(caller, UseCase::DeleteItem, &Requested::name(name))?;
+        let secret = match self.producer_record(name).await {
+            Ok(record) => self.remove_producer(record).await,
+            Err(err) => Err(err),
+        };
+        match secret {
             Err(EngineError::NotFound(not_found)) => match self.delete_protection_key(name).await {
                 Err(EngineError::NotFound(_)) => Err(EngineError::NotFound(not_found)),
                 other => other,

@@ -2,6 +2,7 @@
 //! changing a TTL. A lease becomes `Revoked` only once AWS confirmed the
 //! teardown; failures leave it `Failed` with the error and the next attempt.
 
+use crate::authz::{authorize, Requested, UseCase};
 use crate::early_revocation::uses_early_revocation;
 use crate::issue::seconds;
 use crate::{Caller, Engine, EngineError};
@@ -33,6 +34,13 @@ const REVOKE_MAX_ATTEMPTS: u32 = 3;
 const OTHER_CLAIM_WAIT: Duration = Duration::from_secs(10);
 const OTHER_CLAIM_POLL: Duration = Duration::from_millis(200);
 
+/// Soft-delete arrives as a revocation (`soft-delete` on revoke-tmp-creds):
+/// what revoking needs first, then the admin key.
+fn forget_allowed(caller: &Caller, name: &ItemPath) -> Result<(), EngineError> {
+    authorize(caller, UseCase::RevokeLease, &Requested::name(name))?;
+    authorize(caller, UseCase::ForgetLeases, &Requested::name(name))
+}
+
 impl Engine {
     /// Up to `limit` (default and most: [`TMP_CREDS_MAX`]) live leases of a
     /// dynamic secret, newest first, starting after lease `after` (the last
@@ -40,10 +48,12 @@ impl Engine {
     /// secret's live-lease index, however many leases the secret has.
     pub async fn list_leases(
         &self,
+        caller: &Caller,
         name: &ItemPath,
         after: Option<&str>,
         limit: Option<u32>,
     ) -> Result<Vec<Lease>, EngineError> {
+        authorize(caller, UseCase::ListLeases, &Requested::name(name))?;
         let limit = match limit {
             None => TMP_CREDS_MAX,
             Some(n) if (1..=TMP_CREDS_MAX).contains(&n) => n,
@@ -87,9 +97,11 @@ impl Engine {
     /// without, refused: the session only expires.
     pub async fn revoke_lease(
         &self,
+        caller: &Caller,
         name: &ItemPath,
         lease_id: &str,
     ) -> Result<Lease, EngineError> {
+        authorize(caller, UseCase::RevokeLease, &Requested::name(name))?;
         let producer = self.producer_record(name).await?;
         let lease = self.lease_of(&producer, lease_id).await?;
         if matches!(
@@ -135,7 +147,12 @@ impl Engine {
 
     /// Revokes every revocable lease of a dynamic secret (iam_user leases,
     /// and assumed_role ones with `early-revocation`).
-    pub async fn revoke_all(&self, name: &ItemPath) -> Result<RevokeAll, EngineError> {
+    pub async fn revoke_all(
+        &self,
+        caller: &Caller,
+        name: &ItemPath,
+    ) -> Result<RevokeAll, EngineError> {
+        authorize(caller, UseCase::RevokeAllLeases, &Requested::name(name))?;
         let producer = self.producer_record(name).await?;
         self.revoke_all_of(&producer).await
     }
@@ -184,10 +201,12 @@ impl Engine {
     /// Sets a lease to expire `new_ttl_minutes` from now.
     pub async fn update_lease_ttl(
         &self,
+        caller: &Caller,
         name: &ItemPath,
         lease_id: &str,
         new_ttl_minutes: u64,
     ) -> Result<Lease, EngineError> {
+        authorize(caller, UseCase::UpdateLeaseTtl, &Requested::name(name))?;
         if new_ttl_minutes == 0 {
             return Err(ValidationError::new("new-ttl-min", "must be greater than zero").into());
         }
@@ -375,7 +394,7 @@ impl Engine {
         name: &ItemPath,
         lease_id: &str,
     ) -> Result<Lease, EngineError> {
-        caller.require_admin()?;
+        forget_allowed(caller, name)?;
         let producer = self.producer_record(name).await?;
         let lease = self.lease_of(&producer, lease_id).await?;
         self.forget(caller, lease).await
@@ -388,7 +407,7 @@ impl Engine {
         caller: &Caller,
         name: &ItemPath,
     ) -> Result<Vec<Lease>, EngineError> {
-        caller.require_admin()?;
+        forget_allowed(caller, name)?;
         let producer = self.producer_record(name).await?;
         let mut forgotten = Vec::new();
         for lease in self.store().leases_of_producer(producer.id, false).await? {

@@ -11,6 +11,7 @@ mod access;
 mod auth;
 #[cfg(test)]
 mod auth_limiter_tests;
+mod authz;
 mod aws_clients;
 mod aws_port;
 mod aws_sdk;
@@ -52,6 +53,7 @@ mod tests;
 
 pub use access::{AuthMethodInput, AuthMethodView, NewAuthMethod, RoleView};
 pub use auth::{AuthAttempt, Caller, IssuedToken, NewAdminKey};
+pub use authz::{Needs, On, Rule, UseCase};
 pub use duty::{Duty, DutyHealth, Health};
 pub use early_revocation::DENY_WRITTEN;
 pub use error::EngineError;

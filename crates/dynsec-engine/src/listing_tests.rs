@@ -187,7 +187,7 @@ async fn tmp_creds_answers_are_capped_and_walk_every_live_lease_once() {
         store.insert_lease(&l).await.unwrap();
     }
     let name = path("/busy");
-    let first = gw.list_leases(&name, None, None).await.unwrap();
+    let first = gw.list_leases(&admin(), &name, None, None).await.unwrap();
     assert_eq!(
         first.len(),
         crate::TMP_CREDS_MAX as usize,
@@ -199,7 +199,7 @@ async fn tmp_creds_answers_are_capped_and_walk_every_live_lease_once() {
     let mut after: Option<String> = None;
     loop {
         let page = gw
-            .list_leases(&name, after.as_deref(), Some(700))
+            .list_leases(&admin(), &name, after.as_deref(), Some(700))
             .await
             .unwrap();
         assert!(page.len() <= 700);
@@ -213,11 +213,14 @@ async fn tmp_creds_answers_are_capped_and_walk_every_live_lease_once() {
     assert_eq!(seen.iter().cloned().collect::<BTreeSet<_>>(), live);
 
     for limit in [0, crate::TMP_CREDS_MAX + 1] {
-        let err = gw.list_leases(&name, None, Some(limit)).await.unwrap_err();
+        let err = gw
+            .list_leases(&admin(), &name, None, Some(limit))
+            .await
+            .unwrap_err();
         assert_eq!(field_of(&err), "limit");
     }
     let err = gw
-        .list_leases(&name, Some("no-such-lease"), None)
+        .list_leases(&admin(), &name, Some("no-such-lease"), None)
         .await
         .unwrap_err();
     assert_eq!(field_of(&err), "after");

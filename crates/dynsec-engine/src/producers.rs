@@ -1,5 +1,6 @@
 //! AWS dynamic secrets ("producers"): where they live, what they issue.
 
+use crate::authz::{authorize, Requested, UseCase};
 use crate::connection::{admin_state, producer_aad};
 use crate::paging::{fill, parse_token, Paged};
 use crate::rotation::RotationSchedule;
@@ -60,6 +61,14 @@ impl Engine {
         caller: &Caller,
         mut input: ProducerInput,
     ) -> Result<ProducerView, EngineError> {
+        authorize(
+            caller,
+            UseCase::CreateDynamicSecret,
+            &Requested {
+                target: named_target(&input.target),
+                ..Requested::name(&input.name)
+            },
+        )?;
         input.settings.validate_for(input.name.as_str())?;
         self.item_name_free(&input.name).await?;
         input.settings.protection_key = self
@@ -122,6 +131,17 @@ impl Engine {
         name: &ItemPath,
         mut input: ProducerInput,
     ) -> Result<ProducerView, EngineError> {
+        // The target is checked by `apply_target`, after the rename's rules:
+        // `input` names the kept target too, which a face's request did not
+        // (that one was checked up front by `producer_to_update`).
+        authorize(
+            caller,
+            UseCase::UpdateDynamicSecret,
+            &Requested {
+                new_name: Some(&input.name),
+                ..Requested::name(name)
+            },
+        )?;
         if &input.name != name {
             self.may_move(caller, RuleType::Item, name, &input.name)?;
             self.item_name_free(&input.name).await?;
@@ -200,7 +220,36 @@ impl Engine {
         self.producer_view(record).await
     }
 
-    pub async fn get_producer(&self, name: &ItemPath) -> Result<ProducerView, EngineError> {
+    /// The dynamic secret an update of `name` starts from: an update
+    /// replaces every field, so a face fills what its request leaves out
+    /// from this. Checked as [`Engine::update_producer`] is (`new_name`,
+    /// and `target` when the request names one), before the lookup.
+    pub async fn producer_to_update(
+        &self,
+        caller: &Caller,
+        name: &ItemPath,
+        new_name: &ItemPath,
+        target: Option<&str>,
+    ) -> Result<ProducerView, EngineError> {
+        authorize(
+            caller,
+            UseCase::UpdateDynamicSecret,
+            &Requested {
+                new_name: Some(new_name),
+                target,
+                ..Requested::name(name)
+            },
+        )?;
+        let record = self.producer_record(name).await?;
+        self.producer_view(record).await
+    }
+
+    pub async fn get_producer(
+        &self,
+        caller: &Caller,
+        name: &ItemPath,
+    ) -> Result<ProducerView, EngineError> {
+        authorize(caller, UseCase::GetDynamicSecret, &Requested::name(name))?;
         let record = self.producer_record(name).await?;
         self.producer_view(record).await
     }
@@ -214,6 +263,7 @@ impl Engine {
         filter: &str,
         page_token: Option<&str>,
     ) -> Result<Paged<ProducerView>, EngineError> {
+        authorize(caller, UseCase::ListDynamicSecrets, &Requested::nothing())?;
         let start = parse_token::<DynamicSecrets>(page_token)?;
         let store = self.store();
         fill(
@@ -238,8 +288,19 @@ impl Engine {
     /// Deletes a dynamic secret after revoking every credential it issued.
     /// Refused under delete protection, and when a revocation fails (the
     /// secret stays so its leases can still be revoked; they are retried).
-    pub async fn delete_producer(&self, name: &ItemPath) -> Result<i64, EngineError> {
+    pub async fn delete_producer(
+        &self,
+        caller: &Caller,
+        name: &ItemPath,
+    ) -> Result<i64, EngineError> {
+        authorize(caller, UseCase::DeleteDynamicSecret, &Requested::name(name))?;
         let record = self.producer_record(name).await?;
+        self.remove_producer(record).await
+    }
+
+    /// [`Engine::delete_producer`] of `record`, once the caller is allowed.
+    pub(crate) async fn remove_producer(&self, record: ProducerRecord) -> Result<i64, EngineError> {
+        let name = &record.name;
         if record.delete_protection {
             return Err(EngineError::Conflict(format!(
                 "dynamic secret '{name}' has delete protection on; turn it off first"
@@ -435,6 +496,14 @@ impl Engine {
             modified_at: record.modified_at,
             admin,
         })
+    }
+}
+
+/// The target a request points a dynamic secret at, if it names one.
+fn named_target(target: &ProducerTargetInput) -> Option<&str> {
+    match target {
+        ProducerTargetInput::Named(name) => Some(name),
+        ProducerTargetInput::Inline(_) => None,
     }
 }
 

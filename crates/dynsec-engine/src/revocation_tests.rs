@@ -30,7 +30,7 @@ fn target(connection: AwsConnection) -> TargetInput {
 /// [`ACCOUNT`]; returns its connection.
 async fn secret_over_target(engine: &Engine, aws: &FakeAws) -> AwsConnection {
     let conn = aws.add_admin(ACCOUNT, "dynsec-admin");
-    engine.create_target(target(conn.clone())).await.unwrap();
+    engine.create_target(&admin(), target(conn.clone())).await.unwrap();
     let mut input = inline_producer("/ds/a");
     input.target = ProducerTargetInput::Named("/aws/t".into());
     engine.create_producer(&admin(), input).await.unwrap();
@@ -39,7 +39,7 @@ async fn secret_over_target(engine: &Engine, aws: &FakeAws) -> AwsConnection {
 
 async fn issue(engine: &Engine) -> String {
     match engine
-        .get_value("p-testadmin0001", &path("/ds/a"), &[])
+        .get_value(&admin(), &path("/ds/a"), &[])
         .await
         .unwrap()
     {
@@ -83,7 +83,7 @@ async fn a_connection_moved_to_another_account_tears_nothing_down_there() {
         .await
         .unwrap();
     let err = engine
-        .revoke_lease(&path("/ds/a"), &lease_id)
+        .revoke_lease(&admin(), &path("/ds/a"), &lease_id)
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Unavailable(_)), "{err:?}");
@@ -124,7 +124,7 @@ async fn revocation_backs_off_exponentially_up_to_the_cap_and_never_gives_up() {
     aws.inject_times("DeleteUser", Fault::Fail(AwsErrorKind::Retryable), 8);
 
     engine
-        .revoke_lease(&path("/ds/a"), &lease_id)
+        .revoke_lease(&admin(), &path("/ds/a"), &lease_id)
         .await
         .unwrap_err();
     let mut lease = stored(store.as_ref(), &lease_id).await;

@@ -23,9 +23,10 @@
 //! `swapped` deletes the old key. Issuance and revocation read the stored
 //! key throughout, so they keep working.
 
+use crate::authz::{authorize, Requested, UseCase};
 use crate::aws_port::AwsHandle;
 use crate::connection::{admin_json, admin_state, producer_aad, target_aad, PendingKey};
-use crate::{Engine, EngineError};
+use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
 use dynsec_aws::{AwsError, MAX_KEYS_PER_USER};
 use dynsec_core::{
@@ -128,8 +129,14 @@ impl Engine {
     /// Rotates a target's admin key now (`target-rotate-admin-key`).
     pub async fn rotate_target_admin_key(
         &self,
+        caller: &Caller,
         name: &ItemPath,
     ) -> Result<AdminKeyRotation, EngineError> {
+        authorize(
+            caller,
+            UseCase::RotateTargetAdminKey,
+            &Requested::name(name),
+        )?;
         let record = self.target_record(name).await?;
         self.rotate_in_own_task(Holder::of_target(&record)).await
     }
@@ -138,8 +145,14 @@ impl Engine {
     /// (`dynamic-secret-rotate-admin-key`).
     pub async fn rotate_producer_admin_key(
         &self,
+        caller: &Caller,
         name: &ItemPath,
     ) -> Result<AdminKeyRotation, EngineError> {
+        authorize(
+            caller,
+            UseCase::RotateDynamicSecretAdminKey,
+            &Requested::name(name),
+        )?;
         let record = self.producer_record(name).await?;
         match Holder::of_producer(&record) {
             Some(holder) => self.rotate_in_own_task(holder).await,

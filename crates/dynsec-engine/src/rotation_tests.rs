@@ -8,7 +8,7 @@
 
 use crate::aws_port::AwsPort;
 use crate::connection::{admin_json, admin_state, target_aad, PendingKey};
-use crate::test_support::{fake_engine, path};
+use crate::test_support::{admin, fake_engine, path};
 use crate::TargetInput;
 use dynsec_core::{RotationInProgress, RotationPhase};
 use dynsec_store::ConnectionSlot;
@@ -20,15 +20,18 @@ async fn a_rotation_interrupted_after_creating_its_key_is_finished_by_the_next_p
     let (engine, store, aws) = fake_engine().await;
     let old_conn = aws.add_admin(ACCOUNT, "created-admin");
     engine
-        .create_target(TargetInput {
-            name: path("/aws/created"),
-            description: String::new(),
-            connection: old_conn.clone(),
-            protection_key: None,
-            delete_protection: false,
-            admin_rotation: Default::default(),
-            host_identity: None,
-        })
+        .create_target(
+            &admin(),
+            TargetInput {
+                name: path("/aws/created"),
+                description: String::new(),
+                connection: old_conn.clone(),
+                protection_key: None,
+                delete_protection: false,
+                admin_rotation: Default::default(),
+                host_identity: None,
+            },
+        )
         .await
         .unwrap();
 
@@ -72,14 +75,14 @@ async fn a_rotation_interrupted_after_creating_its_key_is_finished_by_the_next_p
         .unwrap());
     // Meanwhile the old key is what issuance and revocation use.
     let details = engine
-        .get_target_details(&path("/aws/created"))
+        .get_target_details(&admin(), &path("/aws/created"))
         .await
         .unwrap();
     assert_eq!(details.connection.access_key_id, old_conn.access_key_id);
 
     assert_eq!(engine.admin_rotation_pass().await.unwrap(), 1);
     let details = engine
-        .get_target_details(&path("/aws/created"))
+        .get_target_details(&admin(), &path("/aws/created"))
         .await
         .unwrap();
     assert_eq!(details.connection.access_key_id, new_key.access_key_id);

@@ -1,5 +1,6 @@
 //! AWS targets: named admin connections that dynamic secrets refer to.
 
+use crate::authz::{authorize, Requested, UseCase};
 use crate::connection::{admin_state, target_aad};
 use crate::paging::{fill, parse_token, Paged};
 use crate::rotation::RotationSchedule;
@@ -65,7 +66,8 @@ pub struct TargetView {
     pub delete_protection: bool,
     pub created_at: DateTime<Utc>,
     pub modified_at: DateTime<Utc>,
-    /// Dynamic secrets using this target: (id, name).
+    /// Dynamic secrets using this target: (id, name), as far as the caller
+    /// may list them.
     pub dynamic_secrets: Vec<(i64, String)>,
     /// Rotation schedule, last rotation, host identity (no secret).
     pub admin: AdminKeyState,
@@ -79,7 +81,12 @@ pub struct TargetDetails {
 }
 
 impl Engine {
-    pub async fn create_target(&self, input: TargetInput) -> Result<TargetView, EngineError> {
+    pub async fn create_target(
+        &self,
+        caller: &Caller,
+        input: TargetInput,
+    ) -> Result<TargetView, EngineError> {
+        authorize(caller, UseCase::CreateTarget, &Requested::name(&input.name))?;
         if input.host_identity.is_none() {
             input.connection.validate(&ConnectionFields::TARGET)?;
         }
@@ -110,7 +117,7 @@ impl Engine {
             modified_at: now,
         };
         record.id = self.store().insert_target(&record).await?;
-        self.target_view(record).await
+        self.target_view(caller, record).await
     }
 
     /// Replaces the settable fields of `name` (renaming it to `input.name`,
@@ -121,6 +128,7 @@ impl Engine {
         name: &ItemPath,
         input: TargetInput,
     ) -> Result<TargetView, EngineError> {
+        authorize(caller, UseCase::UpdateTarget, &updating(name, &input.name))?;
         if &input.name != name {
             self.may_move(caller, RuleType::Target, name, &input.name)?;
         }
@@ -186,15 +194,39 @@ impl Engine {
             return Err(changed_meanwhile(name));
         }
         self.store().update_target(&record).await?;
-        self.target_view(record).await
+        self.target_view(caller, record).await
     }
 
-    pub async fn get_target(&self, name: &ItemPath) -> Result<TargetView, EngineError> {
+    /// The target an update of `name` (to `new_name`) starts from: an update
+    /// replaces every field, so a face fills what its request leaves out
+    /// from this. Checked as [`Engine::update_target`] is, before the lookup.
+    pub async fn target_to_update(
+        &self,
+        caller: &Caller,
+        name: &ItemPath,
+        new_name: &ItemPath,
+    ) -> Result<TargetView, EngineError> {
+        authorize(caller, UseCase::UpdateTarget, &updating(name, new_name))?;
         let record = self.target_record(name).await?;
-        self.target_view(record).await
+        self.target_view(caller, record).await
     }
 
-    pub async fn get_target_details(&self, name: &ItemPath) -> Result<TargetDetails, EngineError> {
+    pub async fn get_target(
+        &self,
+        caller: &Caller,
+        name: &ItemPath,
+    ) -> Result<TargetView, EngineError> {
+        authorize(caller, UseCase::GetTarget, &Requested::name(name))?;
+        let record = self.target_record(name).await?;
+        self.target_view(caller, record).await
+    }
+
+    pub async fn get_target_details(
+        &self,
+        caller: &Caller,
+        name: &ItemPath,
+    ) -> Result<TargetDetails, EngineError> {
+        authorize(caller, UseCase::GetTargetDetails, &Requested::name(name))?;
         let record = self.target_record(name).await?;
         let connection = self
             .open_connection(
@@ -204,7 +236,7 @@ impl Engine {
             )
             .await?;
         Ok(TargetDetails {
-            target: self.target_view(record).await?,
+            target: self.target_view(caller, record).await?,
             connection,
         })
     }
@@ -219,6 +251,7 @@ impl Engine {
         filter: &str,
         page_token: Option<&str>,
     ) -> Result<Paged<TargetView>, EngineError> {
+        authorize(caller, UseCase::ListTargets, &Requested::nothing())?;
         let start = parse_token::<Targets>(page_token)?;
         let store = self.store();
         let page = fill(
@@ -252,7 +285,8 @@ impl Engine {
                 .items
                 .into_iter()
                 .map(|record| {
-                    let dynamic_secrets = users.remove(&record.id).unwrap_or_default();
+                    let dynamic_secrets =
+                        listable(caller, users.remove(&record.id).unwrap_or_default());
                     view_of(record, dynamic_secrets)
                 })
                 .collect::<Result<_, _>>()?,
@@ -265,20 +299,24 @@ impl Engine {
     /// dynamic secrets (revoking everything they issued, see
     /// [`Engine::delete_producer`]); if any of them can't be deleted, nothing
     /// more is and the target stays. Forcing needs `delete` on each of those
-    /// dynamic secrets too: it deletes them.
+    /// dynamic secrets too: it deletes them, so each is checked on its record
+    /// as read just before it is deleted, and the secrets using the target
+    /// are read again until none is left (one created, renamed or pointed at
+    /// the target meanwhile is checked as it is then, not as it was listed).
     pub async fn delete_target(
         &self,
         caller: &Caller,
         name: &ItemPath,
         force: bool,
     ) -> Result<i64, EngineError> {
+        authorize(caller, UseCase::DeleteTarget, &Requested::name(name))?;
         let record = self.target_record(name).await?;
         if record.delete_protection {
             return Err(EngineError::Conflict(format!(
                 "target '{name}' has delete protection on; turn it off first"
             )));
         }
-        let users = self.store().producers_using_target(record.id).await?;
+        let mut users = self.store().producers_using_target(record.id).await?;
         if !users.is_empty() && !force {
             let names: Vec<&str> = users.iter().map(|p| p.name.as_str()).collect();
             return Err(EngineError::Conflict(format!(
@@ -286,18 +324,29 @@ impl Engine {
                 names.join(", ")
             )));
         }
-        for producer in &users {
-            caller.require(RuleType::Item, &producer.name, Capability::Delete)?;
-        }
-        if let Some(protected) = users.iter().find(|p| p.delete_protection) {
-            return Err(EngineError::Conflict(format!(
-                "target '{name}' is used by '{}', which has delete protection on",
-                protected.name
-            )));
-        }
-        for producer in users {
-            let path = ItemPath::parse("name", &producer.name)?;
-            self.delete_producer(&path).await?;
+        while !users.is_empty() {
+            // All of this pass's refusals before any deletion.
+            for producer in &users {
+                caller.require(RuleType::Item, &producer.name, Capability::Delete)?;
+            }
+            if let Some(protected) = users.iter().find(|p| p.delete_protection) {
+                return Err(EngineError::Conflict(format!(
+                    "target '{name}' is used by '{}', which has delete protection on",
+                    protected.name
+                )));
+            }
+            for producer in users {
+                // Read again: what is deleted is what is checked.
+                let Some(current) = self.store().producer_by_id(producer.id).await? else {
+                    continue;
+                };
+                if current.target_id != Some(record.id) {
+                    continue;
+                }
+                caller.require(RuleType::Item, &current.name, Capability::Delete)?;
+                self.remove_producer(current).await?;
+            }
+            users = self.store().producers_using_target(record.id).await?;
         }
         self.store().delete_target(record.id).await?;
         Ok(record.id)
@@ -328,7 +377,11 @@ impl Engine {
             })
     }
 
-    async fn target_view(&self, record: TargetRecord) -> Result<TargetView, EngineError> {
+    async fn target_view(
+        &self,
+        caller: &Caller,
+        record: TargetRecord,
+    ) -> Result<TargetView, EngineError> {
         let dynamic_secrets = self
             .store()
             .producers_using_target(record.id)
@@ -336,7 +389,24 @@ impl Engine {
             .into_iter()
             .map(|p| (p.id, p.name))
             .collect();
-        view_of(record, dynamic_secrets)
+        view_of(record, listable(caller, dynamic_secrets))
+    }
+}
+
+/// The dynamic secrets (id, name) among `secrets` that `caller` may list:
+/// a target's answer names no other.
+fn listable(caller: &Caller, secrets: Vec<(i64, String)>) -> Vec<(i64, String)> {
+    secrets
+        .into_iter()
+        .filter(|(_, name)| caller.can(RuleType::Item, name, Capability::List))
+        .collect()
+}
+
+/// The paths an update of `name` to `new_name` names.
+fn updating<'a>(name: &'a ItemPath, new_name: &'a ItemPath) -> Requested<'a> {
+    Requested {
+        new_name: Some(new_name),
+        ..Requested::name(name)
     }
 }
 

@@ -29,13 +29,13 @@ async fn new_ttl_min_is_capped_instead_of_overflowing() {
         .unwrap();
     for too_long in [MAX_MINUTES + 1, u64::MAX / 60, u64::MAX] {
         let err = engine
-            .update_lease_ttl(&path("/ds/a"), "l1", too_long)
+            .update_lease_ttl(&admin(), &path("/ds/a"), "l1", too_long)
             .await
             .unwrap_err();
         assert_eq!(field_of(&err), "new-ttl-min", "{too_long}");
     }
     let lease = engine
-        .update_lease_ttl(&path("/ds/a"), "l1", MAX_MINUTES)
+        .update_lease_ttl(&admin(), &path("/ds/a"), "l1", MAX_MINUTES)
         .await
         .unwrap();
     assert!(lease.expires_at > Utc::now() + chrono::Duration::days(365));
@@ -53,7 +53,10 @@ async fn revoking_a_lease_still_being_issued_is_a_conflict() {
         .insert_lease(&lease("p1", producer.id, LeaseState::Pending, expires))
         .await
         .unwrap();
-    let err = engine.revoke_lease(&path("/ds/a"), "p1").await.unwrap_err();
+    let err = engine
+        .revoke_lease(&admin(), &path("/ds/a"), "p1")
+        .await
+        .unwrap_err();
     assert!(matches!(err, EngineError::Conflict(_)), "{err:?}");
     assert_eq!(
         err.to_string(),
@@ -78,13 +81,13 @@ async fn jwt_ttl_is_capped() {
     };
     for too_long in [MAX_MINUTES + 1, u64::MAX / 60 + 1, u64::MAX] {
         let err = engine
-            .create_auth_method(input("/am/x", too_long))
+            .create_auth_method(&admin(), input("/am/x", too_long))
             .await
             .unwrap_err();
         assert_eq!(field_of(&err), "jwt-ttl", "{too_long}");
     }
     engine
-        .create_auth_method(input("/am/year", MAX_MINUTES))
+        .create_auth_method(&admin(), input("/am/year", MAX_MINUTES))
         .await
         .unwrap();
 }
@@ -93,14 +96,17 @@ async fn jwt_ttl_is_capped() {
 async fn a_dynamic_secret_cannot_shadow_a_protection_key() {
     let (engine, store) = memory_engine().await;
     engine
-        .create_protection_key(ProtectionKeyInput {
-            name: path("/shared/name"),
-            alg: "AES256GCM".into(),
-            split_level: None,
-            customer_fragment_id: None,
-            description: String::new(),
-            delete_protection: false,
-        })
+        .create_protection_key(
+            &admin(),
+            ProtectionKeyInput {
+                name: path("/shared/name"),
+                alg: "AES256GCM".into(),
+                split_level: None,
+                customer_fragment_id: None,
+                description: String::new(),
+                delete_protection: false,
+            },
+        )
         .await
         .unwrap();
     let err = engine
@@ -130,7 +136,7 @@ async fn role_rules_are_deleted_by_the_path_they_were_set_with() {
     use dynsec_core::access::{Capability, PathRule, RuleType};
     let (engine, _store) = memory_engine().await;
     engine
-        .create_role(&path("/ops"), String::new())
+        .create_role(&admin(), &path("/ops"), String::new())
         .await
         .unwrap();
     for (set, delete) in [("prod/*", "prod/*"), (" /dev/* ", "dev/*"), ("*", " * ")] {
@@ -145,7 +151,7 @@ async fn role_rules_are_deleted_by_the_path_they_were_set_with() {
             .unwrap_or_else(|e| panic!("set as {set:?}, deleted as {delete:?}: {e}"));
     }
     assert!(engine
-        .get_role(&path("/ops"))
+        .get_role(&admin(), &path("/ops"))
         .await
         .unwrap()
         .rules
@@ -287,18 +293,21 @@ async fn role_changes_go_through_the_grant_rules() {
         PathRule::new(t, p, c.to_vec()).unwrap()
     };
     engine
-        .create_role(&path("/roles/own"), String::new())
+        .create_role(&admin(), &path("/roles/own"), String::new())
         .await
         .unwrap();
     let me = engine
-        .create_auth_method(AuthMethodInput {
-            name: path("/am/me"),
-            access_expires: None,
-            bound_ips: vec![],
-            jwt_ttl_minutes: None,
-            description: String::new(),
-            delete_protection: false,
-        })
+        .create_auth_method(
+            &admin(),
+            AuthMethodInput {
+                name: path("/am/me"),
+                access_expires: None,
+                bound_ips: vec![],
+                jwt_ttl_minutes: None,
+                description: String::new(),
+                delete_protection: false,
+            },
+        )
         .await
         .unwrap();
     // The admin sets up: read on /prod, denied below /prod/secret.
@@ -318,7 +327,7 @@ async fn role_changes_go_through_the_grant_rules() {
     // A second role grants /prod too: without /roles/own's deny, it would
     // reach /prod/secret.
     engine
-        .create_role(&path("/roles/reader"), String::new())
+        .create_role(&admin(), &path("/roles/reader"), String::new())
         .await
         .unwrap();
     engine
@@ -390,7 +399,7 @@ async fn role_changes_go_through_the_grant_rules() {
         .unwrap();
     assert_eq!(
         engine
-            .get_role(&path("/roles/own"))
+            .get_role(&admin(), &path("/roles/own"))
             .await
             .unwrap()
             .rules
@@ -427,7 +436,7 @@ async fn a_stored_connection_the_sdk_cannot_sign_fails_its_lease_instead_of_the_
     );
     // Issuing from it is refused the same way, before any AWS call.
     let err = engine
-        .get_value("p-test", &path("/ds/poisoned"), &[])
+        .get_value(&admin(), &path("/ds/poisoned"), &[])
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Conflict(_)), "{err:?}");
@@ -481,11 +490,11 @@ async fn soft_delete_is_for_the_admin_and_forgets_without_aws() {
 async fn conflicts_say_what_exists_and_why() {
     let (engine, _store) = memory_engine().await;
     engine
-        .create_role(&path("/ci"), String::new())
+        .create_role(&admin(), &path("/ci"), String::new())
         .await
         .unwrap();
     let err = engine
-        .create_role(&path("/ci"), String::new())
+        .create_role(&admin(), &path("/ci"), String::new())
         .await
         .unwrap_err();
     assert_eq!(

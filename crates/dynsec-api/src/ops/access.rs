@@ -46,7 +46,11 @@ pub(super) struct RuleRequest {
     assoc_id: Option<String>,
 }
 
-pub async fn create_auth_method(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn create_auth_method(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let req: AuthMethodRequest = parse(body)?;
     let access_expires = match req.access_expires {
         None | Some(0) => None,
@@ -58,15 +62,18 @@ pub async fn create_auth_method(engine: &Engine, body: &Value) -> Result<Value, 
         ),
     };
     let created = engine
-        .create_auth_method(AuthMethodInput {
-            name: name_field("name", &req.name)?,
-            access_expires,
-            // `--bound-ips a,b` arrives as one element; split it.
-            bound_ips: split_all(&req.bound_ips),
-            jwt_ttl_minutes: req.jwt_ttl,
-            description: req.description.unwrap_or_default(),
-            delete_protection: req.delete_protection.unwrap_or(false),
-        })
+        .create_auth_method(
+            caller,
+            AuthMethodInput {
+                name: name_field("name", &req.name)?,
+                access_expires,
+                // `--bound-ips a,b` arrives as one element; split it.
+                bound_ips: split_all(&req.bound_ips),
+                jwt_ttl_minutes: req.jwt_ttl,
+                description: req.description.unwrap_or_default(),
+                delete_protection: req.delete_protection.unwrap_or(false),
+            },
+        )
         .await?;
     Ok(json!({
         "access_id": created.access_id,
@@ -75,10 +82,14 @@ pub async fn create_auth_method(engine: &Engine, body: &Value) -> Result<Value, 
     }))
 }
 
-pub async fn get_auth_method(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn get_auth_method(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
     let view = engine
-        .get_auth_method(&name_field("name", &req.name)?)
+        .get_auth_method(caller, &name_field("name", &req.name)?)
         .await?;
     Ok(auth_method_json(&view))
 }
@@ -102,25 +113,39 @@ pub async fn list_auth_methods(
     Ok(answer)
 }
 
-pub async fn delete_auth_method(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn delete_auth_method(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
-    engine.delete_auth_method(&name).await?;
+    engine.delete_auth_method(caller, &name).await?;
     Ok(json!({ "name": name.as_str() }))
 }
 
-pub async fn create_role(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn create_role(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
     engine
-        .create_role(&name, req.description.or(req.comment).unwrap_or_default())
+        .create_role(
+            caller,
+            &name,
+            req.description.or(req.comment).unwrap_or_default(),
+        )
         .await?;
     Ok(json!({}))
 }
 
-pub async fn get_role(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn get_role(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
-    let view = engine.get_role(&name_field("name", &req.name)?).await?;
+    let view = engine
+        .get_role(caller, &name_field("name", &req.name)?)
+        .await?;
     Ok(role_json(&view))
 }
 

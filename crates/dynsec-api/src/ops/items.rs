@@ -49,23 +49,23 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
     Ok(answer)
 }
 
-pub async fn describe(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn describe(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
-    match engine.describe_item(&name).await {
+    match engine.describe_item(caller, &name).await {
         Ok(item) => Ok(item_json(&item)),
         // Not a dynamic secret: perhaps a protection key.
         Err(err @ dynsec_engine::EngineError::NotFound(_)) => {
-            super::keys::describe_key(engine, &name, err).await
+            super::keys::describe_key(engine, caller, &name, err).await
         }
         Err(err) => Err(err.into()),
     }
 }
 
-pub async fn delete(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn delete(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
-    let id = engine.delete_item(&name).await?;
+    let id = engine.delete_item(caller, &name).await?;
     Ok(json!({ "item_id": id, "item_name": name.as_str() }))
 }
 

@@ -6,7 +6,7 @@ use super::{name_field, rfc3339};
 use crate::wire::{flex_bool, flex_u64, parse};
 use crate::ApiError;
 use dynsec_core::ItemPath;
-use dynsec_engine::{Engine, EngineError, ProtectionKeyInput, ProtectionKeyView};
+use dynsec_engine::{Caller, Engine, EngineError, ProtectionKeyInput, ProtectionKeyView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -24,18 +24,25 @@ pub(super) struct CreateRequest {
     delete_protection: Option<bool>,
 }
 
-pub async fn create_dfc_key(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn create_dfc_key(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let req: CreateRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
     let view = engine
-        .create_protection_key(ProtectionKeyInput {
-            name,
-            alg: req.alg.unwrap_or_default(),
-            split_level: req.split_level,
-            customer_fragment_id: customer_frg_id_or_none(req.customer_frg_id),
-            description: req.description.or(req.metadata).unwrap_or_default(),
-            delete_protection: req.delete_protection.unwrap_or(false),
-        })
+        .create_protection_key(
+            caller,
+            ProtectionKeyInput {
+                name,
+                alg: req.alg.unwrap_or_default(),
+                split_level: req.split_level,
+                customer_fragment_id: customer_frg_id_or_none(req.customer_frg_id),
+                description: req.description.or(req.metadata).unwrap_or_default(),
+                delete_protection: req.delete_protection.unwrap_or(false),
+            },
+        )
         .await?;
     // Akeyless answers `fragment_results` (one status per fragment it stored
     // remotely); this gateway stores its fragments itself, so there are none.
@@ -52,8 +59,8 @@ fn customer_frg_id_or_none(id: Option<String>) -> Option<String> {
     id.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-pub async fn rotate_master_key(engine: &Engine) -> Result<Value, ApiError> {
-    let report = engine.rotate_master_key().await?;
+pub async fn rotate_master_key(engine: &Engine, caller: &Caller) -> Result<Value, ApiError> {
+    let report = engine.rotate_master_key(caller).await?;
     Ok(json!({
         "master_key_id": report.key_id.to_hex(),
         "retired_key_ids": report.retired.iter().map(|id| id.to_hex()).collect::<Vec<_>>(),
@@ -65,10 +72,11 @@ pub async fn rotate_master_key(engine: &Engine) -> Result<Value, ApiError> {
 /// that name, or the original not-found error.
 pub async fn describe_key(
     engine: &Engine,
+    caller: &Caller,
     name: &ItemPath,
     not_found: EngineError,
 ) -> Result<Value, ApiError> {
-    match engine.get_protection_key(name).await {
+    match engine.get_protection_key(caller, name).await {
         Ok(key) => Ok(key_item_json(&key)),
         Err(EngineError::NotFound(_)) => Err(not_found.into()),
         Err(other) => Err(other.into()),

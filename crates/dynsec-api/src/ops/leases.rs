@@ -26,13 +26,13 @@ pub(super) struct TmpCredsRequest {
     after: Option<String>,
 }
 
-pub async fn list(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: TmpCredsRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
     // Out of range (also beyond u32) is the engine's to refuse, naming `limit`.
     let limit = req.limit.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
     let leases = engine
-        .list_leases(&name, req.after.as_deref(), limit)
+        .list_leases(caller, &name, req.after.as_deref(), limit)
         .await?;
     Ok(Value::Array(leases.iter().map(lease_json).collect()))
 }
@@ -60,7 +60,7 @@ pub async fn revoke(engine: &Engine, caller: &Caller, body: &Value) -> Result<Va
         }));
     }
     let denied = if req.revoke_all.unwrap_or(false) {
-        let outcome = engine.revoke_all(&name).await?;
+        let outcome = engine.revoke_all(caller, &name).await?;
         if outcome.remaining > 0 {
             return Err(ApiError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -73,7 +73,7 @@ pub async fn revoke(engine: &Engine, caller: &Caller, body: &Value) -> Result<Va
         outcome.sessions_denied
     } else {
         let id = crate::wire::required("tmp-creds-id", &req.tmp_creds_id)?;
-        let lease = engine.revoke_lease(&name, id).await?;
+        let lease = engine.revoke_lease(caller, &name, id).await?;
         if lease.mode == AccessMode::AssumedRole {
             vec![lease]
         } else {
@@ -106,14 +106,14 @@ fn sessions_denied_json(denied: &[Lease]) -> Value {
     })
 }
 
-pub async fn update(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn update(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: TmpCredsRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
     let id = crate::wire::required("tmp-creds-id", &req.tmp_creds_id)?;
     let minutes = req
         .new_ttl_min
         .ok_or_else(|| ApiError::bad_request("missing required field 'new-ttl-min'"))?;
-    engine.update_lease_ttl(&name, id, minutes).await?;
+    engine.update_lease_ttl(caller, &name, id, minutes).await?;
     Ok(json!({}))
 }
 

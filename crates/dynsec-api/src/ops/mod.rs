@@ -3,7 +3,6 @@
 
 mod access;
 mod auth;
-mod authz;
 mod introspection;
 mod items;
 mod keys;
@@ -198,8 +197,9 @@ impl Op {
     }
 }
 
-/// Runs `op`: authenticates (all but `auth`), authorizes against the
-/// caller's path rules, then calls its handler.
+/// Runs `op`: authenticates (all but `auth`), then calls its handler with
+/// the caller; the engine's use case checks what it needs of the caller
+/// (`dynsec_engine::UseCase::needs`) before it touches anything.
 pub async fn handle(
     engine: &Engine,
     ctx: &mut RequestContext,
@@ -224,8 +224,6 @@ pub async fn handle(
         let token: TokenField = parse(body)?;
         let caller = engine.caller(token.get(), ctx.client_ip()).await?;
         ctx.caller = Some(caller.clone());
-        // Invariant: every request is authorized before it touches anything.
-        authz::check(&caller, op, body)?;
         caller
     };
     unsupported::check(op, body)?;
@@ -233,7 +231,7 @@ pub async fn handle(
     let created = |v: Value| (StatusCode::CREATED, v);
     let result = match op {
         Op::Auth => auth::auth(engine, ctx, body).await.map(ok),
-        Op::CreateTarget => targets::create(engine, body).await.map(ok),
+        Op::CreateTarget => targets::create(engine, caller, body).await.map(ok),
         Op::UpdateTarget => targets::update(engine, caller, body).await.map(ok),
         Op::GetTarget => targets::get(engine, caller, body).await.map(ok),
         Op::GetTargetDetails => targets::details(engine, caller, body).await.map(ok),
@@ -255,12 +253,12 @@ pub async fn handle(
                 .await
                 .map(ok)
         }
-        Op::GetProducer => producers::get(engine, body).await.map(ok),
+        Op::GetProducer => producers::get(engine, caller, body).await.map(ok),
         Op::ListProducers => producers::list(engine, caller, body).await.map(ok),
-        Op::DeleteProducerLegacy => producers::delete(engine, body, "producer_name")
+        Op::DeleteProducerLegacy => producers::delete(engine, caller, body, "producer_name")
             .await
             .map(ok),
-        Op::DeleteDynamicSecret => producers::delete(engine, body, "dynamic_secret_name")
+        Op::DeleteDynamicSecret => producers::delete(engine, caller, body, "dynamic_secret_name")
             .await
             .map(ok),
         Op::GetValue => values::get_value(engine, caller, body, ctx.client_gone())
@@ -268,22 +266,26 @@ pub async fn handle(
             .map(ok),
         Op::ListLeases => leases::list_under(engine, caller, body).await.map(ok),
         Op::RevokeLeases => leases::revoke_under(engine, caller, body).await.map(ok),
-        Op::ListTmpCreds => leases::list(engine, body).await.map(ok),
+        Op::ListTmpCreds => leases::list(engine, caller, body).await.map(ok),
         Op::RevokeTmpCreds => leases::revoke(engine, caller, body).await.map(ok),
-        Op::UpdateTmpCreds => leases::update(engine, body).await.map(ok),
+        Op::UpdateTmpCreds => leases::update(engine, caller, body).await.map(ok),
         Op::ListItems => items::list(engine, caller, body).await.map(ok),
-        Op::DescribeItem => items::describe(engine, body).await.map(ok),
-        Op::DeleteItem => items::delete(engine, body).await.map(ok),
-        Op::CreateDfcKey => keys::create_dfc_key(engine, body).await.map(ok),
-        Op::RotateMasterKey => keys::rotate_master_key(engine).await.map(ok),
-        Op::CreateAuthMethod => access::create_auth_method(engine, body).await.map(ok),
-        Op::GetAuthMethod => access::get_auth_method(engine, body).await.map(ok),
+        Op::DescribeItem => items::describe(engine, caller, body).await.map(ok),
+        Op::DeleteItem => items::delete(engine, caller, body).await.map(ok),
+        Op::CreateDfcKey => keys::create_dfc_key(engine, caller, body).await.map(ok),
+        Op::RotateMasterKey => keys::rotate_master_key(engine, caller).await.map(ok),
+        Op::CreateAuthMethod => access::create_auth_method(engine, caller, body)
+            .await
+            .map(ok),
+        Op::GetAuthMethod => access::get_auth_method(engine, caller, body).await.map(ok),
         Op::ListAuthMethods => access::list_auth_methods(engine, caller, body)
             .await
             .map(ok),
-        Op::DeleteAuthMethod => access::delete_auth_method(engine, body).await.map(ok),
-        Op::CreateRole => access::create_role(engine, body).await.map(ok),
-        Op::GetRole => access::get_role(engine, body).await.map(ok),
+        Op::DeleteAuthMethod => access::delete_auth_method(engine, caller, body)
+            .await
+            .map(ok),
+        Op::CreateRole => access::create_role(engine, caller, body).await.map(ok),
+        Op::GetRole => access::get_role(engine, caller, body).await.map(ok),
         Op::ListRoles => access::list_roles(engine, caller, body).await.map(ok),
         Op::DeleteRole => access::delete_role(engine, caller, body).await.map(ok),
         Op::SetRoleRule => access::set_role_rule(engine, caller, body).await.map(ok),
@@ -296,10 +298,10 @@ pub async fn handle(
         Op::ValidateToken => introspection::validate_token(engine, ctx, body)
             .await
             .map(ok),
-        Op::RotateTargetAdminKey => rotation::rotate_target(engine, body).await.map(ok),
-        Op::RotateDynamicSecretAdminKey => {
-            rotation::rotate_dynamic_secret(engine, body).await.map(ok)
-        }
+        Op::RotateTargetAdminKey => rotation::rotate_target(engine, caller, body).await.map(ok),
+        Op::RotateDynamicSecretAdminKey => rotation::rotate_dynamic_secret(engine, caller, body)
+            .await
+            .map(ok),
     };
     hide_aws_refusal_details(result, caller)
 }

@@ -296,16 +296,20 @@ pub async fn update(
         Some(_) => name_field("new-name", &req.new_name)?,
         None => name.clone(),
     };
-    let current = engine.get_producer(&name).await?;
+    let current = engine
+        .producer_to_update(caller, &name, &new_name, req.target_name.as_deref())
+        .await?;
     let view = engine
         .update_producer(caller, &name, req.into_input(new_name, Some(&current))?)
         .await?;
     Ok(json!({ wrapper: details_json(&view) }))
 }
 
-pub async fn get(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn get(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
-    let view = engine.get_producer(&name_field("name", &req.name)?).await?;
+    let view = engine
+        .get_producer(caller, &name_field("name", &req.name)?)
+        .await?;
     Ok(details_json(&view))
 }
 
@@ -332,10 +336,15 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
     Ok(answer)
 }
 
-pub async fn delete(engine: &Engine, body: &Value, key: &str) -> Result<Value, ApiError> {
+pub async fn delete(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+    key: &str,
+) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
-    engine.delete_producer(&name).await?;
+    engine.delete_producer(caller, &name).await?;
     Ok(json!({ key: name.as_str() }))
 }
 

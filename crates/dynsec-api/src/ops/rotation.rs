@@ -5,7 +5,7 @@
 use super::{name_field, rfc3339};
 use crate::wire::parse;
 use crate::ApiError;
-use dynsec_engine::{AdminKeyRotation, Engine};
+use dynsec_engine::{AdminKeyRotation, Caller, Engine};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -15,17 +15,25 @@ pub(super) struct NameRequest {
     name: Option<String>,
 }
 
-pub async fn rotate_target(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn rotate_target(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
-    let done = engine.rotate_target_admin_key(&name).await?;
+    let done = engine.rotate_target_admin_key(caller, &name).await?;
     Ok(answer(name.as_str(), &done))
 }
 
-pub async fn rotate_dynamic_secret(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn rotate_dynamic_secret(
+    engine: &Engine,
+    caller: &Caller,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
-    let done = engine.rotate_producer_admin_key(&name).await?;
+    let done = engine.rotate_producer_admin_key(caller, &name).await?;
     Ok(answer(name.as_str(), &done))
 }
 

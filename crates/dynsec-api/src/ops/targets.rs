@@ -3,7 +3,6 @@
 use super::{name_field, rfc3339};
 use crate::wire::{flex_bool, flex_list, flex_u64, parse};
 use crate::ApiError;
-use dynsec_core::access::{Capability, RuleType};
 use dynsec_core::{AdminKeyState, AwsConnection, SecretString};
 use dynsec_engine::{Caller, Engine, HostIdentityInput, RotationSchedule, TargetInput, TargetView};
 use serde::Deserialize;
@@ -131,10 +130,10 @@ pub(super) struct ListRequest {
     pagination_token: Option<String>,
 }
 
-pub async fn create(engine: &Engine, body: &Value) -> Result<Value, ApiError> {
+pub async fn create(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: TargetRequest = parse(body)?;
     let name = name_field("name", &req.name)?;
-    let view = engine.create_target(req.input(name, None)?).await?;
+    let view = engine.create_target(caller, req.input(name, None)?).await?;
     Ok(json!({ "target_id": view.id }))
 }
 
@@ -145,7 +144,7 @@ pub async fn update(engine: &Engine, caller: &Caller, body: &Value) -> Result<Va
         Some(n) if !n.is_empty() => name_field("new-name", &req.new_name)?,
         _ => name.clone(),
     };
-    let current = engine.get_target(&name).await?;
+    let current = engine.target_to_update(caller, &name, &new_name).await?;
     let view = engine
         .update_target(caller, &name, req.input(new_name, Some(&current))?)
         .await?;
@@ -154,18 +153,20 @@ pub async fn update(engine: &Engine, caller: &Caller, body: &Value) -> Result<Va
 
 pub async fn get(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
-    let view = engine.get_target(&name_field("name", &req.name)?).await?;
-    Ok(target_json(&view, caller))
+    let view = engine
+        .get_target(caller, &name_field("name", &req.name)?)
+        .await?;
+    Ok(target_json(&view))
 }
 
 pub async fn details(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
     let req: NameRequest = parse(body)?;
     let details = engine
-        .get_target_details(&name_field("name", &req.name)?)
+        .get_target_details(caller, &name_field("name", &req.name)?)
         .await?;
     let conn = &details.connection;
     Ok(json!({
-        "target": target_json(&details.target, caller),
+        "target": target_json(&details.target),
         "value": {
             "aws_target_details": {
                 "aws_access_key_id": conn.access_key_id,
@@ -192,7 +193,7 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
         )
         .await?;
     let mut answer = json!({
-        "targets": page.items.iter().map(|t| target_json(t, caller)).collect::<Vec<_>>(),
+        "targets": page.items.iter().map(target_json).collect::<Vec<_>>(),
     });
     super::page_fields(&mut answer, page.next_page, false);
     Ok(answer)
@@ -207,8 +208,8 @@ pub async fn delete(engine: &Engine, caller: &Caller, body: &Value) -> Result<Va
 }
 
 /// The Akeyless `Target` object (never the secret).
-/// The dynamic secrets using it are listed only as far as `caller` may list them.
-fn target_json(t: &TargetView, caller: &Caller) -> Value {
+/// The dynamic secrets using it are those the engine shows the caller.
+fn target_json(t: &TargetView) -> Value {
     let mut value = json!({
         "target_name": t.name,
         "target_id": t.id,
@@ -228,7 +229,7 @@ fn target_json(t: &TargetView, caller: &Caller) -> Value {
         "use_gw_cloud_identity": t.admin.host_identity.is_some(),
         "role_arn": t.admin.host_identity.as_ref().and_then(|h| h.role_arn.clone()).unwrap_or_default(),
         "external_id": t.admin.host_identity.as_ref().and_then(|h| h.external_id.clone()).unwrap_or_default(),
-        "target_items_assoc": t.dynamic_secrets.iter().filter(|(_, name)| caller.can(RuleType::Item, name, Capability::List)).map(|(id, name)| json!({
+        "target_items_assoc": t.dynamic_secrets.iter().map(|(id, name)| json!({
             "item_id": id,
             "item_name": name,
             "item_type": "DYNAMIC_SECRET",

@@ -27,7 +27,7 @@ pub async fn get_value(
     let req: ValueRequest = parse(body)?;
     let issued = engine
         .get_value_unless(
-            &caller.access_id,
+            caller,
             &name_field("name", &req.name)?,
             &req.args,
             client_gone,

@@ -4,7 +4,8 @@
 //! gateway on the store).
 
 use super::sealed_aad;
-use crate::{Engine, EngineError};
+use crate::authz::{authorize, Requested, UseCase};
+use crate::{Caller, Engine, EngineError};
 use dynsec_crypto::{CryptoError, KeyId, MasterKey};
 use tracing::{info, warn};
 
@@ -34,7 +35,8 @@ impl Engine {
     /// every master-wrapped data key is re-wrapped under it, then the old key
     /// is dropped from memory and from the file. A crash at any point leaves a
     /// key file that opens every record; the next start finishes the job.
-    pub async fn rotate_master_key(&self) -> Result<RotationReport, EngineError> {
+    pub async fn rotate_master_key(&self, caller: &Caller) -> Result<RotationReport, EngineError> {
+        authorize(caller, UseCase::RotateMasterKey, &Requested::nothing())?;
         let _one = self.keys().rotation.lock().await;
         // One rotation at a time across every gateway on the store, too.
         let now = self.now();

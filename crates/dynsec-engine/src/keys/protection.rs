@@ -3,8 +3,10 @@
 //! combined with an optional customer fragment the store never sees.
 
 use super::{protection_key_aad, FRAGMENT_LEN};
-use crate::{Engine, EngineError};
+use crate::authz::{authorize, Requested, UseCase};
+use crate::{Caller, Engine, EngineError};
 use chrono::{DateTime, Utc};
+use dynsec_core::access::{Capability, RuleType};
 use dynsec_core::{ItemPath, ValidationError};
 use dynsec_crypto::{KeyFragment, ProtectionKey};
 use dynsec_store::ProtectionKeyRecord;
@@ -61,8 +63,14 @@ pub struct ProtectionKeyInput {
 impl Engine {
     pub async fn create_protection_key(
         &self,
+        caller: &Caller,
         input: ProtectionKeyInput,
     ) -> Result<ProtectionKeyView, EngineError> {
+        authorize(
+            caller,
+            UseCase::CreateProtectionKey,
+            &Requested::name(&input.name),
+        )?;
         dynsec_core::limits::text(
             "description",
             &input.description,
@@ -149,19 +157,24 @@ impl Engine {
 
     pub async fn get_protection_key(
         &self,
+        caller: &Caller,
         name: &ItemPath,
     ) -> Result<ProtectionKeyView, EngineError> {
+        authorize(caller, UseCase::GetProtectionKey, &Requested::name(name))?;
         self.protection_key_record(name.as_str())
             .await?
             .map(Into::into)
             .ok_or_else(|| EngineError::not_found(format!("protection key '{name}' not found")))
     }
 
-    /// Protection keys whose name contains `filter` (case-insensitive).
+    /// Protection keys whose name contains `filter` (case-insensitive), as
+    /// far as `caller` may list them.
     pub async fn list_protection_keys(
         &self,
+        caller: &Caller,
         filter: &str,
     ) -> Result<Vec<ProtectionKeyView>, EngineError> {
+        authorize(caller, UseCase::ListProtectionKeys, &Requested::nothing())?;
         let needle = filter.to_lowercase();
         Ok(self
             .store()
@@ -169,13 +182,15 @@ impl Engine {
             .await?
             .into_iter()
             .filter(|k| k.name.to_lowercase().contains(&needle))
+            .filter(|k| caller.can(RuleType::Item, &k.name, Capability::List))
             .map(Into::into)
             .collect())
     }
 
     /// Deletes a protection key. Refused under delete protection and while a
     /// target or dynamic secret uses it: what it protects would be lost.
-    pub async fn delete_protection_key(&self, name: &ItemPath) -> Result<i64, EngineError> {
+    /// Faces delete keys through [`Engine::delete_item`], which checks.
+    pub(crate) async fn delete_protection_key(&self, name: &ItemPath) -> Result<i64, EngineError> {
         let record = self
             .protection_key_record(name.as_str())
             .await?

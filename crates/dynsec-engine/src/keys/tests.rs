@@ -73,7 +73,7 @@ fn key_input(name: &str, split: Option<u64>, customer: Option<&str>) -> Protecti
 }
 
 async fn details_secret(engine: &Engine, name: &str) -> Result<String, EngineError> {
-    let details = engine.get_target_details(&path(name)).await?;
+    let details = engine.get_target_details(&admin(), &path(name)).await?;
     Ok(details.connection.secret_access_key.expose().to_string())
 }
 
@@ -90,11 +90,13 @@ async fn rotation_rewraps_every_record_and_retires_the_old_key() {
     gw.set_master_key_custody(custody.clone());
     gw.prepare_master_key().await.unwrap();
 
-    gw.create_protection_key(key_input("/keys/plain", None, None))
+    gw.create_protection_key(&admin(), key_input("/keys/plain", None, None))
         .await
         .unwrap();
-    gw.create_target(target("/aws/a", None)).await.unwrap();
-    gw.create_target(target("/aws/protected", Some("keys/plain/")))
+    gw.create_target(&admin(), target("/aws/a", None))
+        .await
+        .unwrap();
+    gw.create_target(&admin(), target("/aws/protected", Some("keys/plain/")))
         .await
         .unwrap();
     gw.create_producer(&admin(), inline_producer("/ds/inline", None))
@@ -111,7 +113,7 @@ async fn rotation_rewraps_every_record_and_retires_the_old_key() {
         "the key name is normalized"
     );
 
-    let report = gw.rotate_master_key().await.unwrap();
+    let report = gw.rotate_master_key(&admin()).await.unwrap();
     let new_id = report.key_id;
     assert_ne!(new_id, old.id());
     assert_eq!(report.retired, vec![old.id()]);
@@ -145,8 +147,10 @@ async fn rotation_rewraps_every_record_and_retires_the_old_key() {
         panic!("an inline connection holds a key");
     };
     assert_eq!(inline_conn.secret_access_key.expose(), SECRET);
-    gw.create_target(target("/aws/b", None)).await.unwrap();
-    assert_eq!(gw.rotate_master_key().await.unwrap().rewrapped, 5);
+    gw.create_target(&admin(), target("/aws/b", None))
+        .await
+        .unwrap();
+    assert_eq!(gw.rotate_master_key(&admin()).await.unwrap().rewrapped, 5);
 
     // Once every live gateway holds the last key, the handovers go: the old
     // key alone opens nothing any more (refused at start, no record opens).
@@ -165,7 +169,9 @@ async fn an_interrupted_rotation_is_finished_at_start() {
     let old = MasterKey::generate();
     let gw = engine(&store, Keyring::new(old.clone()));
     let install_secret = gw.prepare_master_key().await.unwrap();
-    gw.create_target(target("/aws/a", None)).await.unwrap();
+    gw.create_target(&admin(), target("/aws/a", None))
+        .await
+        .unwrap();
     gw.create_producer(&admin(), inline_producer("/ds/inline", None))
         .await
         .unwrap();
@@ -216,13 +222,17 @@ async fn rotation_is_refused_for_operator_keys() {
     let store = store().await;
     let gw = engine(&store, Keyring::new(MasterKey::generate()));
     gw.prepare_master_key().await.unwrap();
-    let err = gw.rotate_master_key().await.unwrap_err();
+    let err = gw.rotate_master_key(&admin()).await.unwrap_err();
     assert!(matches!(err, EngineError::Conflict(_)), "{err}");
     gw.set_master_key_custody(Arc::new(RecordingCustody {
         refusal: Some("supplied by the operator".into()),
         ..Default::default()
     }));
-    let err = gw.rotate_master_key().await.unwrap_err().to_string();
+    let err = gw
+        .rotate_master_key(&admin())
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(err, "supplied by the operator");
     assert_eq!(gw.inner.sealer.keyring().previous().len(), 0);
 }
@@ -232,7 +242,9 @@ async fn a_database_from_before_the_check_value_is_verified_on_a_record() {
     let store = store().await;
     let key = MasterKey::generate();
     let gw = engine(&store, Keyring::new(key.clone()));
-    gw.create_target(target("/aws/a", None)).await.unwrap();
+    gw.create_target(&admin(), target("/aws/a", None))
+        .await
+        .unwrap();
     // No prepare yet: no check value. A wrong key is refused on the record.
     let wrong = engine(&store, Keyring::new(MasterKey::generate()));
     assert!(wrong.prepare_master_key().await.is_err());
@@ -270,23 +282,28 @@ async fn split_body() {
     gw.prepare_master_key().await.unwrap();
     gw.set_customer_fragments(fragments);
     let err = gw
-        .create_protection_key(key_input("/keys/split", Some(2), Some("cf-unknown")))
+        .create_protection_key(
+            &admin(),
+            key_input("/keys/split", Some(2), Some("cf-unknown")),
+        )
         .await
         .unwrap_err()
         .to_string();
     assert!(err.contains("customer-frg-id"), "{err}");
     let key = gw
-        .create_protection_key(key_input("/keys/split", Some(2), Some("cf-1")))
+        .create_protection_key(&admin(), key_input("/keys/split", Some(2), Some("cf-1")))
         .await
         .unwrap();
     assert_eq!(
         (key.split_level, key.customer_fragment_id.as_deref()),
         (2, Some("cf-1"))
     );
-    gw.create_target(target("/aws/split", Some("/keys/split")))
+    gw.create_target(&admin(), target("/aws/split", Some("/keys/split")))
         .await
         .unwrap();
-    gw.create_target(target("/aws/plain", None)).await.unwrap();
+    gw.create_target(&admin(), target("/aws/plain", None))
+        .await
+        .unwrap();
     gw.create_producer(&admin(), inline_producer("/ds/split", Some("/keys/split")))
         .await
         .unwrap();
@@ -294,7 +311,7 @@ async fn split_body() {
 
     // Unknown key names are refused, naming the field.
     let err = gw
-        .create_target(target("/aws/x", Some("/keys/nope")))
+        .create_target(&admin(), target("/aws/x", Some("/keys/nope")))
         .await
         .unwrap_err();
     assert!(
@@ -319,12 +336,12 @@ async fn split_body() {
     assert!(matches!(err, EngineError::Conflict(_)), "{err}");
     assert_eq!(err.to_string(), expected);
     let err = without
-        .get_value("p-test", &path("/ds/split"), &[])
+        .get_value(&admin(), &path("/ds/split"), &[])
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), expected);
     let err = without
-        .create_target(target("/aws/y", Some("/keys/split")))
+        .create_target(&admin(), target("/aws/y", Some("/keys/split")))
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), expected);
@@ -332,7 +349,10 @@ async fn split_body() {
         details_secret(&without, "/aws/plain").await.unwrap(),
         SECRET
     );
-    assert!(without.get_target(&path("/aws/split")).await.is_ok());
+    assert!(without
+        .get_target(&admin(), &path("/aws/split"))
+        .await
+        .is_ok());
     assert_eq!(
         without
             .list_targets(&admin(), "", None)
@@ -342,7 +362,14 @@ async fn split_body() {
             .len(),
         2
     );
-    assert_eq!(without.list_protection_keys("").await.unwrap().len(), 1);
+    assert_eq!(
+        without
+            .list_protection_keys(&admin(), "")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // A different fragment under the same id is recognized as wrong.
     let mut wrong = CustomerFragments::default();
@@ -367,15 +394,24 @@ async fn split_body() {
     );
 
     // In use: the key cannot be deleted; once free, delete-item removes it.
-    let err = gw.delete_item(&path("/keys/split")).await.unwrap_err();
+    let err = gw
+        .delete_item(&admin(), &path("/keys/split"))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("is used by"), "{err}");
     gw.delete_target(&admin(), &path("/aws/split"), false)
         .await
         .unwrap();
-    gw.delete_producer(&path("/ds/split")).await.unwrap();
-    gw.delete_item(&path("/keys/split")).await.unwrap();
+    gw.delete_producer(&admin(), &path("/ds/split"))
+        .await
+        .unwrap();
+    gw.delete_item(&admin(), &path("/keys/split"))
+        .await
+        .unwrap();
     assert!(matches!(
-        gw.delete_item(&path("/keys/split")).await.unwrap_err(),
+        gw.delete_item(&admin(), &path("/keys/split"))
+            .await
+            .unwrap_err(),
         EngineError::NotFound(_)
     ));
 }
@@ -384,7 +420,7 @@ async fn split_body() {
 async fn keys_are_listed_as_items_only_when_asked_for() {
     let store = store().await;
     let gw = engine(&store, Keyring::new(MasterKey::generate()));
-    gw.create_protection_key(key_input("/keys/prod/k1", None, None))
+    gw.create_protection_key(&admin(), key_input("/keys/prod/k1", None, None))
         .await
         .unwrap();
     gw.create_producer(&admin(), inline_producer("/keys/ds", None))
@@ -411,12 +447,12 @@ async fn keys_are_listed_as_items_only_when_asked_for() {
         .unwrap();
     assert_eq!(listing.keys.len(), 1);
     let err = gw
-        .create_protection_key(key_input("/keys/ds", None, None))
+        .create_protection_key(&admin(), key_input("/keys/ds", None, None))
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Conflict(_)), "{err}");
     let err = gw
-        .create_protection_key(key_input("/k", Some(4), None))
+        .create_protection_key(&admin(), key_input("/k", Some(4), None))
         .await
         .unwrap_err();
     assert!(
@@ -425,7 +461,10 @@ async fn keys_are_listed_as_items_only_when_asked_for() {
     );
     let mut bad_alg = key_input("/k", None, None);
     bad_alg.alg = "RSA2048".into();
-    let err = gw.create_protection_key(bad_alg).await.unwrap_err();
+    let err = gw
+        .create_protection_key(&admin(), bad_alg)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, EngineError::Invalid(v) if v.field == "alg"),
         "{err}"
