@@ -1,7 +1,6 @@
 //! Who keeps the master keyring: a key file the gateway owns (and rewrites
 //! at a rotation), or the operator (who rotates it by restarting).
 
-use super::private_file::replace_private_file;
 use dynsec_crypto::Keyring;
 use dynsec_engine::MasterKeyCustody;
 use std::path::PathBuf;
@@ -17,8 +16,8 @@ impl MasterKeyCustody for KeyFile {
     }
 
     fn persist(&self, ring: &Keyring) -> std::result::Result<(), String> {
-        replace_private_file(&self.path, ring.to_text().as_bytes())
-            .map_err(|e| format!("{}: {e:#}", self.path.display()))
+        // The error names the file and the step that failed.
+        dynsec_files::replace(&self.path, ring.to_text().as_bytes()).map_err(|e| e.to_string())
     }
 }
 

@@ -69,14 +69,8 @@ pub fn load_customer_fragments(setting: Option<&str>) -> Result<CustomerFragment
 }
 
 fn warn_if_readable_by_others(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                warn!(path = %path.display(), "the customer fragments file is readable by other users; chmod 600 it");
-            }
-        }
+    if dynsec_files::readable_by_others(path) {
+        warn!(path = %path.display(), "the customer fragments file is readable by other users; chmod 600 it");
     }
 }
 

@@ -3,7 +3,6 @@
 //! start only).
 
 use super::custody::{KeyFile, OperatorKey};
-use super::private_file::write_new_private_file;
 use anyhow::{bail, Context, Result};
 use dynsec_crypto::{Keyring, MasterKey};
 use dynsec_engine::MasterKeyCustody;
@@ -58,7 +57,7 @@ pub fn load_keyring(
         );
     }
     let ring = Keyring::new(MasterKey::generate());
-    write_new_private_file(&path, ring.to_text().as_bytes())?;
+    dynsec_files::create_new(&path, ring.to_text().as_bytes())?;
     info!(path = %path.display(), "generated a new master key");
     Ok((ring, custody))
 }
@@ -106,7 +105,7 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert!(!dir.join("master.key.tmp").exists());
+        assert!(!dynsec_files::staging_path(&path).exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -9,16 +9,14 @@
 //! list every key still needed until every record is re-wrapped.
 //!
 //! One job per module: `master_key` (finding and loading the keyring),
-//! `custody` (who may rewrite it: the gateway's key file or the operator),
-//! `private_file` (writing it so only its owner can read it),
-//! `customer_fragments` (loading `--customer-fragments`) and
+//! `custody` (who may rewrite it: the gateway's key file or the operator;
+//! the writes themselves are `dynsec_files`'), `customer_fragments` (loading `--customer-fragments`) and
 //! `create_fragment` (the command that makes a new one).
 
 mod create_fragment;
 mod custody;
 mod customer_fragments;
 mod master_key;
-mod private_file;
 
 pub use create_fragment::create_customer_fragment_main;
 pub use customer_fragments::load_customer_fragments;
