@@ -314,7 +314,7 @@ async fn run(args: GatewayArgs) -> Result<()> {
     // Before anything is created: every file from here on is 0600.
     crate::startup::restrict_file_creation();
     let fd_limit = crate::startup::raise_fd_limit();
-    create_private_dir(&data_dir)?;
+    dynsec_files::create_dir(&data_dir)?;
     keep_out_of_git(&data_dir);
     let audit_path = args
         .audit_log
@@ -594,7 +594,7 @@ fn keep_out_of_git(data_dir: &Path) {
         return;
     }
     let text = b"# Written by dynsec: this data dir holds the master key and the database.\n*\n";
-    if let Err(err) = write_private_file(&path, text) {
+    if let Err(err) = dynsec_files::create_new(&path, text) {
         warn!(path = %path.display(), error = %format!("{err:#}"), "cannot write the data dir's .gitignore");
     }
 }
@@ -709,16 +709,7 @@ fn preset_admin() -> Result<Option<(String, SecretString)>> {
 /// OS releases it when the process dies, even by SIGKILL.
 fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File> {
     let path = data_dir.join(LOCK_FILE);
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let file = options
-        .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let file = dynsec_files::open_or_create(&path)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -742,36 +733,8 @@ fn load_node_id(data_dir: &Path) -> Result<String> {
         bail!("{} is not a valid node id", path.display());
     }
     let id = format!("node-{}", dynsec_crypto::random_id(10));
-    write_private_file(&path, id.as_bytes())?;
+    dynsec_files::create_new(&path, id.as_bytes())?;
     Ok(id)
-}
-
-fn create_private_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot restrict {}", dir.display()))?;
-    }
-    Ok(())
-}
-
-fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    Ok(())
 }
 
 async fn purge_tokens(engine: Engine, stop: impl std::future::Future<Output = ()>) {

@@ -35,17 +35,9 @@ pub fn restrict_file_creation() {
 /// Existing files of an earlier version may have been created with a looser
 /// mode: tightened to 0600 before use.
 pub fn tighten_existing(paths: &[PathBuf]) -> Result<()> {
-    #[cfg(unix)]
     for path in paths {
-        use anyhow::Context;
-        use std::os::unix::fs::PermissionsExt;
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                    .with_context(|| format!("cannot restrict {} to mode 0600", path.display()))?;
-                info!(path = %path.display(), "restricted an existing file to mode 0600");
-            }
-            _ => {}
+        if dynsec_files::tighten(path)? {
+            info!(path = %path.display(), "restricted an existing file to mode 0600");
         }
     }
     Ok(())

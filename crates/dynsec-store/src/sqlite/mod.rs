@@ -152,16 +152,7 @@ async fn back_up(pool: &SqlitePool, backup: &Path) -> Result<()> {
         ))
     };
     if let Some(folder) = backup.parent() {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        builder
-            .create(folder)
-            .map_err(|e| failed("create the folder of", e))?;
+        dynsec_files::create_dir(folder).map_err(|e| failed("create the folder of", e))?;
     }
     let target = backup.to_str().ok_or_else(|| {
         crate::StoreError::Database(format!(
@@ -179,12 +170,9 @@ async fn back_up(pool: &SqlitePool, backup: &Path) -> Result<()> {
                 backup.display()
             ))
         })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(backup, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| failed("restrict", e))?;
-    }
+    // Under the gateway's umask it is 0600 already; a store opened by another
+    // program may have a looser one.
+    dynsec_files::tighten(backup).map_err(|e| failed("restrict", e))?;
     Ok(())
 }
 

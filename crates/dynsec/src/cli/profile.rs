@@ -74,72 +74,22 @@ pub fn save(home: &Path, name: &str, profile: &Profile) -> Result<PathBuf> {
     let file = path(home, name)?;
     let dir = home.join("profiles");
     for private_dir in [home, dir.as_path()] {
-        create_private_dir(private_dir)?;
+        dynsec_files::create_dir(private_dir)?;
     }
     let text = serde_json::to_string_pretty(profile).context("cannot encode the profile")?;
-    let staging = dir.join(format!(".{name}.json.tmp"));
-    match fs::remove_file(&staging) {
-        Ok(()) => {}
-        Err(err) if err.kind() == ErrorKind::NotFound => {}
-        Err(err) => {
-            return Err(err).with_context(|| format!("cannot remove {}", staging.display()))
-        }
-    }
-    write_private(&staging, format!("{text}\n").as_bytes())
-        .with_context(|| format!("cannot write {}", staging.display()))?;
-    fs::rename(&staging, &file).with_context(|| format!("cannot write {}", file.display()))?;
+    dynsec_files::replace(&file, format!("{text}\n").as_bytes())
+        .with_context(|| format!("cannot write {}", file.display()))?;
     Ok(file)
 }
 
-fn create_private_dir(dir: &Path) -> Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        builder.mode(0o700);
-        builder
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot restrict {}", dir.display()))?;
-    }
-    #[cfg(not(unix))]
-    builder
-        .create(dir)
-        .with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(())
-}
-
-fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut handle = options.open(file)?;
-    handle.write_all(bytes)?;
-    handle.sync_all()
-}
-
 fn warn_if_readable_by_others(file: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = fs::metadata(file) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                super::output::note(&format!(
-                    "warning: {} is accessible by other users; run: chmod 600 {}",
-                    file.display(),
-                    file.display()
-                ));
-            }
-        }
+    if dynsec_files::readable_by_others(file) {
+        super::output::note(&format!(
+            "warning: {} is accessible by other users; run: chmod 600 {}",
+            file.display(),
+            file.display()
+        ));
     }
-    #[cfg(not(unix))]
-    let _ = file;
 }
 
 #[cfg(test)]
