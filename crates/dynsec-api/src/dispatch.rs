@@ -132,7 +132,9 @@ pub async fn dispatch(
     let operation = operation_name(parts.uri.path()).to_string();
     // Held by this future alone: dropped with it when the client goes away.
     let (_client_waiting, client_gone) = tokio::sync::watch::channel(());
-    let task = tokio::spawn(async move {
+    // Tracked, so the gateway's shutdown waits for it (`AppState::requests`).
+    let requests = state.requests.clone();
+    let task = requests.spawn(async move {
         let mut ctx = RequestContext {
             peer,
             client,

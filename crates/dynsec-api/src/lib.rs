@@ -45,6 +45,9 @@ pub struct AppState {
     pub trusted_proxies: std::sync::Arc<Vec<dynsec_core::access::Cidr>>,
     /// Where requests are counted (served by [`metrics_router`]).
     pub telemetry: std::sync::Arc<Telemetry>,
+    /// Every request's task (`dispatch.rs`), so the gateway's shutdown can
+    /// wait for requests in flight, those of clients that hung up included.
+    pub requests: tokio_util::task::TaskTracker,
 }
 
 impl axum::extract::FromRef<AppState> for Engine {
@@ -58,11 +61,14 @@ impl axum::extract::FromRef<AppState> for Engine {
 /// [`no_store`]'s headers; everything but `GET /health`, `GET /ready`, the
 /// OpenAPI document and the console's files goes through `dispatch`, so it
 /// is answered in the API's JSON shape, audited and counted in `telemetry`.
+/// Each request runs on a task of `requests`, which the caller closes and
+/// waits for to drain them at shutdown.
 pub fn router(
     engine: Engine,
     audit: audit::Audit,
     trusted_proxies: Vec<dynsec_core::access::Cidr>,
     telemetry: std::sync::Arc<Telemetry>,
+    requests: tokio_util::task::TaskTracker,
 ) -> Router {
     Router::new()
         .route(
@@ -92,6 +98,7 @@ pub fn router(
             audit,
             trusted_proxies: std::sync::Arc::new(trusted_proxies),
             telemetry,
+            requests,
         })
 }
 

@@ -7,6 +7,7 @@
 //! `/prod/*` covers everything under `/prod/` (but not `/production`).
 
 use crate::ValidationError;
+use ipnet::IpNet;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -295,61 +296,47 @@ pub fn is_access_id(raw: &str) -> bool {
     })
 }
 
-/// An IPv4 or IPv6 network, `10.0.0.0/8` or a bare address.
+/// An IPv4 or IPv6 network, `10.0.0.0/8` or a bare address (a host: `/32`
+/// or `/128`), over [`ipnet::IpNet`]. The address is kept as written
+/// (`10.1.2.3/8` shows as such) and its host bits are ignored when matching.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix: u8,
-}
+pub struct Cidr(IpNet);
 
 impl Cidr {
+    /// Parses `raw` as `address/prefix` or a bare address. The address is
+    /// read by the standard library (which refuses octets with leading zeros,
+    /// `010.0.0.1`, that other tools read as octal) rather than by ipnet's
+    /// more lenient parser; ipnet checks the prefix against the family.
     pub fn parse(field: &str, raw: &str) -> Result<Self, ValidationError> {
         let bad = || ValidationError::new(field, format!("'{raw}' is not an IP address or CIDR"));
         let (addr, prefix) = match raw.trim().split_once('/') {
             Some((a, p)) => (a, Some(p.parse::<u8>().map_err(|_| bad())?)),
             None => (raw.trim(), None),
         };
-        let network: IpAddr = addr.parse().map_err(|_| bad())?;
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(max);
-        if prefix > max {
-            return Err(bad());
-        }
-        Ok(Self { network, prefix })
+        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+        let net = match prefix {
+            Some(prefix) => IpNet::new(addr, prefix).map_err(|_| bad())?,
+            None => IpNet::from(addr),
+        };
+        Ok(Self(net))
     }
 
+    /// Whether `ip` lies in this network. An IPv4-mapped IPv6 peer
+    /// (`::ffff:10.0.0.1`, as a dual-stack socket reports IPv4 clients) is
+    /// compared as the IPv4 address it carries.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        // Compare IPv4-mapped IPv6 peers as IPv4.
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
             v4 => v4,
         };
-        match (self.network, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                masked(u32::from(net).into(), self.prefix, 32)
-                    == masked(u32::from(ip).into(), self.prefix, 32)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(u128::from(net), self.prefix, 128)
-                    == masked(u128::from(ip), self.prefix, 128)
-            }
-            _ => false,
-        }
+        self.0.contains(&ip)
     }
 }
 
 impl fmt::Display for Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
+        fmt::Display::fmt(&self.0, f)
     }
-}
-
-fn masked(value: u128, prefix: u8, width: u8) -> u128 {
-    if prefix == 0 {
-        return 0;
-    }
-    let shift = u32::from(width - prefix);
-    (value >> shift) << shift
 }
 
 #[cfg(test)]
@@ -527,5 +514,51 @@ mod tests {
             "bound-ips"
         );
         assert!(Cidr::parse("bound-ips", "nonsense").is_err());
+    }
+
+    #[test]
+    fn cidrs_of_both_families_hosts_and_mapped_peers() {
+        let parse = |raw: &str| Cidr::parse("bound-ips", raw).unwrap();
+        let ip = |raw: &str| raw.parse::<IpAddr>().unwrap();
+        // IPv6 prefixes and hosts.
+        let net = parse("2001:db8:1::/48");
+        assert!(net.contains(ip("2001:db8:1:ffff::1")));
+        assert!(!net.contains(ip("2001:db8:2::1")));
+        let host = parse("2001:db8::7");
+        assert_eq!(host.to_string(), "2001:db8::7/128");
+        assert!(host.contains(ip("2001:db8::7")));
+        assert!(!host.contains(ip("2001:db8::8")));
+        assert!(parse("::/0").contains(ip("fe80::1")));
+        // Families never match each other; an IPv4-mapped peer counts as IPv4.
+        assert!(!parse("0.0.0.0/0").contains(ip("2001:db8::1")));
+        assert!(!parse("::/0").contains(ip("10.0.0.1")));
+        assert!(parse("10.0.0.0/8").contains(ip("::ffff:10.200.0.1")));
+        assert!(!parse("10.0.0.0/8").contains(ip("::ffff:11.0.0.1")));
+        // The address is kept as written; its host bits do not matter.
+        let loose = parse(" 10.1.2.3/8 ");
+        assert_eq!(loose.to_string(), "10.1.2.3/8");
+        assert!(loose.contains(ip("10.99.0.1")));
+        assert_eq!(parse("127.0.0.1").to_string(), "127.0.0.1/32");
+        // Edges of the prefix: /32 and /128 are hosts, one more is refused.
+        assert!(!parse("10.0.0.1/32").contains(ip("10.0.0.2")));
+        assert!(parse("2001:db8::1/128").contains(ip("2001:db8::1")));
+        for bad in [
+            "2001:db8::/129",
+            "10.0.0.0/",
+            "10.0.0.0/-1",
+            "10.0.0.0/8/8",
+            "010.0.0.0/8",
+            "10.0.0",
+            "",
+            "10.0.0.0 /8",
+        ] {
+            let err = Cidr::parse("--trusted-proxies", bad).unwrap_err();
+            assert_eq!(err.field, "--trusted-proxies", "{bad:?}");
+            assert_eq!(
+                err.reason,
+                format!("'{bad}' is not an IP address or CIDR"),
+                "{bad:?}"
+            );
+        }
     }
 }

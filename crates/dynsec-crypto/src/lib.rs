@@ -16,6 +16,7 @@ use base64::Engine as _;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::fmt;
+use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 pub mod envelope;
@@ -165,13 +166,11 @@ pub fn hash_credential(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
 
-/// Compares two hashes without leaking the position of the first difference.
+/// Compares two hashes in constant time (`subtle`): the time taken says
+/// nothing about where they first differ. Only their lengths may show, and
+/// hashes of one kind all have the same length.
 pub fn hashes_equal(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 /// `len` random characters from `[a-z0-9]` (ids that humans read and type).
@@ -222,6 +221,15 @@ mod tests {
         assert_eq!(hash_credential("a").len(), 64);
         assert!(hashes_equal(&hash_credential("a"), &hash_credential("a")));
         assert!(!hashes_equal(&hash_credential("a"), &hash_credential("b")));
+        // Differing in the last character only, and of different lengths.
+        let hash = hash_credential("a");
+        let mut last_differs = hash.clone();
+        last_differs.pop();
+        assert!(!hashes_equal(&hash, &last_differs));
+        last_differs.push(if hash.ends_with('0') { '1' } else { '0' });
+        assert!(!hashes_equal(&hash, &last_differs));
+        assert!(!hashes_equal(&hash, ""));
+        assert!(hashes_equal("", ""));
         assert_eq!(random_id(12).len(), 12);
         assert_ne!(random_secret(), random_secret());
     }

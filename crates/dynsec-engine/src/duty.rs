@@ -20,8 +20,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 /// First wait before restarting a duty that stopped; doubled per failure.
@@ -169,9 +169,13 @@ impl Engine {
         }
     }
 
-    /// Runs `duty` until `shutdown` turns true, restarting it with backoff
-    /// whenever it ends early or panics.
-    pub async fn supervise(&self, duty: Duty, shutdown: watch::Receiver<bool>) {
+    /// Runs `duty` until `shutdown` is cancelled, restarting it with backoff
+    /// whenever it ends early or panics. A cancelled duty finishes the work
+    /// it has started (the reaper its pass: revocations in progress are
+    /// recorded, or stay claimed for take-over should the process end first)
+    /// before this returns; the gateway states in which order the duties are
+    /// stopped (`crates/dynsec/src/shutdown.rs`).
+    pub async fn supervise(&self, duty: Duty, shutdown: CancellationToken) {
         let engine = self.clone();
         let start = move |stop: Stop| {
             let engine = engine.clone();
@@ -188,12 +192,11 @@ impl Engine {
 
 /// A duty's view of the shutdown signal.
 #[derive(Clone)]
-pub(crate) struct Stop(watch::Receiver<bool>);
+pub(crate) struct Stop(CancellationToken);
 
 impl Stop {
-    pub(crate) async fn wait(mut self) {
-        // An error means the sender is gone: stop as well.
-        let _ = self.0.wait_for(|stop| *stop).await;
+    pub(crate) async fn wait(self) {
+        self.0.cancelled_owned().await;
     }
 }
 
@@ -201,7 +204,7 @@ impl Stop {
 pub(crate) async fn supervise_with<F, Fut>(
     state: &DutyState,
     duty: Duty,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
     mut start: F,
 ) where
     F: FnMut(Stop) -> Fut,
@@ -210,7 +213,7 @@ pub(crate) async fn supervise_with<F, Fut>(
     let name = duty.as_str();
     let mut failures: u32 = 0;
     loop {
-        if *shutdown.borrow() {
+        if shutdown.is_cancelled() {
             break;
         }
         state.running.store(true, Ordering::Relaxed);
@@ -219,7 +222,7 @@ pub(crate) async fn supervise_with<F, Fut>(
             .catch_unwind()
             .await;
         state.running.store(false, Ordering::Relaxed);
-        if *shutdown.borrow() {
+        if shutdown.is_cancelled() {
             break;
         }
         let why = match outcome {
@@ -244,7 +247,7 @@ pub(crate) async fn supervise_with<F, Fut>(
             "background duty {why}; restarting it"
         );
         tokio::select! {
-            _ = shutdown.wait_for(|stop| *stop) => break,
+            () = shutdown.cancelled() => break,
             _ = tokio::time::sleep(delay) => {}
         }
         info!(duty = name, "restarting background duty");
@@ -278,19 +281,20 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_supervisor_restarts_a_duty_that_panics_or_ends_and_stops_on_shutdown() {
         let state = DutyState::default();
-        let (stop_tx, stop_rx) = watch::channel(false);
+        let shutdown = CancellationToken::new();
         let runs = Arc::new(AtomicUsize::new(0));
         let counted = runs.clone();
-        let supervisor = supervise_with(&state, Duty::Reaper, stop_rx, move |stop: Stop| {
-            let run = counted.fetch_add(1, Ordering::SeqCst);
-            async move {
-                match run {
-                    0 => panic!("first run dies"),
-                    1 => {} // second run returns early
-                    _ => stop.wait().await,
+        let supervisor =
+            supervise_with(&state, Duty::Reaper, shutdown.clone(), move |stop: Stop| {
+                let run = counted.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    match run {
+                        0 => panic!("first run dies"),
+                        1 => {} // second run returns early
+                        _ => stop.wait().await,
+                    }
                 }
-            }
-        });
+            });
         let watcher = async {
             // Third run: up and waiting for shutdown.
             while runs.load(Ordering::SeqCst) < 3 {
@@ -305,7 +309,7 @@ mod tests {
                 .as_deref()
                 .unwrap()
                 .starts_with("ended before shutdown"));
-            stop_tx.send(true).unwrap();
+            shutdown.cancel();
         };
         tokio::time::timeout(Duration::from_secs(600), async {
             tokio::join!(supervisor, watcher)

@@ -15,7 +15,8 @@ use dynsec_store::{ConnectionOwner, InstanceRecord};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 /// An issuance of this process still pending after this long has outlived
@@ -52,7 +53,9 @@ const FIRST_ROTATION_PASS_DELAY: Duration = Duration::from_secs(1);
 pub struct Housekeeper;
 
 impl Housekeeper {
-    /// Runs until `shutdown` resolves, then deregisters this instance.
+    /// Runs until `shutdown` resolves, then stops the sweep, retention and
+    /// rotation tasks, waits for them, and deregisters this instance last
+    /// (so no other gateway takes its work over while any of it runs).
     pub async fn run(engine: Engine, shutdown: impl Future<Output = ()> + Send) {
         tokio::pin!(shutdown);
         let config = engine.config().clone();
@@ -60,12 +63,14 @@ impl Housekeeper {
         // The sweep gets a task of its own: a long one (many users, a slow or
         // unreachable AWS endpoint) must not hold up heartbeats, or other
         // gateways would take this one for dead and roll back its intents.
-        let (stop_sweep, sweep_stopped) = watch::channel(false);
-        let sweeper = tokio::spawn(sweep_loop(engine.clone(), sweep_stopped.clone()));
+        let stop_tasks = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        tasks.spawn(sweep_loop(engine.clone(), stop_tasks.clone()));
         // Retention purges on its own task too, for the same reason.
-        let purger = tokio::spawn(retention_loop(engine.clone(), sweep_stopped.clone()));
+        tasks.spawn(retention_loop(engine.clone(), stop_tasks.clone()));
         // Rotations wait for AWS (the ready-wait): a task of their own too.
-        let rotator = tokio::spawn(rotation_loop(engine.clone(), sweep_stopped));
+        tasks.spawn(rotation_loop(engine.clone(), stop_tasks.clone()));
+        tasks.close();
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -78,27 +83,20 @@ impl Housekeeper {
                 }
             }
         }
-        // Fails only when the sweeper has already ended, which is fine.
-        let _ = stop_sweep.send(true);
-        if let Err(err) = sweeper.await {
-            warn!(error = %err, "orphan sweep task failed");
-        }
-        if let Err(err) = purger.await {
-            warn!(error = %err, "lease retention task failed");
-        }
-        if let Err(err) = rotator.await {
-            warn!(error = %err, "admin-rotation task failed");
-        }
+        // Each loop drops a pass in progress at the stop (what it leaves is
+        // picked up by a later pass: see each loop), so this wait is short.
+        stop_tasks.cancel();
+        tasks.wait().await;
         if let Err(err) = engine.store().remove_instance(engine.instance_id()).await {
             warn!(error = %err, "cannot deregister instance");
         }
     }
 }
 
-/// Sweeps every `orphan_sweep_interval` until `stop` turns true; a sweep in
+/// Sweeps every `orphan_sweep_interval` until `stop` is cancelled; a sweep in
 /// progress is abandoned then (what it left is picked up by the next start's
 /// sweeps: the users keep their tags until they are deleted).
-async fn sweep_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
+async fn sweep_loop(engine: Engine, stop: CancellationToken) {
     let interval = engine.config().orphan_sweep_interval;
     let first_sweep = tokio::time::Instant::now() + FIRST_SWEEP_DELAY.min(interval);
     let mut sweep = tokio::time::interval_at(first_sweep, interval);
@@ -116,17 +114,16 @@ async fn sweep_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
         }
     };
     tokio::select! {
-        // An error means the sender is gone: stop as well.
-        _ = stop.wait_for(|stop| *stop) => {}
+        () = stop.cancelled() => {}
         () = sweeps => {}
     }
 }
 
 /// Purges revoked leases past retention every [`RETENTION_PURGE_EVERY`]
-/// until `stop` turns true. Each pass is a unit of work: a failing batch
+/// until `stop` is cancelled. Each pass is a unit of work: a failing batch
 /// (or a panic) ends that pass only, logged; the next pass starts over from
 /// the retention index, so nothing is skipped.
-async fn retention_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
+async fn retention_loop(engine: Engine, stop: CancellationToken) {
     let mut every = tokio::time::interval(RETENTION_PURGE_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let passes = async {
@@ -146,16 +143,16 @@ async fn retention_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
         }
     };
     tokio::select! {
-        _ = stop.wait_for(|stop| *stop) => {}
+        () = stop.cancelled() => {}
         () = passes => {}
     }
 }
 
 /// Runs an admin-rotation pass every `admin_rotation_check_interval` (one
 /// gateway of a cluster per pass: the holder of the `admin-rotation` duty)
-/// until `stop` turns true. A rotation interrupted by the stop is finished
+/// until `stop` is cancelled. A rotation interrupted by the stop is finished
 /// by the next start's first pass.
-async fn rotation_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
+async fn rotation_loop(engine: Engine, stop: CancellationToken) {
     let interval = engine.config().admin_rotation_check_interval;
     let first = tokio::time::Instant::now() + FIRST_ROTATION_PASS_DELAY.min(interval);
     let mut ticks = tokio::time::interval_at(first, interval);
@@ -174,7 +171,7 @@ async fn rotation_loop(engine: Engine, mut stop: watch::Receiver<bool>) {
         }
     };
     tokio::select! {
-        _ = stop.wait_for(|stop| *stop) => {}
+        () = stop.cancelled() => {}
         () = passes => {}
     }
 }

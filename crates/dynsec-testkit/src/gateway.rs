@@ -183,7 +183,13 @@ impl Gateway {
     }
 
     /// SIGTERM, then waits for a graceful exit; returns whether it exited 0.
-    pub async fn stop(mut self) -> bool {
+    pub async fn stop(self) -> bool {
+        self.stop_with_log().await.0
+    }
+
+    /// [`Gateway::stop`], also returning everything the gateway logged
+    /// (its shutdown included).
+    pub async fn stop_with_log(mut self) -> (bool, String) {
         if let Some(pid) = self.child.id() {
             let _ = Command::new("kill")
                 .arg("-TERM")
@@ -191,9 +197,11 @@ impl Gateway {
                 .status()
                 .await;
         }
-        match tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await {
+        let exited_0 = match tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await
+        {
             Ok(Ok(status)) => status.success(),
             _ => false,
-        }
+        };
+        (exited_0, self.log())
     }
 }

@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 use tracing::{info, warn};
 
 /// File name of the SQLite database inside the data dir.
@@ -464,20 +463,16 @@ async fn run(args: GatewayArgs) -> Result<()> {
         }
     }
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
+    // The steps of the shutdown and their order: `shutdown.rs`.
+    let shutdown = crate::shutdown::Shutdown::new();
     // Supervised: restarted (and reported by /health) should one ever stop.
-    let reaper = tokio::spawn({
+    shutdown.spawn_reaper(|stop| {
         let engine = engine.clone();
-        let stop = stop_rx.clone();
         async move { engine.supervise(Duty::Reaper, stop).await }
     });
-    let purger = tokio::spawn(purge_tokens(engine.clone(), stopped(stop_rx.clone())));
-    let housekeeper = tokio::spawn({
+    shutdown.spawn_housekeeping(|stop| purge_tokens(engine.clone(), stop.cancelled_owned()));
+    shutdown.spawn_housekeeping(|stop| {
         let engine = engine.clone();
-        let stop = stop_rx.clone();
         async move { engine.supervise(Duty::Housekeeper, stop).await }
     });
 
@@ -494,9 +489,11 @@ async fn run(args: GatewayArgs) -> Result<()> {
         ),
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
     };
-    info!(data_dir = %data_dir.display(), database = %database.describe(), audit_log = %audit_path.display(), instance = engine.instance_id(), open_files_limit = ?fd_limit, max_connections = limits.max_connections, "dynsec gateway listening on {scheme}://{local}");
+    // Installed before "listening" is logged, like SIGHUP's handler below:
+    // tests (and operators' scripts) signal as soon as they read it.
+    let stop_signal = crate::shutdown::signal().context("cannot handle SIGTERM and SIGINT")?;
     #[cfg(unix)]
-    let hangups = {
+    {
         // Installed before "listening" is logged: from then on a SIGHUP
         // reloads instead of ending the process (its default action).
         let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -506,36 +503,40 @@ async fn run(args: GatewayArgs) -> Result<()> {
             audit_path: audit_path.clone(),
             tls: tls.clone().zip(args.tls_cert.zip(args.tls_key)),
         };
-        tokio::spawn(reload_on_hangup(hangups, reload, stopped(stop_rx.clone())))
-    };
+        shutdown
+            .spawn_housekeeping(|stop| reload_on_hangup(hangups, reload, stop.cancelled_owned()));
+    }
     let telemetry = dynsec_api::Telemetry::new(&engine);
-    let metrics_server = metrics_listener.map(|listener| {
-        serve_metrics(
+    if let Some(listener) = metrics_listener {
+        shutdown.spawn_listener(serve_metrics(
             listener,
             engine.clone(),
             telemetry.clone(),
             audit.clone(),
-            stopped(stop_rx.clone()),
-        )
-    });
-    let router = dynsec_api::router(engine, audit.clone(), trusted_proxies, telemetry);
-    let shutdown = async move {
-        shutdown_signal().await;
-        info!("shutting down");
-        let _ = stop_tx.send(true);
-    };
-    let served = dynsec_api::serve(listener, router, audit, tls, limits, shutdown).await;
-    // The router (and with it every request's audit handle) is gone now.
-    audit_writer.finish(Duration::from_secs(10)).await;
-    served?;
-    if let Some(metrics_server) = metrics_server {
-        let _ = metrics_server.await;
+            shutdown.stop_accepting(),
+        ));
     }
-    let _ = reaper.await;
-    let _ = purger.await;
-    let _ = housekeeper.await;
-    #[cfg(unix)]
-    let _ = hangups.await;
+    // Last: whoever reads "listening" (tests, scripts) finds the signal
+    // handlers installed and the metrics address logged.
+    info!(data_dir = %data_dir.display(), database = %database.describe(), audit_log = %audit_path.display(), instance = engine.instance_id(), open_files_limit = ?fd_limit, max_connections = limits.max_connections, "dynsec gateway listening on {scheme}://{local}");
+    let router = dynsec_api::router(
+        engine,
+        audit.clone(),
+        trusted_proxies,
+        telemetry,
+        shutdown.requests(),
+    );
+    let serving = dynsec_api::serve(
+        listener,
+        router,
+        audit,
+        tls,
+        limits,
+        shutdown.stop_accepting(),
+    );
+    // The router (and with it every request's audit handle) is gone once
+    // `run` has drained the requests; then it closes the audit log.
+    shutdown.run(serving, stop_signal, audit_writer).await?;
     Ok(())
 }
 
@@ -558,7 +559,7 @@ fn serve_metrics(
     telemetry: Arc<dynsec_api::Telemetry>,
     audit: dynsec_api::audit::Audit,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> tokio::task::JoinHandle<()> {
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     if let Ok(local) = listener.local_addr() {
         info!("metrics on http://{local}/metrics");
     }
@@ -567,11 +568,11 @@ fn serve_metrics(
         header_read_timeout: Duration::from_secs(10),
     };
     let router = dynsec_api::metrics_router(engine, telemetry);
-    tokio::spawn(async move {
+    async move {
         if let Err(err) = dynsec_api::serve(listener, router, audit, None, limits, stop).await {
             warn!(error = %err, "the metrics listener stopped");
         }
-    })
+    }
 }
 
 /// Binds the listening socket, saying plainly when the port is taken.
@@ -749,27 +750,6 @@ async fn purge_tokens(engine: Engine, stop: impl std::future::Future<Output = ()
                 }
             }
         }
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
 }
 

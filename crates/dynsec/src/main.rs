@@ -4,6 +4,7 @@
 mod cli;
 mod gateway;
 mod keyfile;
+mod shutdown;
 mod startup;
 
 use std::process::ExitCode;

@@ -2,14 +2,16 @@
 //! rename (logrotate) and the process keeps serving; a busy port stops the
 //! first start before anything is created or printed; a database from a
 //! newer dynsec is refused in plain words (SQLite and PostgreSQL); an upgrade backs the SQLite file
-//! up first; a data dir inside a git checkout stays out of git.
+//! up first; a data dir inside a git checkout stays out of git; SIGTERM
+//! stops accepting, answers and audits the requests in flight (those of
+//! clients that hung up too) before the duties stop, and exits 0.
 //! (Certificate reloads and the `CA:TRUE` hint: `tls.rs`.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use common::bin;
-use dynsec_testkit::{Gateway, PgDatabase, TempDir};
+use dynsec_testkit::{Gateway, PgDatabase, TempDir, ADMIN_ACCESS_ID, ADMIN_ACCESS_KEY};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -99,6 +101,169 @@ async fn sighup_reopens_the_audit_log_after_a_rename_and_keeps_serving() {
     assert_eq!(gw.pid().unwrap().to_string(), pid);
     gw.ok("list-items", json!({})).await;
     assert!(gw.stop().await, "a clean stop after the HUP");
+}
+
+/// `auth` as the preset admin from `client` (the gateway trusts the test's
+/// `X-Forwarded-For`); returns the status and the answer.
+async fn auth_from(url: &str, client: &str, access_key: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{url}/api/v2/auth"))
+        .header("X-Forwarded-For", client)
+        .json(&json!({"access-id": ADMIN_ACCESS_ID, "access-key": access_key}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+/// How many `auth` answers the gateway has started holding back.
+async fn auth_delays(metrics: &str) -> u64 {
+    let text = reqwest::get(format!("{metrics}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("dynsec_auth_delays_total "))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+async fn registered_instances(data_dir: &Path) -> i64 {
+    let db = common::database(data_dir).await;
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM instances")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    count
+}
+
+#[tokio::test]
+async fn sigterm_answers_and_audits_the_requests_in_flight_before_the_duties_stop_then_exits_0() {
+    let dir = TempDir::new("dynsec-sigterm-drain");
+    let gw = Gateway::start_with_args(
+        &bin(),
+        &dir.path().join("data"),
+        &[],
+        &[
+            "--trusted-proxies",
+            "127.0.0.1/32",
+            "--auth-max-delay-ms",
+            "4000",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+    )
+    .await;
+    let log = gw.log();
+    let metrics = log
+        .split("metrics on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no metrics address in the log:\n{log}"))
+        .trim_end_matches("/metrics")
+        .to_string();
+    // Wrong keys hold the next answers back (auth.rs): five failures from
+    // `waits` make its next answer wait 1 s, seven from `hangs_up` 4 s.
+    let (waits, hangs_up) = ("198.51.100.10", "198.51.100.11");
+    let fail = |client: &'static str, times: usize| {
+        let url = gw.url.clone();
+        async move {
+            for _ in 0..times {
+                let (status, body) = auth_from(&url, client, "wrong-key-0123456789").await;
+                assert_eq!(status, 401, "{body}");
+            }
+        }
+    };
+    tokio::join!(fail(waits, 5), fail(hangs_up, 7));
+    let delayed_so_far = auth_delays(&metrics).await;
+    assert_eq!(delayed_so_far, 2 + 4, "the 4th and later failures waited");
+
+    // Two right-key requests in flight: one client waits for its answer,
+    // the other hangs up while its answer is held back.
+    let url = gw.url.clone();
+    let answered = tokio::spawn(async move { auth_from(&url, waits, ADMIN_ACCESS_KEY).await });
+    let url = gw.url.clone();
+    let abandoned = tokio::spawn(async move { auth_from(&url, hangs_up, ADMIN_ACCESS_KEY).await });
+    common::eventually(
+        Duration::from_secs(10),
+        "both requests are held back",
+        || {
+            let metrics = metrics.clone();
+            async move { auth_delays(&metrics).await == delayed_so_far + 2 }
+        },
+    )
+    .await;
+    abandoned.abort();
+    assert!(abandoned.await.unwrap_err().is_cancelled());
+
+    let pid = gw.pid().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    wait_until("the gateway stops accepting", || {
+        gw.log().contains("stopped accepting connections")
+    })
+    .await;
+    // Step 1: new clients are refused at once, while requests are in flight.
+    let refused = reqwest::Client::new()
+        .post(format!("{}/api/v2/list-items", gw.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(refused.is_connect(), "{refused}");
+    // The duties still run (the instance is registered: no other gateway
+    // may take its work over) while a request is being answered.
+    assert_eq!(registered_instances(&gw.data_dir).await, 1);
+
+    // Step 2: the waiting client gets its answer.
+    let (status, body) = answered.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["token"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+
+    let data_dir = gw.data_dir.clone();
+    let (exited_0, log) = gw.stop_with_log().await;
+    assert!(exited_0, "SIGTERM ends the gateway with 0:\n{log}");
+    // Steps 1-4 in their order, each once.
+    let steps = [
+        "shutting down: stopped accepting connections",
+        "shutting down: requests in flight drained",
+        "shutting down: background duties stopped",
+        "shutdown complete",
+    ];
+    let at: Vec<usize> = steps
+        .iter()
+        .map(|step| {
+            assert_eq!(log.matches(step).count(), 1, "{step}:\n{log}");
+            log.find(step).unwrap()
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{log}");
+    // Deregistered, last.
+    assert_eq!(registered_instances(&data_dir).await, 0);
+
+    // Both right-key requests are in the audit log with their real outcome,
+    // the abandoned one too (its task outlived its client).
+    let records: Vec<Value> = std::fs::read_to_string(data_dir.join("audit.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for client in [waits, hangs_up] {
+        let of_client: Vec<&Value> = records.iter().filter(|r| r["client"] == client).collect();
+        let last = of_client.last().unwrap();
+        assert_eq!(last["operation"], "auth", "{last}");
+        assert_eq!(last["status"], 200, "{client}: {last}");
+        assert_eq!(last["access_id"], ADMIN_ACCESS_ID, "{last}");
+    }
 }
 
 #[tokio::test]
