@@ -34,9 +34,7 @@ async fn every_step_secret(engine: &Engine, aws: &FakeAws) -> i64 {
 }
 
 async fn issue(engine: &Engine) -> Result<IssuedValue, EngineError> {
-    engine
-        .get_value(&admin(), &path("/ds/a"), &[])
-        .await
+    engine.get_value(&admin(), &path("/ds/a"), &[]).await
 }
 
 async fn only_lease(store: &dyn Store, producer: i64) -> dynsec_core::Lease {

@@ -30,7 +30,10 @@ fn target(connection: AwsConnection) -> TargetInput {
 /// [`ACCOUNT`]; returns its connection.
 async fn secret_over_target(engine: &Engine, aws: &FakeAws) -> AwsConnection {
     let conn = aws.add_admin(ACCOUNT, "dynsec-admin");
-    engine.create_target(&admin(), target(conn.clone())).await.unwrap();
+    engine
+        .create_target(&admin(), target(conn.clone()))
+        .await
+        .unwrap();
     let mut input = inline_producer("/ds/a");
     input.target = ProducerTargetInput::Named("/aws/t".into());
     engine.create_producer(&admin(), input).await.unwrap();
