@@ -64,22 +64,9 @@ impl IssuedIamUser {
 }
 
 /// Everything one issuance created in IAM, by name: what a revocation must
-/// delete before DeleteUser. Holds no secret, so it can be stored with the
-/// lease as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CreatedIamUser {
-    pub user_name: String,
-    pub access_key_id: Option<String>,
-    pub login_profile: bool,
-    /// Managed policy ARNs attached to the user.
-    pub attached_policies: Vec<String>,
-    pub groups: Vec<String>,
-    /// Name of the user's inline policy ([`INLINE_USER_POLICY`]).
-    pub inline_policy: Option<String>,
-    /// The boundary's policy ARN. Recorded for the record only: a boundary
-    /// does not stop DeleteUser, so teardown need not remove it.
-    pub permissions_boundary: Option<String>,
-}
+/// delete before DeleteUser. The domain's type, so the lease records exactly
+/// what `create_user` returned and `teardown_created` takes it back as it is.
+pub use dynsec_core::CreatedIamUser;
 
 /// A user found under a path prefix, with its tags.
 #[derive(Debug, Clone, PartialEq, Eq)]

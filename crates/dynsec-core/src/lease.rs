@@ -72,9 +72,8 @@ pub const DEFAULT_REVOKED_RETENTION_DAYS: u32 = 30;
 
 /// Everything one issuance created in IAM for a temporary user, by name:
 /// what its revocation deletes (concurrently) before DeleteUser. Holds no
-/// secret. The AWS layer's description of the same thing is
-/// `dynsec_aws::CreatedIamUser` (same fields); this is the domain's, so a
-/// lease can carry it without core knowing AWS SDK types.
+/// secret. `dynsec_aws` returns and takes this same type (`create_user`,
+/// `teardown_created`), so nothing translates between the two layers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CreatedIamUser {
     pub user_name: String,

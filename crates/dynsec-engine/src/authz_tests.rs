@@ -4,10 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::{Needs, On, Rule, UseCase};
-use crate::test_support::{admin, connection, inline_producer, memory_engine, path};
+use crate::test_support::{admin, connection, inline_producer, key_input, memory_engine, path};
 use crate::{
-    AuthMethodInput, Caller, Engine, EngineError, ItemQuery, ProducerTargetInput,
-    ProtectionKeyInput, TargetInput,
+    AuthMethodInput, Caller, Engine, EngineError, ItemQuery, ProducerTargetInput, TargetInput,
 };
 use dynsec_core::access::{Capability, PathRule, RuleType};
 
@@ -326,17 +325,7 @@ async fn run(engine: &Engine, c: &Caller, use_case: UseCase) -> Result<(), Engin
         UseCase::DescribeItem => e.describe_item(c, &path("/ds/a")).await.map(drop),
         UseCase::DeleteItem => e.delete_item(c, &path("/ds/a")).await.map(drop),
         UseCase::CreateProtectionKey => e
-            .create_protection_key(
-                c,
-                ProtectionKeyInput {
-                    name: path("/keys/k"),
-                    alg: "AES256GCM".into(),
-                    split_level: None,
-                    customer_fragment_id: None,
-                    description: String::new(),
-                    delete_protection: false,
-                },
-            )
+            .create_protection_key(c, key_input("/keys/k", None, None))
             .await
             .map(drop),
         UseCase::GetProtectionKey => e

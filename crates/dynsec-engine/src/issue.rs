@@ -347,7 +347,7 @@ impl Engine {
         lease.state = LeaseState::Active;
         // Written with the activation, so a lease handed out always knows
         // what its revocation deletes.
-        lease.created = Some(crate::aws_port::created_record(&created.created));
+        lease.created = Some(created.created.clone());
         lease.access_key_id = created.access_key_id.clone();
         lease.account_id = account_of(&created.user_arn).map(str::to_owned);
         // Only from `pending`: if recovery took the intent over (this issuance

@@ -554,7 +554,12 @@ impl Engine {
         // discovery for leases recorded without it.
         match &lease.created {
             Some(created) => {
-                let created = crate::aws_port::created_for_teardown(&lease.principal, created);
+                // The lease's own user: the name it claims, which issuance
+                // recorded as the created user's name too.
+                let created = dynsec_core::CreatedIamUser {
+                    user_name: lease.principal.clone(),
+                    ..created.clone()
+                };
                 let path = aws
                     .teardown_created(&created)
                     .await

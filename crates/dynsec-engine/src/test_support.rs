@@ -216,3 +216,20 @@ pub fn admin() -> Caller {
         rules: Vec::new(),
     }
 }
+
+/// A protection key's input: AES256GCM, split `split` ways, with the
+/// customer fragment `customer` if any.
+pub fn key_input(
+    name: &str,
+    split: Option<u64>,
+    customer: Option<&str>,
+) -> crate::ProtectionKeyInput {
+    crate::ProtectionKeyInput {
+        name: path(name),
+        alg: "AES256GCM".into(),
+        split_level: split,
+        customer_fragment_id: customer.map(str::to_string),
+        description: String::new(),
+        delete_protection: false,
+    }
+}

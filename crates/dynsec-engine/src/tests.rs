@@ -1,8 +1,8 @@
 //! Use-case checks that need no AWS: input bounds, state conflicts, names.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::test_support::{admin, inline_producer, lease, memory_engine, path};
-use crate::{AuthMethodInput, EngineError, ProtectionKeyInput};
+use crate::test_support::{admin, inline_producer, key_input, lease, memory_engine, path};
+use crate::{AuthMethodInput, EngineError};
 use chrono::Utc;
 use dynsec_core::LeaseState;
 
@@ -96,17 +96,7 @@ async fn jwt_ttl_is_capped() {
 async fn a_dynamic_secret_cannot_shadow_a_protection_key() {
     let (engine, store) = memory_engine().await;
     engine
-        .create_protection_key(
-            &admin(),
-            ProtectionKeyInput {
-                name: path("/shared/name"),
-                alg: "AES256GCM".into(),
-                split_level: None,
-                customer_fragment_id: None,
-                description: String::new(),
-                delete_protection: false,
-            },
-        )
+        .create_protection_key(&admin(), key_input("/shared/name", None, None))
         .await
         .unwrap();
     let err = engine

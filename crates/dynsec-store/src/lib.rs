@@ -51,7 +51,7 @@
 //! - Orphan sweep: [`ListingStore::connections_in_use`], page by page, each
 //!   connection with its IAM paths (`""`: the gateway's default path).
 //! - Issuance: once the user and everything on it exist, set
-//!   `lease.created` (from `dynsec_aws::CreatedIamUser`, same fields) with
+//!   `lease.created` (what `dynsec_aws`'s `create_user` returned) with
 //!   the lease going `Active` (`update_lease_if(.., Pending)`); revocation
 //!   then passes it to `teardown_created` (`None`: discovery teardown).
 //!   Marking a lease revoked: set `lease.revoked_at`.

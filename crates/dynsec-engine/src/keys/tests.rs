@@ -2,8 +2,8 @@
 //! after a crash, wrong master keys, protection keys and split keys.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use super::{CustomerFragments, MasterKeyCustody, ProtectionKeyInput};
-use crate::test_support::{self, admin, path};
+use super::{CustomerFragments, MasterKeyCustody};
+use crate::test_support::{self, admin, key_input, path};
 use crate::{Engine, EngineConfig, EngineError, ProducerInput, TargetInput};
 use dynsec_core::AwsConnection;
 use dynsec_crypto::{sealed_key_id, KeyFragment, KeyId, Keyring, MasterKey, Sealer};
@@ -59,17 +59,6 @@ fn inline_producer(name: &str, key: Option<&str>) -> ProducerInput {
     let mut input = test_support::inline_producer(name);
     input.settings.protection_key = key.map(str::to_string);
     input
-}
-
-fn key_input(name: &str, split: Option<u64>, customer: Option<&str>) -> ProtectionKeyInput {
-    ProtectionKeyInput {
-        name: path(name),
-        alg: "AES256GCM".into(),
-        split_level: split,
-        customer_fragment_id: customer.map(str::to_string),
-        description: String::new(),
-        delete_protection: false,
-    }
 }
 
 async fn details_secret(engine: &Engine, name: &str) -> Result<String, EngineError> {
