@@ -154,7 +154,7 @@ pub struct AuditWriter {
 /// the audit log at `path` for appending and starts its writer thread. `key`
 /// fingerprints tokens; derive it with [`AUDIT_KEY_LABEL`].
 pub fn open(path: &Path, key: MacKey) -> io::Result<(Audit, AuditWriter)> {
-    let file = open_private_append(path)?;
+    let file = dynsec_files::open_append(path)?;
     let (tx, rx) = mpsc::channel(QUEUE_LEN);
     let (done_tx, done) = oneshot::channel();
     let thread_path = path.to_path_buf();
@@ -174,23 +174,6 @@ pub fn open(path: &Path, key: MacKey) -> io::Result<(Audit, AuditWriter)> {
             done,
         },
     ))
-}
-
-fn open_private_append(path: &Path) -> io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        options.mode(0o600);
-        let file = options.open(path)?;
-        // `mode` only applies to a file we create; an existing log may have
-        // been created by hand with a looser mode.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        Ok(file)
-    }
-    #[cfg(not(unix))]
-    options.open(path)
 }
 
 /// The writer thread: blocks for a record, writes it and whatever else is
@@ -237,7 +220,7 @@ fn write_records(mut rx: mpsc::Receiver<Entry>, file: std::fs::File, path: &Path
 /// Flushes and syncs the file in use, then switches to a file opened anew at
 /// `path`; on failure the file in use stays.
 fn reopen(out: &mut io::BufWriter<std::fs::File>, path: &Path) -> io::Result<()> {
-    let fresh = open_private_append(path)?;
+    let fresh = dynsec_files::open_append(path)?;
     out.flush()?;
     let _ = out.get_ref().sync_all();
     *out = io::BufWriter::new(fresh);
