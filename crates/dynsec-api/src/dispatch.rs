@@ -1,6 +1,7 @@
 //! Turns any request into an operation call: `POST /<op>`, `/api/v2/<op>`, with
 //! doubled slashes tolerated, a JSON object body, and errors in the API's shape.
 
+use crate::ops::{Outcome, Subject};
 use crate::{audit, ops, ApiError, AppState};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
@@ -9,6 +10,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use dynsec_core::access::Cidr;
+use dynsec_core::SecretString;
 use dynsec_engine::Caller;
 use serde_json::Value;
 use std::net::{IpAddr, SocketAddr};
@@ -32,6 +34,10 @@ pub struct RequestContext {
     pub client: IpAddr,
     /// Who the token resolved to, once it did.
     pub caller: Option<Caller>,
+    /// The token the request carried, read once (see `ops::Call`).
+    pub token: Option<SecretString>,
+    /// What the request named, as its handler read it.
+    pub subject: Subject,
     /// Completes when the client stopped waiting for the answer (the
     /// dispatcher's future was dropped: hyper gave up on the connection).
     /// The request runs on regardless; only waits that serve the client
@@ -43,6 +49,22 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    pub fn new(
+        peer: SocketAddr,
+        client: IpAddr,
+        client_gone: Option<tokio::sync::watch::Receiver<()>>,
+    ) -> Self {
+        Self {
+            peer,
+            client,
+            caller: None,
+            token: None,
+            subject: Subject::default(),
+            client_gone,
+            headers: Vec::new(),
+        }
+    }
+
     /// A future that completes once the client has gone away (never, when
     /// taken twice).
     pub fn client_gone(&mut self) -> impl std::future::Future<Output = ()> + Send + 'static {
@@ -135,29 +157,20 @@ pub async fn dispatch(
     // Tracked, so the gateway's shutdown waits for it (`AppState::requests`).
     let requests = state.requests.clone();
     let task = requests.spawn(async move {
-        let mut ctx = RequestContext {
-            peer,
-            client,
-            caller: None,
-            client_gone: Some(client_gone),
-            headers: Vec::new(),
-        };
-        let (result, body) = match body {
+        let mut ctx = RequestContext::new(peer, client, Some(client_gone));
+        let (result, json) = match body {
             // Boxed: the operation futures nest deeply, and unboxed inside
             // this task's future they exceed the compiler's layout query depth.
-            Ok(body) => (
-                Box::pin(run(&state, &mut ctx, &parts.method, &parts.uri, &body)).await,
-                body,
-            ),
-            Err(err) => (Err(err), Bytes::new()),
+            Ok(body) => Box::pin(run(&state, &mut ctx, &parts.method, &parts.uri, &body)).await,
+            Err(err) => (Err(err), None),
         };
-        let operation = operation_name(parts.uri.path());
         let facts = audit::RequestFacts {
             client: ctx.client_ip(),
-            operation,
-            op: ops::Op::from_name(operation),
-            body: &body,
+            operation: operation_name(parts.uri.path()),
+            body: json.as_ref(),
             caller: ctx.caller.as_ref().map(|c| c.access_id.as_str()),
+            token: ctx.token.as_ref(),
+            subject: &ctx.subject,
             result: &result,
         };
         state.audit.request(facts).await;
@@ -174,9 +187,10 @@ pub async fn dispatch(
             let facts = audit::RequestFacts {
                 client,
                 operation: &operation,
-                op: ops::Op::from_name(&operation),
-                body: &[],
+                body: None,
                 caller: None,
+                token: None,
+                subject: &Subject::default(),
                 result: &result,
             };
             audit.request(facts).await;
@@ -184,7 +198,7 @@ pub async fn dispatch(
         }
     };
     let mut response = match result {
-        Ok((status, value)) => (status, Json(value)).into_response(),
+        Ok(outcome) => (outcome.status, Json(outcome.answer)).into_response(),
         Err(err) => err.into_response(),
     };
     for (name, value) in headers {
@@ -243,14 +257,46 @@ async fn read_body(parts: &Parts, body: Body) -> Result<Bytes, ApiError> {
     }
 }
 
+/// Runs the request; answers its outcome and the body as parsed JSON (for
+/// the audit record), once it parsed.
 async fn run(
     state: &AppState,
     ctx: &mut RequestContext,
     method: &Method,
     uri: &Uri,
     body: &[u8],
-) -> Result<(StatusCode, Value), ApiError> {
+) -> (Result<Outcome, ApiError>, Option<Value>) {
     let name = operation_name(uri.path());
+    // Parsed before the operation is known, so that even a request for an
+    // unknown one is audited with the token it carried.
+    let json = json_object(body);
+    let op = match operation(name, method) {
+        Ok(op) => op,
+        Err(err) => return (Err(err), json.ok()),
+    };
+    let body = match json {
+        Ok(body) => body,
+        Err(err) => return (Err(err), None),
+    };
+    let result = ops::handle(&state.engine, ctx, op, &body).await;
+    (result, Some(body))
+}
+
+/// The body as a JSON object (an empty body is `{}`).
+fn json_object(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    let body: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?;
+    if !body.is_object() {
+        return Err(ApiError::bad_request("request body must be a JSON object"));
+    }
+    Ok(body)
+}
+
+/// The operation `name` names, if it is one served by `POST`.
+fn operation(name: &str, method: &Method) -> Result<ops::Op, ApiError> {
     if name == "health" || name == "ready" {
         return Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -272,16 +318,7 @@ async fn run(
             format!("operation '{name}' takes POST with a JSON body"),
         ));
     }
-    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Default::default())
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))?
-    };
-    if !body.is_object() {
-        return Err(ApiError::bad_request("request body must be a JSON object"));
-    }
-    ops::handle(&state.engine, ctx, op, &body).await
+    Ok(op)
 }
 
 /// `/api/v2//list-items` → `list-items`.

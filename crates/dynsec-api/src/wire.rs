@@ -85,23 +85,6 @@ pub fn flex_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Erro
     })
 }
 
-/// The token every operation but `auth` carries in its body.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-pub struct TokenField {
-    pub token: Option<String>,
-    #[serde(rename = "uid-token")]
-    pub uid_token: Option<String>,
-}
-
-impl TokenField {
-    pub fn get(&self) -> Option<&str> {
-        self.token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .or(self.uid_token.as_deref())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,7 +86,8 @@ impl IssuedValue {
         }
     }
 
-    fn lease_id(&self) -> &str {
+    /// The lease the credential was issued under.
+    pub fn lease_id(&self) -> &str {
         match self {
             Self::IamUser { lease_id, .. }
             | Self::AssumedRole { lease_id, .. }

@@ -1,7 +1,7 @@
 //! Auth-method (API key) and role operations, in both Akeyless naming generations.
 
-use super::{name_field, rfc3339};
-use crate::wire::{flex_bool, flex_list, flex_u64, parse, required};
+use super::{rfc3339, Call};
+use crate::wire::{flex_bool, flex_list, flex_u64, required};
 use crate::ApiError;
 use chrono::{TimeZone, Utc};
 use dynsec_core::access::{Capability, PathRule, RuleType};
@@ -49,9 +49,9 @@ pub(super) struct RuleRequest {
 pub async fn create_auth_method(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
 ) -> Result<Value, ApiError> {
-    let req: AuthMethodRequest = parse(body)?;
+    let req: AuthMethodRequest = call.fields()?;
     let access_expires = match req.access_expires {
         None | Some(0) => None,
         Some(secs) => Some(
@@ -65,7 +65,7 @@ pub async fn create_auth_method(
         .create_auth_method(
             caller,
             AuthMethodInput {
-                name: name_field("name", &req.name)?,
+                name: call.path("name", &req.name)?,
                 access_expires,
                 // `--bound-ips a,b` arrives as one element; split it.
                 bound_ips: split_all(&req.bound_ips),
@@ -85,11 +85,11 @@ pub async fn create_auth_method(
 pub async fn get_auth_method(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
 ) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
+    let req: NameRequest = call.fields()?;
     let view = engine
-        .get_auth_method(caller, &name_field("name", &req.name)?)
+        .get_auth_method(caller, &call.path("name", &req.name)?)
         .await?;
     Ok(auth_method_json(&view))
 }
@@ -97,9 +97,9 @@ pub async fn get_auth_method(
 pub async fn list_auth_methods(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
 ) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
+    let req: NameRequest = call.fields()?;
     let page = engine
         .list_auth_methods(
             caller,
@@ -116,10 +116,10 @@ pub async fn list_auth_methods(
 pub async fn delete_auth_method(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
 ) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+    let req: NameRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     engine.delete_auth_method(caller, &name).await?;
     Ok(json!({ "name": name.as_str() }))
 }
@@ -127,10 +127,10 @@ pub async fn delete_auth_method(
 pub async fn create_role(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
 ) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+    let req: NameRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     engine
         .create_role(
             caller,
@@ -141,16 +141,24 @@ pub async fn create_role(
     Ok(json!({}))
 }
 
-pub async fn get_role(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
+pub async fn get_role(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Value, ApiError> {
+    let req: NameRequest = call.fields()?;
     let view = engine
-        .get_role(caller, &name_field("name", &req.name)?)
+        .get_role(caller, &call.path("name", &req.name)?)
         .await?;
     Ok(role_json(&view))
 }
 
-pub async fn list_roles(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
+pub async fn list_roles(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Value, ApiError> {
+    let req: NameRequest = call.fields()?;
     let page = engine
         .list_roles(
             caller,
@@ -166,11 +174,11 @@ pub async fn list_roles(engine: &Engine, caller: &Caller, body: &Value) -> Resul
 pub async fn delete_role(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
 ) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
+    let req: NameRequest = call.fields()?;
     engine
-        .delete_role(caller, &name_field("name", &req.name)?)
+        .delete_role(caller, &call.path("name", &req.name)?)
         .await?;
     Ok(json!({}))
 }
@@ -178,10 +186,10 @@ pub async fn delete_role(
 pub async fn set_role_rule(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
 ) -> Result<Value, ApiError> {
-    let req: RuleRequest = parse(body)?;
-    let role = name_field("role-name", &req.role_name)?;
+    let req: RuleRequest = call.fields()?;
+    let role = call.path("role-name", &req.role_name)?;
     let rule_type =
         RuleType::parse(req.rule_type.as_deref().unwrap_or("item-rule")).map_err(invalid)?;
     let capabilities = split_all(&req.capability)
@@ -198,10 +206,10 @@ pub async fn set_role_rule(
 pub async fn delete_role_rule(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
 ) -> Result<Value, ApiError> {
-    let req: RuleRequest = parse(body)?;
-    let role = name_field("role-name", &req.role_name)?;
+    let req: RuleRequest = call.fields()?;
+    let role = call.path("role-name", &req.role_name)?;
     let rule_type =
         RuleType::parse(req.rule_type.as_deref().unwrap_or("item-rule")).map_err(invalid)?;
     engine
@@ -218,14 +226,14 @@ pub async fn delete_role_rule(
 pub async fn assoc_role_am(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
 ) -> Result<Value, ApiError> {
-    let req: RuleRequest = parse(body)?;
+    let req: RuleRequest = call.fields()?;
     let id = engine
         .assoc_role_am(
             caller,
-            &name_field("role-name", &req.role_name)?,
-            &name_field("am-name", &req.am_name)?,
+            &call.path("role-name", &req.role_name)?,
+            &call.path("am-name", &req.am_name)?,
         )
         .await?;
     Ok(json!({ "assoc_id": id }))
@@ -234,9 +242,9 @@ pub async fn assoc_role_am(
 pub async fn delete_assoc(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
 ) -> Result<Value, ApiError> {
-    let req: RuleRequest = parse(body)?;
+    let req: RuleRequest = call.fields()?;
     let id = required("assoc-id", &req.assoc_id)?;
     engine.delete_assoc(caller, id).await?;
     Ok(json!({}))

@@ -1,12 +1,11 @@
 //! `validate-token` and `describe-permissions`: what a caller may learn about
 //! its own session and rules (Akeyless's shapes; the console uses both).
 
-use super::rfc3339;
-use crate::wire::{parse, required, TokenField};
-use crate::{ApiError, RequestContext};
+use super::{rfc3339, Call};
+use crate::wire::required;
+use crate::ApiError;
 use chrono::Utc;
 use dynsec_core::access::RuleType;
-use dynsec_core::ItemPath;
 use dynsec_engine::{Caller, Engine};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -14,17 +13,12 @@ use serde_json::{json, Value};
 /// `validate-token`: answers for the token in the body, valid or not, so it
 /// runs before (instead of) the usual authentication. A bad token is
 /// `is_valid: false` with the same reason every other operation gives.
-pub async fn validate_token(
-    engine: &Engine,
-    ctx: &mut RequestContext,
-    body: &Value,
-) -> Result<Value, ApiError> {
-    let token: TokenField = parse(body)?;
-    let token = token
-        .get()
+pub async fn validate_token(engine: &Engine, call: &mut Call<'_>) -> Result<Value, ApiError> {
+    let token = call
+        .token()
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::bad_request("missing required field 'token'"))?;
-    let Some(status) = engine.validate_token(token, ctx.client_ip()).await? else {
+    let Some(status) = engine.validate_token(token, call.ctx.client_ip()).await? else {
         return Ok(json!({
             "is_valid": false,
             "reason": "invalid or expired token",
@@ -45,7 +39,7 @@ pub async fn validate_token(
         "auth_method_name": status.auth_method_name,
         "is_admin": status.caller.is_admin,
     });
-    ctx.caller = Some(status.caller);
+    call.ctx.caller = Some(status.caller);
     Ok(answer)
 }
 
@@ -60,12 +54,11 @@ pub(super) struct PermissionsRequest {
 pub fn describe_permissions(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
 ) -> Result<Value, ApiError> {
-    let req: PermissionsRequest = parse(body)?;
+    let req: PermissionsRequest = call.fields()?;
     let rule_type = object_type(required("type", &req.r#type)?)?;
-    let path = ItemPath::parse("path", required("path", &req.path)?)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let path = call.path("path", &req.path)?;
     let capabilities = engine.describe_permissions(caller, rule_type, &path);
     Ok(json!({
         "client_permissions": capabilities.iter().map(|c| c.as_str()).collect::<Vec<_>>(),

@@ -1,7 +1,7 @@
 //! Items and virtual folders: `list-items`, `describe-item`, `delete-item`.
 
-use super::{name_field, rfc3339};
-use crate::wire::{flex_bool, flex_list, parse};
+use super::{rfc3339, Call};
+use crate::wire::{flex_bool, flex_list};
 use crate::ApiError;
 use dynsec_engine::{Caller, Engine, ItemQuery, ItemView};
 use serde::Deserialize;
@@ -25,10 +25,16 @@ pub(super) struct NameRequest {
     name: Option<String>,
 }
 
-pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: ListRequest = parse(body)?;
+pub async fn list(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Value, ApiError> {
+    let req: ListRequest = call.fields()?;
+    let path = req.path.unwrap_or_else(|| "/".into());
+    call.about(&dynsec_core::path::normalize_folder(&path));
     let query = ItemQuery {
-        path: req.path.unwrap_or_else(|| "/".into()),
+        path,
         types: req.r#type,
         filter: req.filter.unwrap_or_default(),
         current_folder: req.current_folder.unwrap_or(false),
@@ -49,9 +55,13 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
     Ok(answer)
 }
 
-pub async fn describe(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+pub async fn describe(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Value, ApiError> {
+    let req: NameRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     match engine.describe_item(caller, &name).await {
         Ok(item) => Ok(item_json(&item)),
         // Not a dynamic secret: perhaps a protection key.
@@ -62,9 +72,13 @@ pub async fn describe(engine: &Engine, caller: &Caller, body: &Value) -> Result<
     }
 }
 
-pub async fn delete(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+pub async fn delete(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Value, ApiError> {
+    let req: NameRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     let id = engine.delete_item(caller, &name).await?;
     Ok(json!({ "item_id": id, "item_name": name.as_str() }))
 }

@@ -2,8 +2,8 @@
 //! with `type: ["key"]`/`["dfc-key"]`, deleted by `delete-item`) and
 //! `rotate-master-key`.
 
-use super::{name_field, rfc3339};
-use crate::wire::{flex_bool, flex_u64, parse};
+use super::{rfc3339, Call};
+use crate::wire::{flex_bool, flex_u64};
 use crate::ApiError;
 use dynsec_core::ItemPath;
 use dynsec_engine::{Caller, Engine, EngineError, ProtectionKeyInput, ProtectionKeyView};
@@ -27,10 +27,10 @@ pub(super) struct CreateRequest {
 pub async fn create_dfc_key(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
 ) -> Result<Value, ApiError> {
-    let req: CreateRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+    let req: CreateRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     let view = engine
         .create_protection_key(
             caller,

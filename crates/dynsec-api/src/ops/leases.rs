@@ -1,7 +1,7 @@
 //! Temporary-credential (lease) operations: list, revoke, change TTL.
 
-use super::{name_field, rfc3339};
-use crate::wire::{flex_bool, flex_u64, parse};
+use super::{rfc3339, Call, Outcome};
+use crate::wire::{flex_bool, flex_u64};
 use crate::ApiError;
 use dynsec_core::{AccessMode, Lease};
 use dynsec_engine::{Caller, Engine};
@@ -26,9 +26,13 @@ pub(super) struct TmpCredsRequest {
     after: Option<String>,
 }
 
-pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: TmpCredsRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+pub async fn list(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Value, ApiError> {
+    let req: TmpCredsRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     // Out of range (also beyond u32) is the engine's to refuse, naming `limit`.
     let limit = req.limit.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
     let leases = engine
@@ -37,9 +41,13 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
     Ok(Value::Array(leases.iter().map(lease_json).collect()))
 }
 
-pub async fn revoke(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: TmpCredsRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+pub async fn revoke(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Outcome, ApiError> {
+    let req: TmpCredsRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     if req.soft_delete.unwrap_or(false) {
         // Forget without touching AWS: said loudly in the answer (and so in
         // the audit record).
@@ -47,17 +55,20 @@ pub async fn revoke(engine: &Engine, caller: &Caller, body: &Value) -> Result<Va
             engine.forget_all_leases(caller, &name).await?
         } else {
             let id = crate::wire::required("tmp-creds-id", &req.tmp_creds_id)?;
+            call.names_lease(id);
             vec![engine.forget_lease(caller, &name, id).await?]
         };
         let users: Vec<&str> = forgotten.iter().map(|l| l.principal.as_str()).collect();
-        return Ok(json!({
-            "warning": format!(
-                "soft-delete: {} credential(s) forgotten without touching AWS; their IAM users ({}) may still exist and keep working until removed — the orphan sweep removes them after they expire, or delete them in IAM",
-                forgotten.len(),
-                users.join(", ")
-            ),
+        let warning = format!(
+            "soft-delete: {} credential(s) forgotten without touching AWS; their IAM users ({}) may still exist and keep working until removed — the orphan sweep removes them after they expire, or delete them in IAM",
+            forgotten.len(),
+            users.join(", ")
+        );
+        let answer = json!({
+            "warning": warning,
             "forgotten": forgotten.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(),
-        }));
+        });
+        return Ok(Outcome::ok(answer).with_warning(warning));
     }
     let denied = if req.revoke_all.unwrap_or(false) {
         let outcome = engine.revoke_all(caller, &name).await?;
@@ -73,6 +84,7 @@ pub async fn revoke(engine: &Engine, caller: &Caller, body: &Value) -> Result<Va
         outcome.sessions_denied
     } else {
         let id = crate::wire::required("tmp-creds-id", &req.tmp_creds_id)?;
+        call.names_lease(id);
         let lease = engine.revoke_lease(caller, &name, id).await?;
         if lease.mode == AccessMode::AssumedRole {
             vec![lease]
@@ -80,7 +92,7 @@ pub async fn revoke(engine: &Engine, caller: &Caller, body: &Value) -> Result<Va
             Vec::new()
         }
     };
-    Ok(sessions_denied_json(&denied))
+    Ok(Outcome::ok(sessions_denied_json(&denied)))
 }
 
 /// `{}` (Akeyless's answer) when only IAM users were torn down; with
@@ -106,10 +118,15 @@ fn sessions_denied_json(denied: &[Lease]) -> Value {
     })
 }
 
-pub async fn update(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: TmpCredsRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+pub async fn update(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Value, ApiError> {
+    let req: TmpCredsRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     let id = crate::wire::required("tmp-creds-id", &req.tmp_creds_id)?;
+    call.names_lease(id);
     let minutes = req
         .new_ttl_min
         .ok_or_else(|| ApiError::bad_request("missing required field 'new-ttl-min'"))?;
@@ -128,21 +145,29 @@ pub(super) struct UnderPathRequest {
 
 /// The `path` of `list-leases`/`revoke-leases`: `/` (or only slashes) is
 /// every dynamic secret (`None`), anything else an item path.
-fn lease_path(value: &Option<String>) -> Result<Option<dynsec_core::ItemPath>, ApiError> {
+fn lease_path(
+    call: &mut Call<'_>,
+    value: &Option<String>,
+) -> Result<Option<dynsec_core::ItemPath>, ApiError> {
     let raw = crate::wire::required("path", value)?;
     if !raw.trim().is_empty() && raw.trim().chars().all(|c| c == '/') {
+        call.about("/");
         return Ok(None);
     }
-    name_field("path", value).map(Some)
+    call.path("path", value).map(Some)
 }
 
 /// Page size of `list-leases` unless `limit` says otherwise.
 const DEFAULT_LEASE_PAGE: u32 = 100;
 
 /// `list-leases`: live leases under `path` whose secret the caller may read.
-pub async fn list_under(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: UnderPathRequest = parse(body)?;
-    let path = lease_path(&req.path)?;
+pub async fn list_under(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Value, ApiError> {
+    let req: UnderPathRequest = call.fields()?;
+    let path = lease_path(call, &req.path)?;
     let limit = req
         .limit
         .map_or(DEFAULT_LEASE_PAGE, |n| u32::try_from(n).unwrap_or(u32::MAX));
@@ -173,10 +198,10 @@ pub async fn list_under(engine: &Engine, caller: &Caller, body: &Value) -> Resul
 pub async fn revoke_under(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
-) -> Result<Value, ApiError> {
-    let req: UnderPathRequest = parse(body)?;
-    let path = lease_path(&req.path)?;
+    call: &mut Call<'_>,
+) -> Result<Outcome, ApiError> {
+    let req: UnderPathRequest = call.fields()?;
+    let path = lease_path(call, &req.path)?;
     let report = engine.revoke_leases_under(caller, path.as_ref()).await?;
     let revoked: Vec<Value> = report
         .revoked
@@ -215,15 +240,17 @@ pub async fn revoke_under(
         "revoked": revoked,
         "not_revoked": not_revoked,
     });
-    if !report.not_revoked.is_empty() {
-        // Also what the audit record keeps: an incident response that left
-        // credentials live must say so.
-        answer["warning"] = json!(format!(
-            "{} credential(s) under this path are still live; see not_revoked",
-            report.not_revoked.len()
-        ));
+    if report.not_revoked.is_empty() {
+        return Ok(Outcome::ok(answer));
     }
-    Ok(answer)
+    // Also what the audit record keeps: an incident response that left
+    // credentials live must say so.
+    let warning = format!(
+        "{} credential(s) under this path are still live; see not_revoked",
+        report.not_revoked.len()
+    );
+    answer["warning"] = json!(warning);
+    Ok(Outcome::ok(answer).with_warning(warning))
 }
 
 /// Akeyless's `TmpUserData`, plus dynsec's lease state so failures are visible.

@@ -3,6 +3,7 @@
 
 mod access;
 mod auth;
+mod call;
 mod introspection;
 mod items;
 mod keys;
@@ -15,8 +16,8 @@ mod unsupported;
 mod values;
 
 pub use auth::AUTH_DELAY_HEADER;
+pub use call::{Call, Outcome, Subject};
 
-use crate::wire::{parse, TokenField};
 use crate::{ApiError, RequestContext};
 use axum::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -197,20 +198,23 @@ impl Op {
     }
 }
 
-/// Runs `op`: authenticates (all but `auth`), then calls its handler with
-/// the caller; the engine's use case checks what it needs of the caller
+/// Runs `op`: reads the token (see [`Call`]), authenticates (all but `auth`
+/// and `validate-token`), then calls its handler with the caller; the
+/// engine's use case checks what it needs of the caller
 /// (`dynsec_engine::UseCase::needs`) before it touches anything.
 pub async fn handle(
     engine: &Engine,
     ctx: &mut RequestContext,
     op: Op,
     body: &Value,
-) -> Result<(StatusCode, Value), ApiError> {
+) -> Result<Outcome, ApiError> {
+    let mut call = Call::new(body, ctx)?;
+    let call = &mut call;
     if op == Op::ValidateToken {
         // It reports on the token instead of requiring a good one.
-        return introspection::validate_token(engine, ctx, body)
+        return introspection::validate_token(engine, call)
             .await
-            .map(ok);
+            .map(Outcome::ok);
     }
     let caller = if op == Op::Auth {
         // `auth` is how a caller gets a token, so it alone runs without one,
@@ -221,85 +225,79 @@ pub async fn handle(
             rules: Vec::new(),
         }
     } else {
-        let token: TokenField = parse(body)?;
-        let caller = engine.caller(token.get(), ctx.client_ip()).await?;
-        ctx.caller = Some(caller.clone());
+        let caller = engine.caller(call.token(), call.ctx.client_ip()).await?;
+        call.ctx.caller = Some(caller.clone());
         caller
     };
     unsupported::check(op, body)?;
     let caller = &caller;
-    let created = |v: Value| (StatusCode::CREATED, v);
     let result = match op {
-        Op::Auth => auth::auth(engine, ctx, body).await.map(ok),
-        Op::CreateTarget => targets::create(engine, caller, body).await.map(ok),
-        Op::UpdateTarget => targets::update(engine, caller, body).await.map(ok),
-        Op::GetTarget => targets::get(engine, caller, body).await.map(ok),
-        Op::GetTargetDetails => targets::details(engine, caller, body).await.map(ok),
-        Op::ListTargets => targets::list(engine, caller, body).await.map(ok),
-        Op::DeleteTarget => targets::delete(engine, caller, body).await.map(ok),
-        Op::CreateProducerLegacy => producers::create(engine, caller, body, "producer_details")
+        Op::Auth => auth::auth(engine, call).await,
+        Op::CreateTarget => targets::create(engine, caller, call).await.map(ok),
+        Op::UpdateTarget => targets::update(engine, caller, call).await.map(ok),
+        Op::GetTarget => targets::get(engine, caller, call).await.map(ok),
+        Op::GetTargetDetails => targets::details(engine, caller, call).await.map(ok),
+        Op::ListTargets => targets::list(engine, caller, call).await.map(ok),
+        Op::DeleteTarget => targets::delete(engine, caller, call).await.map(ok),
+        Op::CreateProducerLegacy => producers::create(engine, caller, call, "producer_details")
             .await
-            .map(created),
+            .map(Outcome::created),
         Op::CreateDynamicSecret => {
-            producers::create(engine, caller, body, "dynamic_secret_details")
+            producers::create(engine, caller, call, "dynamic_secret_details")
                 .await
-                .map(created)
+                .map(Outcome::created)
         }
-        Op::UpdateProducerLegacy => producers::update(engine, caller, body, "producer_details")
+        Op::UpdateProducerLegacy => producers::update(engine, caller, call, "producer_details")
             .await
             .map(ok),
         Op::UpdateDynamicSecret => {
-            producers::update(engine, caller, body, "dynamic_secret_details")
+            producers::update(engine, caller, call, "dynamic_secret_details")
                 .await
                 .map(ok)
         }
-        Op::GetProducer => producers::get(engine, caller, body).await.map(ok),
-        Op::ListProducers => producers::list(engine, caller, body).await.map(ok),
-        Op::DeleteProducerLegacy => producers::delete(engine, caller, body, "producer_name")
+        Op::GetProducer => producers::get(engine, caller, call).await.map(ok),
+        Op::ListProducers => producers::list(engine, caller, call).await.map(ok),
+        Op::DeleteProducerLegacy => producers::delete(engine, caller, call, "producer_name")
             .await
             .map(ok),
-        Op::DeleteDynamicSecret => producers::delete(engine, caller, body, "dynamic_secret_name")
+        Op::DeleteDynamicSecret => producers::delete(engine, caller, call, "dynamic_secret_name")
             .await
             .map(ok),
-        Op::GetValue => values::get_value(engine, caller, body, ctx.client_gone())
-            .await
-            .map(ok),
-        Op::ListLeases => leases::list_under(engine, caller, body).await.map(ok),
-        Op::RevokeLeases => leases::revoke_under(engine, caller, body).await.map(ok),
-        Op::ListTmpCreds => leases::list(engine, caller, body).await.map(ok),
-        Op::RevokeTmpCreds => leases::revoke(engine, caller, body).await.map(ok),
-        Op::UpdateTmpCreds => leases::update(engine, caller, body).await.map(ok),
-        Op::ListItems => items::list(engine, caller, body).await.map(ok),
-        Op::DescribeItem => items::describe(engine, caller, body).await.map(ok),
-        Op::DeleteItem => items::delete(engine, caller, body).await.map(ok),
-        Op::CreateDfcKey => keys::create_dfc_key(engine, caller, body).await.map(ok),
+        Op::GetValue => values::get_value(engine, caller, call).await,
+        Op::ListLeases => leases::list_under(engine, caller, call).await.map(ok),
+        Op::RevokeLeases => leases::revoke_under(engine, caller, call).await,
+        Op::ListTmpCreds => leases::list(engine, caller, call).await.map(ok),
+        Op::RevokeTmpCreds => leases::revoke(engine, caller, call).await,
+        Op::UpdateTmpCreds => leases::update(engine, caller, call).await.map(ok),
+        Op::ListItems => items::list(engine, caller, call).await.map(ok),
+        Op::DescribeItem => items::describe(engine, caller, call).await.map(ok),
+        Op::DeleteItem => items::delete(engine, caller, call).await.map(ok),
+        Op::CreateDfcKey => keys::create_dfc_key(engine, caller, call).await.map(ok),
         Op::RotateMasterKey => keys::rotate_master_key(engine, caller).await.map(ok),
-        Op::CreateAuthMethod => access::create_auth_method(engine, caller, body)
+        Op::CreateAuthMethod => access::create_auth_method(engine, caller, call)
             .await
             .map(ok),
-        Op::GetAuthMethod => access::get_auth_method(engine, caller, body).await.map(ok),
-        Op::ListAuthMethods => access::list_auth_methods(engine, caller, body)
+        Op::GetAuthMethod => access::get_auth_method(engine, caller, call).await.map(ok),
+        Op::ListAuthMethods => access::list_auth_methods(engine, caller, call)
             .await
             .map(ok),
-        Op::DeleteAuthMethod => access::delete_auth_method(engine, caller, body)
+        Op::DeleteAuthMethod => access::delete_auth_method(engine, caller, call)
             .await
             .map(ok),
-        Op::CreateRole => access::create_role(engine, caller, body).await.map(ok),
-        Op::GetRole => access::get_role(engine, caller, body).await.map(ok),
-        Op::ListRoles => access::list_roles(engine, caller, body).await.map(ok),
-        Op::DeleteRole => access::delete_role(engine, caller, body).await.map(ok),
-        Op::SetRoleRule => access::set_role_rule(engine, caller, body).await.map(ok),
-        Op::DeleteRoleRule => access::delete_role_rule(engine, caller, body).await.map(ok),
-        Op::AssocRoleAm => access::assoc_role_am(engine, caller, body).await.map(ok),
-        Op::DeleteAssoc => access::delete_assoc(engine, caller, body).await.map(ok),
+        Op::CreateRole => access::create_role(engine, caller, call).await.map(ok),
+        Op::GetRole => access::get_role(engine, caller, call).await.map(ok),
+        Op::ListRoles => access::list_roles(engine, caller, call).await.map(ok),
+        Op::DeleteRole => access::delete_role(engine, caller, call).await.map(ok),
+        Op::SetRoleRule => access::set_role_rule(engine, caller, call).await.map(ok),
+        Op::DeleteRoleRule => access::delete_role_rule(engine, caller, call).await.map(ok),
+        Op::AssocRoleAm => access::assoc_role_am(engine, caller, call).await.map(ok),
+        Op::DeleteAssoc => access::delete_assoc(engine, caller, call).await.map(ok),
         Op::DescribePermissions => {
-            introspection::describe_permissions(engine, caller, body).map(ok)
+            introspection::describe_permissions(engine, caller, call).map(ok)
         }
-        Op::ValidateToken => introspection::validate_token(engine, ctx, body)
-            .await
-            .map(ok),
-        Op::RotateTargetAdminKey => rotation::rotate_target(engine, caller, body).await.map(ok),
-        Op::RotateDynamicSecretAdminKey => rotation::rotate_dynamic_secret(engine, caller, body)
+        Op::ValidateToken => introspection::validate_token(engine, call).await.map(ok),
+        Op::RotateTargetAdminKey => rotation::rotate_target(engine, caller, call).await.map(ok),
+        Op::RotateDynamicSecretAdminKey => rotation::rotate_dynamic_secret(engine, caller, call)
             .await
             .map(ok),
     };
@@ -309,9 +307,9 @@ pub async fn handle(
 /// AWS's refusal of the gateway's own credentials names the admin principal
 /// and its account: only the admin sees that text; others learn what to do.
 fn hide_aws_refusal_details(
-    result: Result<(StatusCode, Value), ApiError>,
+    result: Result<Outcome, ApiError>,
     caller: &Caller,
-) -> Result<(StatusCode, Value), ApiError> {
+) -> Result<Outcome, ApiError> {
     match result {
         Err(err) if err.status == StatusCode::BAD_GATEWAY && !caller.is_admin => {
             tracing::warn!(error = %err.message, "AWS refused the gateway's credentials");
@@ -338,22 +336,13 @@ fn page_fields(answer: &mut Value, next_page: Option<String>, has_next: bool) {
     }
 }
 
-fn ok(value: Value) -> (StatusCode, Value) {
-    (StatusCode::OK, value)
+fn ok(value: Value) -> Outcome {
+    Outcome::ok(value)
 }
 
 /// RFC 3339 with seconds and `Z`, as the SDK's dateutil parses it.
 pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// Parses the `name` field as an item path.
-pub(crate) fn name_field(
-    field: &str,
-    value: &Option<String>,
-) -> Result<dynsec_core::ItemPath, ApiError> {
-    let raw = crate::wire::required(field, value)?;
-    dynsec_core::ItemPath::parse(field, raw).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 #[cfg(test)]

@@ -14,10 +14,20 @@ use super::{
     access, auth, introspection, items, keys, leases, producers, rotation, targets, values,
 };
 use super::{Op, SERVED_OPERATIONS};
-use crate::wire::TokenField;
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 use utoipa::PartialSchema;
+
+/// The token every operation but `auth` carries in its body, as documented
+/// (`Call::new` reads it off the body).
+// Never deserialized: serde's attributes are what the schema follows.
+#[allow(dead_code)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+struct TokenField {
+    token: Option<String>,
+    #[serde(rename = "uid-token")]
+    uid_token: Option<String>,
+}
 
 /// What an operation's body is documented as.
 struct RequestDoc {

@@ -1,7 +1,7 @@
 //! AWS dynamic-secret (producer) operations, in both naming generations.
 
-use super::{name_field, rfc3339};
-use crate::wire::{flex_bool, flex_list, flex_u64, parse};
+use super::{rfc3339, Call};
+use crate::wire::{flex_bool, flex_list, flex_u64};
 use crate::ApiError;
 use dynsec_core::iam_extensions::{
     parse_tag_pairs, policy_document, MAX_SESSION_POLICY, MAX_USER_INLINE_POLICY,
@@ -273,11 +273,11 @@ pub(super) struct ListRequest {
 pub async fn create(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
     wrapper: &str,
 ) -> Result<Value, ApiError> {
-    let req: ProducerRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+    let req: ProducerRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     let view = engine
         .create_producer(caller, req.into_input(name, None)?)
         .await?;
@@ -287,13 +287,13 @@ pub async fn create(
 pub async fn update(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
     wrapper: &str,
 ) -> Result<Value, ApiError> {
-    let req: ProducerRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+    let req: ProducerRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     let new_name = match blank_none(req.new_name.clone()) {
-        Some(_) => name_field("new-name", &req.new_name)?,
+        Some(_) => call.path("new-name", &req.new_name)?,
         None => name.clone(),
     };
     let current = engine
@@ -305,16 +305,20 @@ pub async fn update(
     Ok(json!({ wrapper: details_json(&view) }))
 }
 
-pub async fn get(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
+pub async fn get(engine: &Engine, caller: &Caller, call: &mut Call<'_>) -> Result<Value, ApiError> {
+    let req: NameRequest = call.fields()?;
     let view = engine
-        .get_producer(caller, &name_field("name", &req.name)?)
+        .get_producer(caller, &call.path("name", &req.name)?)
         .await?;
     Ok(details_json(&view))
 }
 
-pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: ListRequest = parse(body)?;
+pub async fn list(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Value, ApiError> {
+    let req: ListRequest = call.fields()?;
     let page = engine
         .list_producers(
             caller,
@@ -339,11 +343,11 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
 pub async fn delete(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
     key: &str,
 ) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+    let req: NameRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     engine.delete_producer(caller, &name).await?;
     Ok(json!({ key: name.as_str() }))
 }

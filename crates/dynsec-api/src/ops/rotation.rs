@@ -2,8 +2,7 @@
 //! for a target, `dynamic-secret-rotate-admin-key` for a dynamic secret's
 //! inline connection. Both need `update` on the item (authz.rs).
 
-use super::{name_field, rfc3339};
-use crate::wire::parse;
+use super::{rfc3339, Call};
 use crate::ApiError;
 use dynsec_engine::{AdminKeyRotation, Caller, Engine};
 use serde::Deserialize;
@@ -18,10 +17,10 @@ pub(super) struct NameRequest {
 pub async fn rotate_target(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
 ) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+    let req: NameRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     let done = engine.rotate_target_admin_key(caller, &name).await?;
     Ok(answer(name.as_str(), &done))
 }
@@ -29,10 +28,10 @@ pub async fn rotate_target(
 pub async fn rotate_dynamic_secret(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
+    call: &mut Call<'_>,
 ) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+    let req: NameRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     let done = engine.rotate_producer_admin_key(caller, &name).await?;
     Ok(answer(name.as_str(), &done))
 }

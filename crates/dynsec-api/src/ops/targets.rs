@@ -1,7 +1,7 @@
 //! AWS target operations (both naming generations).
 
-use super::{name_field, rfc3339};
-use crate::wire::{flex_bool, flex_list, flex_u64, parse};
+use super::{rfc3339, Call};
+use crate::wire::{flex_bool, flex_list, flex_u64};
 use crate::ApiError;
 use dynsec_core::{AdminKeyState, AwsConnection, SecretString};
 use dynsec_engine::{Caller, Engine, HostIdentityInput, RotationSchedule, TargetInput, TargetView};
@@ -130,18 +130,26 @@ pub(super) struct ListRequest {
     pagination_token: Option<String>,
 }
 
-pub async fn create(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: TargetRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+pub async fn create(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Value, ApiError> {
+    let req: TargetRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     let view = engine.create_target(caller, req.input(name, None)?).await?;
     Ok(json!({ "target_id": view.id }))
 }
 
-pub async fn update(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: TargetRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+pub async fn update(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Value, ApiError> {
+    let req: TargetRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     let new_name = match req.new_name.as_deref().map(str::trim) {
-        Some(n) if !n.is_empty() => name_field("new-name", &req.new_name)?,
+        Some(n) if !n.is_empty() => call.path("new-name", &req.new_name)?,
         _ => name.clone(),
     };
     let current = engine.target_to_update(caller, &name, &new_name).await?;
@@ -151,18 +159,22 @@ pub async fn update(engine: &Engine, caller: &Caller, body: &Value) -> Result<Va
     Ok(json!({ "target_id": view.id }))
 }
 
-pub async fn get(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
+pub async fn get(engine: &Engine, caller: &Caller, call: &mut Call<'_>) -> Result<Value, ApiError> {
+    let req: NameRequest = call.fields()?;
     let view = engine
-        .get_target(caller, &name_field("name", &req.name)?)
+        .get_target(caller, &call.path("name", &req.name)?)
         .await?;
     Ok(target_json(&view))
 }
 
-pub async fn details(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
+pub async fn details(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Value, ApiError> {
+    let req: NameRequest = call.fields()?;
     let details = engine
-        .get_target_details(caller, &name_field("name", &req.name)?)
+        .get_target_details(caller, &call.path("name", &req.name)?)
         .await?;
     let conn = &details.connection;
     Ok(json!({
@@ -178,8 +190,12 @@ pub async fn details(engine: &Engine, caller: &Caller, body: &Value) -> Result<V
     }))
 }
 
-pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: ListRequest = parse(body)?;
+pub async fn list(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Value, ApiError> {
+    let req: ListRequest = call.fields()?;
     let wants_aws =
         req.r#type.is_empty() || req.r#type.iter().any(|t| t.eq_ignore_ascii_case("aws"));
     if !wants_aws {
@@ -199,9 +215,13 @@ pub async fn list(engine: &Engine, caller: &Caller, body: &Value) -> Result<Valu
     Ok(answer)
 }
 
-pub async fn delete(engine: &Engine, caller: &Caller, body: &Value) -> Result<Value, ApiError> {
-    let req: NameRequest = parse(body)?;
-    let name = name_field("name", &req.name)?;
+pub async fn delete(
+    engine: &Engine,
+    caller: &Caller,
+    call: &mut Call<'_>,
+) -> Result<Value, ApiError> {
+    let req: NameRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
     let force = req.force_deletion.unwrap_or(false);
     engine.delete_target(caller, &name, force).await?;
     Ok(json!({}))

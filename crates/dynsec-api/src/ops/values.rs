@@ -3,8 +3,9 @@
 //! The answer is one flat JSON object of strings (the SDKs need a dict, and
 //! `dynamic-secret-get-value` coerces every value with `str()`).
 
-use super::{name_field, rfc3339};
-use crate::wire::{flex_list, parse};
+use super::Outcome;
+use super::{rfc3339, Call};
+use crate::wire::flex_list;
 use crate::ApiError;
 use dynsec_engine::{Caller, Engine, IssuedValue, ReadyReport};
 use serde::Deserialize;
@@ -21,17 +22,13 @@ pub(super) struct ValueRequest {
 pub async fn get_value(
     engine: &Engine,
     caller: &Caller,
-    body: &Value,
-    client_gone: impl std::future::Future<Output = ()> + Send,
-) -> Result<Value, ApiError> {
-    let req: ValueRequest = parse(body)?;
+    call: &mut Call<'_>,
+) -> Result<Outcome, ApiError> {
+    let req: ValueRequest = call.fields()?;
+    let name = call.path("name", &req.name)?;
+    let client_gone = call.ctx.client_gone();
     let issued = engine
-        .get_value_unless(
-            caller,
-            &name_field("name", &req.name)?,
-            &req.args,
-            client_gone,
-        )
+        .get_value_unless(caller, &name, &req.args, client_gone)
         .await?;
     let mut out = Map::new();
     let mut put = |k: &str, v: &str| {
@@ -114,7 +111,10 @@ pub async fn get_value(
             put("ttl_in_minutes", &(ttl_secs / 60).to_string());
         }
     }
-    Ok(Value::Object(out))
+    Ok(Outcome {
+        lease_id: Some(issued.lease_id().to_string()),
+        ..Outcome::ok(Value::Object(out))
+    })
 }
 
 /// With a `secure-access-delay`: how long the gateway waited for the
