@@ -235,13 +235,17 @@ async fn ready_is_503_while_the_store_refuses_writes_and_such_a_store_is_refused
     assert_eq!(report["store"], "writable");
 
     // The disk stops taking writes (as a full or read-only one would).
-    let db = database(&world.data_dir()).await;
+    // One connection: a second one of the pool could prepare the later
+    // CREATE on a schema read before the DROP ("trigger already exists",
+    // seen under load).
+    let pool = database(&world.data_dir()).await;
+    let mut db = pool.acquire().await.unwrap();
     let refuse = [
         "CREATE TRIGGER refuse_insert BEFORE INSERT ON instances BEGIN SELECT RAISE(ABORT, 'disk full'); END",
         "CREATE TRIGGER refuse_update BEFORE UPDATE ON instances BEGIN SELECT RAISE(ABORT, 'disk full'); END",
     ];
     for sql in refuse {
-        sqlx::query(sql).execute(&db).await.unwrap();
+        sqlx::query(sql).execute(&mut *db).await.unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(20);
     let last = loop {
@@ -270,7 +274,7 @@ async fn ready_is_503_while_the_store_refuses_writes_and_such_a_store_is_refused
     );
     // And back once it does.
     for sql in ["DROP TRIGGER refuse_insert", "DROP TRIGGER refuse_update"] {
-        sqlx::query(sql).execute(&db).await.unwrap();
+        sqlx::query(sql).execute(&mut *db).await.unwrap();
     }
     eventually(Duration::from_secs(20), "/ready to recover", || async {
         ready(world.gw()).await.0 == 200
@@ -280,9 +284,10 @@ async fn ready_is_503_while_the_store_refuses_writes_and_such_a_store_is_refused
     // A gateway does not start on a store it cannot write.
     assert!(world.gateway.take().unwrap().stop().await);
     for sql in refuse {
-        sqlx::query(sql).execute(&db).await.unwrap();
+        sqlx::query(sql).execute(&mut *db).await.unwrap();
     }
-    db.close().await;
+    drop(db);
+    pool.close().await;
     let stderr = refused_start(&world.data_dir(), &[]).await;
     assert!(stderr.contains("cannot be written"), "{stderr}");
     assert!(stderr.contains("dynsec.db"), "{stderr}");
