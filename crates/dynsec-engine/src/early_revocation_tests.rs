@@ -93,7 +93,10 @@ async fn revoking_a_lease_denies_its_session_and_no_other() {
     assert_eq!(all.remaining, 0);
     assert_eq!(all.sessions_denied.len(), 1);
     assert_eq!(all.sessions_denied[0].id, b);
-    assert_eq!(all.sessions_denied[0].last_error.as_deref(), Some(DENY_WRITTEN));
+    assert_eq!(
+        all.sessions_denied[0].last_error.as_deref(),
+        Some(DENY_WRITTEN)
+    );
     assert_eq!(aws.denied_sessions(ROLE), names([&session_a, &session_b]));
 }
 
@@ -200,14 +203,27 @@ async fn revocations_of_one_role_take_turns_under_its_lock() {
     let first = revoking(a.clone());
     gate.reached().await;
     let second = revoking(b.clone());
-    advance_until_finished(&second, Duration::from_millis(50), Duration::from_secs(5)).await;
-    assert!(!second.is_finished(), "B waits for A's write");
+    // B claims its lease (however slowly the store answers), then gets as
+    // far as it can in a few seconds of (held) time, well within its wait.
+    for _ in 0..1000 {
+        if stored_lease(store.as_ref(), &b).await.state == LeaseState::Revoking {
+            break;
+        }
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_millis(1));
+    }
     assert_eq!(
         stored_lease(store.as_ref(), &b).await.state,
         LeaseState::Revoking,
         "B's revocation has started"
     );
-    assert_eq!(aws.count("PutRolePolicy"), 0, "B wrote while A held the role");
+    advance_until_finished(&second, Duration::from_millis(50), Duration::from_secs(5)).await;
+    assert!(!second.is_finished(), "B waits for A's write");
+    assert_eq!(
+        aws.count("PutRolePolicy"),
+        0,
+        "B wrote while A held the role"
+    );
 
     gate.release();
     advance_until_finished(&second, Duration::from_millis(50), Duration::from_secs(5)).await;
@@ -248,6 +264,7 @@ async fn a_holder_that_died_blocks_the_role_only_until_its_lock_lapses() {
         async move { revoke(&engine, &b).await }
     });
     advance_until_finished(&second, Duration::from_millis(500), Duration::from_secs(60)).await;
+    assert!(second.is_finished(), "B gave up waiting");
     let err = second.await.unwrap().unwrap_err();
     assert!(matches!(err, EngineError::Unavailable(_)), "{err:?}");
     let failed = stored_lease(store.as_ref(), &b).await;
@@ -349,10 +366,7 @@ async fn deleting_the_secret_denies_its_live_sessions_first_and_stays_while_one_
     );
     assert!(store.producer_by_id(producer).await.unwrap().is_some());
 
-    engine
-        .delete_producer(&admin(), &path(NAME))
-        .await
-        .unwrap();
+    engine.delete_producer(&admin(), &path(NAME)).await.unwrap();
     assert!(store.producer_by_id(producer).await.unwrap().is_none());
     let lease = stored_lease(store.as_ref(), &b).await;
     assert_eq!(lease.state, LeaseState::Revoked);
@@ -380,5 +394,7 @@ async fn a_role_outside_the_connections_account_is_refused_with_early_revocation
     assert!(store.producer_by_name(NAME).await.unwrap().is_none());
 
     // Without it, the role is AssumeRole's business (cross-account is fine).
-    role_secret_of(&engine, &aws, elsewhere, false).await.unwrap();
+    role_secret_of(&engine, &aws, elsewhere, false)
+        .await
+        .unwrap();
 }

@@ -704,7 +704,12 @@ impl AwsHandle for FakeHandle {
         // write: what the engine sees of it is one call's outcome.
         Box::pin(self.call("PutRolePolicy", move |world, me| {
             let invalid = |message: String| {
-                err(AwsErrorKind::Invalid, "PutRolePolicy", "InvalidInput", &message)
+                err(
+                    AwsErrorKind::Invalid,
+                    "PutRolePolicy",
+                    "InvalidInput",
+                    &message,
+                )
             };
             let account = role_arn.split(':').nth(4).unwrap_or_default();
             if account != me.account {
@@ -717,7 +722,11 @@ impl AwsHandle for FakeHandle {
                 policy.revoke(&s.session_name, s.expires_at, now)?;
             }
             let pruned = policy.prune(now);
-            let others = world.role_other_policies.get(role_arn).copied().unwrap_or(0);
+            let others = world
+                .role_other_policies
+                .get(role_arn)
+                .copied()
+                .unwrap_or(0);
             let budget = ROLE_INLINE_POLICY_BUDGET.saturating_sub(others);
             let mut write = RevokedSessionsWrite {
                 role_name,

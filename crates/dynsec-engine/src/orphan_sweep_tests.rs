@@ -212,7 +212,11 @@ async fn after_losing_the_database_re_registering_the_target_is_enough() {
         "tmp.a.running",
         tagged(MANAGED_PATH, "lost2", future),
     );
-    assert_eq!(engine.sweep_orphans().await.unwrap(), 0, "nothing known yet");
+    assert_eq!(
+        engine.sweep_orphans().await.unwrap(),
+        0,
+        "nothing known yet"
+    );
 
     engine
         .create_target(

@@ -53,7 +53,6 @@ async fn issue(engine: &Engine) -> String {
     }
 }
 
-
 #[tokio::test(start_paused = true)]
 async fn a_connection_moved_to_another_account_tears_nothing_down_there() {
     let (engine, store, aws) = fake_engine().await;
@@ -136,7 +135,10 @@ async fn revocation_backs_off_exponentially_up_to_the_cap_and_never_gives_up() {
         // Not due a moment before its time.
         tokio::time::advance(wait.saturating_sub(Duration::from_millis(10))).await;
         engine.reap_pass().await;
-        assert_eq!(stored_lease(store.as_ref(), &lease_id).await.attempts, attempt);
+        assert_eq!(
+            stored_lease(store.as_ref(), &lease_id).await.attempts,
+            attempt
+        );
         lease = next_attempt(&engine, store.as_ref(), &lease_id).await;
     }
     assert_eq!(lease.state, LeaseState::Revoked, "{lease:?}");
