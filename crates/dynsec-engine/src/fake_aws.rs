@@ -1,8 +1,10 @@
 //! An in-memory AWS behind the engine's port, for the engine's unit tests
 //! (test-only). It keeps accounts' admin users and their keys, temporary
-//! users with everything issuance gives them, and the sessions denied per
-//! role, and answers the port's calls as IAM and STS would for what the
-//! engine relies on.
+//! users with everything issuance gives them, and each role's
+//! `dynsec-revoked-sessions` policy (built by `dynsec_aws`'s own pure
+//! [`RevokedSessions`], so pruning and the fallback behave as against IAM),
+//! and answers the port's calls as IAM and STS would for what the engine
+//! relies on.
 //!
 //! Faults are armed per AWS operation name (`"CreateUser"`,
 //! `"AttachUserPolicy"`, `"GetCallerIdentity"`, ...): a failure of a chosen
@@ -13,12 +15,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::aws_port::{AwsHandle, AwsPort};
+use crate::clock::{Clock, TokioClock};
 use crate::connection::AdminConnection;
 use dynsec_aws::{
     AdminAccessKey, AssumeRoleRequest, AwsError, AwsErrorKind, CallerIdentity, CreatedIamUser,
-    CredentialRef, FederationTokenRequest, IssuedIamUser, NewAdminKey, NewIamUser, ReadyWait,
-    RevokedSession, RevokedSessionsWrite, SessionCredentials, SessionTokenRequest, TeardownPath,
-    UserWithTags, LEASE_ID_TAG,
+    CredentialRef, Fallback, FederationTokenRequest, IssuedIamUser, NewAdminKey, NewIamUser,
+    ReadyWait, RenderedPolicy, RevokedSession, RevokedSessions, RevokedSessionsWrite,
+    SessionCredentials, SessionTokenRequest, TeardownPath, UserWithTags, LEASE_ID_TAG,
+    ROLE_INLINE_POLICY_BUDGET, ROLE_SESSION_PREFIX,
 };
 use dynsec_core::{AwsConnection, SecretString};
 use futures::future::BoxFuture;
@@ -109,8 +113,10 @@ struct World {
     admin_keys: BTreeMap<String, AdminKey>,
     /// Temporary users by (account, name).
     users: BTreeMap<(String, String), FakeUser>,
-    /// Session names denied per role ARN.
-    denied: BTreeMap<String, BTreeSet<String>>,
+    /// Each role's `dynsec-revoked-sessions` document, by role ARN.
+    role_policies: BTreeMap<String, String>,
+    /// What each role's other inline policies use of its budget, by ARN.
+    role_other_policies: BTreeMap<String, usize>,
     faults: Vec<Armed>,
     holds: Vec<(&'static str, Arc<Gate>)>,
     calls: Vec<&'static str>,
@@ -125,14 +131,25 @@ impl World {
 }
 
 /// The fake AWS: cheap to clone, every clone the same world.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct FakeAws {
     world: Arc<Mutex<World>>,
+    /// STS's clock, for when sessions expire: the engine's under test (see
+    /// [`FakeAws::clock`]), so a session ends when the test's time says.
+    clock: TokioClock,
 }
 
 impl FakeAws {
     pub(crate) fn new() -> Self {
-        Self::default()
+        Self {
+            world: Arc::default(),
+            clock: TokioClock::new(),
+        }
+    }
+
+    /// The clock the fake reads, for the engine under test to read too.
+    pub(crate) fn clock(&self) -> TokioClock {
+        self.clock
     }
 
     fn world(&self) -> std::sync::MutexGuard<'_, World> {
@@ -221,6 +238,38 @@ impl FakeAws {
             .filter(|(_, k)| k.account == account && k.user == user)
             .map(|(id, _)| id.clone())
             .collect()
+    }
+
+    /// The role's `dynsec-revoked-sessions` document, if it has one.
+    pub(crate) fn role_policy(&self, role_arn: &str) -> Option<String> {
+        self.world().role_policies.get(role_arn).cloned()
+    }
+
+    /// The sessions the role's policy denies by name.
+    pub(crate) fn denied_sessions(&self, role_arn: &str) -> BTreeSet<String> {
+        self.revoked_sessions(role_arn)
+            .sessions()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The role policy's "every dynsec session issued before" deny, if the
+    /// list fell back to it.
+    pub(crate) fn denied_all_before(&self, role_arn: &str) -> Option<Fallback> {
+        self.revoked_sessions(role_arn).fallback()
+    }
+
+    fn revoked_sessions(&self, role_arn: &str) -> RevokedSessions {
+        RevokedSessions::parse(self.role_policy(role_arn).as_deref(), ROLE_SESSION_PREFIX)
+            .expect("the fake writes only documents it can read")
+    }
+
+    /// Gives the role other inline policies of `size` characters in all,
+    /// leaving the rest of [`ROLE_INLINE_POLICY_BUDGET`] to dynsec's.
+    pub(crate) fn set_other_role_policies(&self, role_arn: &str, size: usize) {
+        self.world()
+            .role_other_policies
+            .insert(role_arn.into(), size);
     }
 
     fn handle_for(&self, key: Option<&AwsConnection>) -> Arc<dyn AwsHandle> {
@@ -366,13 +415,19 @@ impl FakeHandle {
         }
     }
 
-    fn session(world: &mut World, arn: Option<String>) -> SessionCredentials {
+    fn session(
+        &self,
+        world: &mut World,
+        arn: Option<String>,
+        duration_secs: u64,
+    ) -> SessionCredentials {
         let id = world.id("ASIAFAKE");
+        let now = SystemTime::from(self.aws.clock.now());
         SessionCredentials {
             access_key_id: id.clone(),
             secret_access_key: SecretString::new(format!("session-secret-{id}")),
             session_token: SecretString::new(format!("session-token-{id}")),
-            expiration: Some(SystemTime::now() + Duration::from_secs(3600)),
+            expiration: Some(now + Duration::from_secs(duration_secs)),
             assumed_role_arn: arn,
         }
     }
@@ -609,12 +664,13 @@ impl AwsHandle for FakeHandle {
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            Ok(Self::session(
+            Ok(self.session(
                 world,
                 Some(format!(
                     "arn:aws:sts::{account}:assumed-role/{role}/{}",
                     req.session_name
                 )),
+                req.duration_secs,
             ))
         }))
     }
@@ -625,16 +681,16 @@ impl AwsHandle for FakeHandle {
     ) -> BoxFuture<'a, Result<SessionCredentials, AwsError>> {
         Box::pin(self.call("GetFederationToken", move |world, me| {
             let arn = format!("arn:aws:sts::{}:federated-user/{}", me.account, req.name);
-            Ok(Self::session(world, Some(arn)))
+            Ok(self.session(world, Some(arn), req.duration_secs))
         }))
     }
 
     fn get_session_token<'a>(
         &'a self,
-        _req: &'a SessionTokenRequest<'a>,
+        req: &'a SessionTokenRequest<'a>,
     ) -> BoxFuture<'a, Result<SessionCredentials, AwsError>> {
         Box::pin(self.call("GetSessionToken", move |world, _| {
-            Ok(Self::session(world, None))
+            Ok(self.session(world, None, req.duration_secs))
         }))
     }
 
@@ -642,29 +698,62 @@ impl AwsHandle for FakeHandle {
         &'a self,
         role_arn: &'a str,
         sessions: &'a [RevokedSession],
-        _now: u64,
+        now: u64,
     ) -> BoxFuture<'a, Result<RevokedSessionsWrite, AwsError>> {
+        // The whole read-modify-write is one fault point, named after its
+        // write: what the engine sees of it is one call's outcome.
         Box::pin(self.call("PutRolePolicy", move |world, me| {
-            let account = role_arn.split(':').nth(4).unwrap_or_default();
-            if account != me.account {
-                return Err(err(
+            let invalid = |message: String| {
+                err(
                     AwsErrorKind::Invalid,
                     "PutRolePolicy",
                     "InvalidInput",
-                    "the role is in another account",
-                ));
+                    &message,
+                )
+            };
+            let account = role_arn.split(':').nth(4).unwrap_or_default();
+            if account != me.account {
+                return Err(invalid("the role is in another account".into()));
             }
-            let denied = world.denied.entry(role_arn.to_owned()).or_default();
-            denied.extend(sessions.iter().map(|s| s.session_name.clone()));
-            Ok(RevokedSessionsWrite {
-                role_name: role_arn.rsplit('/').next().unwrap_or_default().into(),
-                listed: denied.len(),
-                pruned: 0,
+            let role_name = role_arn.rsplit('/').next().unwrap_or_default().to_owned();
+            let current = world.role_policies.get(role_arn).cloned();
+            let mut policy = RevokedSessions::parse(current.as_deref(), ROLE_SESSION_PREFIX)?;
+            for s in sessions {
+                policy.revoke(&s.session_name, s.expires_at, now)?;
+            }
+            let pruned = policy.prune(now);
+            let others = world
+                .role_other_policies
+                .get(role_arn)
+                .copied()
+                .unwrap_or(0);
+            let budget = ROLE_INLINE_POLICY_BUDGET.saturating_sub(others);
+            let mut write = RevokedSessionsWrite {
+                role_name,
+                listed: 0,
+                pruned,
                 fell_back: false,
                 size: 0,
-                budget: dynsec_aws::ROLE_INLINE_POLICY_BUDGET,
-                deleted: denied.is_empty(),
-            })
+                budget,
+                deleted: false,
+            };
+            match policy.render(budget, now)? {
+                RenderedPolicy::Empty => {
+                    world.role_policies.remove(role_arn);
+                    write.deleted = true;
+                }
+                RenderedPolicy::Document {
+                    json,
+                    size,
+                    fell_back,
+                } => {
+                    world.role_policies.insert(role_arn.to_owned(), json);
+                    write.size = size;
+                    write.fell_back = fell_back;
+                }
+            }
+            write.listed = policy.sessions().count();
+            Ok(write)
         }))
     }
 

@@ -20,6 +20,8 @@ mod clock;
 mod connection;
 mod duty;
 mod early_revocation;
+#[cfg(test)]
+mod early_revocation_tests;
 mod error;
 #[cfg(test)]
 mod fake_aws;
@@ -35,6 +37,8 @@ mod keys;
 mod leases;
 #[cfg(test)]
 mod listing_tests;
+#[cfg(test)]
+mod orphan_sweep_tests;
 mod paging;
 mod password;
 mod producers;

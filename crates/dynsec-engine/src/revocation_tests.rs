@@ -4,11 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::fake_aws::{FakeAws, Fault};
-use crate::test_support::{admin, fake_engine, fake_engine_with, inline_producer, path};
+use crate::test_support::{
+    admin, fake_engine, fake_engine_with, inline_producer, next_attempt, path, stored_lease,
+};
 use crate::{Engine, EngineConfig, EngineError, IssuedValue, ProducerTargetInput, TargetInput};
 use dynsec_aws::AwsErrorKind;
-use dynsec_core::{AwsConnection, Lease, LeaseState};
-use dynsec_store::{InstanceRecord, Store};
+use dynsec_core::{AwsConnection, LeaseState};
+use dynsec_store::InstanceRecord;
 use std::time::Duration;
 
 const ACCOUNT: &str = "111111111111";
@@ -51,28 +53,14 @@ async fn issue(engine: &Engine) -> String {
     }
 }
 
-async fn stored(store: &dyn Store, id: &str) -> Lease {
-    store.lease(id).await.unwrap().unwrap()
-}
-
-/// Advances the held clock to the lease's next attempt, and runs a pass.
-async fn next_attempt(engine: &Engine, store: &dyn Store, id: &str) -> Lease {
-    let due = stored(store, id).await.next_attempt_at.unwrap();
-    if let Ok(wait) = (due - engine.now()).to_std() {
-        tokio::time::advance(wait).await;
-    }
-    engine.reap_pass().await;
-    stored(store, id).await
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_connection_moved_to_another_account_tears_nothing_down_there() {
     let (engine, store, aws) = fake_engine().await;
     let original = secret_over_target(&engine, &aws).await;
     let lease_id = issue(&engine).await;
-    let user = stored(store.as_ref(), &lease_id).await.principal;
+    let user = stored_lease(store.as_ref(), &lease_id).await.principal;
     assert_eq!(
-        stored(store.as_ref(), &lease_id)
+        stored_lease(store.as_ref(), &lease_id)
             .await
             .account_id
             .as_deref(),
@@ -90,7 +78,7 @@ async fn a_connection_moved_to_another_account_tears_nothing_down_there() {
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Unavailable(_)), "{err:?}");
-    let lease = stored(store.as_ref(), &lease_id).await;
+    let lease = stored_lease(store.as_ref(), &lease_id).await;
     assert_eq!(lease.state, LeaseState::Failed);
     let reason = lease.last_error.unwrap();
     assert!(
@@ -130,7 +118,7 @@ async fn revocation_backs_off_exponentially_up_to_the_cap_and_never_gives_up() {
         .revoke_lease(&admin(), &path("/ds/a"), &lease_id)
         .await
         .unwrap_err();
-    let mut lease = stored(store.as_ref(), &lease_id).await;
+    let mut lease = stored_lease(store.as_ref(), &lease_id).await;
     for attempt in 1..=8u32 {
         assert_eq!(lease.state, LeaseState::Failed, "attempt {attempt}");
         assert_eq!(lease.attempts, attempt);
@@ -147,7 +135,10 @@ async fn revocation_backs_off_exponentially_up_to_the_cap_and_never_gives_up() {
         // Not due a moment before its time.
         tokio::time::advance(wait.saturating_sub(Duration::from_millis(10))).await;
         engine.reap_pass().await;
-        assert_eq!(stored(store.as_ref(), &lease_id).await.attempts, attempt);
+        assert_eq!(
+            stored_lease(store.as_ref(), &lease_id).await.attempts,
+            attempt
+        );
         lease = next_attempt(&engine, store.as_ref(), &lease_id).await;
     }
     assert_eq!(lease.state, LeaseState::Revoked, "{lease:?}");
@@ -191,12 +182,12 @@ async fn a_silent_gateways_intents_and_claims_are_taken_over_after_three_heartbe
     let interval = EngineConfig::default().heartbeat_interval;
     tokio::time::advance(interval * 3).await;
     assert_eq!(engine.recover_intents().await.unwrap(), 0, "not dead yet");
-    assert_eq!(stored(store.as_ref(), "intent1").await.owner, other);
+    assert_eq!(stored_lease(store.as_ref(), "intent1").await.owner, other);
 
     tokio::time::advance(Duration::from_secs(1)).await;
     assert_eq!(engine.recover_intents().await.unwrap(), 2);
     for id in ["intent1", "claimed1"] {
-        let lease = stored(store.as_ref(), id).await;
+        let lease = stored_lease(store.as_ref(), id).await;
         assert_eq!(lease.state, LeaseState::Revoking, "{id}");
         assert_eq!(lease.owner, engine.instance_id(), "{id}");
         assert!(
@@ -207,7 +198,7 @@ async fn a_silent_gateways_intents_and_claims_are_taken_over_after_three_heartbe
     engine.reap_pass().await;
     for id in ["intent1", "claimed1"] {
         assert_eq!(
-            stored(store.as_ref(), id).await.state,
+            stored_lease(store.as_ref(), id).await.state,
             LeaseState::Revoked,
             "{id}"
         );

@@ -94,7 +94,7 @@ pub async fn fake_engine_over(
         config,
         Arc::new(aws.clone()),
         Arc::new(HeldClock {
-            clock: TokioClock::new(),
+            clock: aws.clock(),
             _hold: hold,
         }),
     );
@@ -122,6 +122,22 @@ pub async fn advance_until_finished<T>(
         tokio::task::yield_now().await;
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
+}
+
+/// The lease `id` as stored.
+pub async fn stored_lease(store: &dyn Store, id: &str) -> Lease {
+    store.lease(id).await.unwrap().unwrap()
+}
+
+/// Advances the held clock to lease `id`'s next attempt, runs one reaper
+/// pass, and returns the lease as it then is.
+pub async fn next_attempt(engine: &Engine, store: &dyn Store, id: &str) -> Lease {
+    let due = stored_lease(store, id).await.next_attempt_at.unwrap();
+    if let Ok(wait) = (due - engine.now()).to_std() {
+        tokio::time::advance(wait).await;
+    }
+    engine.reap_pass().await;
+    stored_lease(store, id).await
 }
 
 /// A fresh directory for a file-backed store.

@@ -1,7 +1,7 @@
 //! Conformance cases of lease pages, what a lease records about issuance,
 //! and the retention of revoked leases.
 
-use super::{at, lease, producer};
+use super::{at, lease, lease_created, producer};
 use crate::paging::listing::{LeasesOfSecret, LeasesUnderPrefix};
 use crate::paging::PageToken;
 use crate::{LeaseScope, Store};
@@ -9,13 +9,14 @@ use dynsec_core::{CreatedIamUser, Lease, LeaseState};
 use std::collections::BTreeSet;
 
 /// A lease of `producer_id` created at `created` (seconds after [`at`]).
+/// A revoked one was revoked a minute after its creation: `Lease::of_state`
+/// knows no revocation time (the engine sets it when AWS confirms).
 fn lease_at(id: &str, producer_id: i64, state: LeaseState, created: i64) -> Lease {
-    let mut l = lease(id, producer_id, state, created + 3600);
-    l.created_at = at(created);
+    let mut lease = lease_created(id, producer_id, state, created, created + 3600);
     if state == LeaseState::Revoked {
-        l.revoked_at = Some(at(created + 60));
+        lease.revoked_at = Some(at(created + 60));
     }
-    l
+    lease
 }
 
 async fn walk_secret(

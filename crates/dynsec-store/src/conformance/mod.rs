@@ -28,7 +28,7 @@ use crate::{
 };
 use chrono::{DateTime, TimeZone, Utc};
 use dynsec_core::access::{Capability, PathRule, RuleType};
-use dynsec_core::{AccessMode, Lease, LeaseState, PasswordPolicy, ProducerSettings};
+use dynsec_core::{AccessMode, Lease, LeaseState, NewLease, PasswordPolicy, ProducerSettings};
 use std::collections::HashSet;
 
 /// Makes one `#[tokio::test]` per conformance case. `$fresh` is an async
@@ -130,26 +130,35 @@ pub fn settings() -> ProducerSettings {
     }
 }
 
+/// [`lease_created`] at [`at`]`(0)`, expiring `expires` seconds after.
 pub fn lease(id: &str, producer_id: i64, state: LeaseState, expires: i64) -> Lease {
-    Lease {
+    lease_created(id, producer_id, state, 0, expires)
+}
+
+/// An iam_user lease of `producer_id` in `state`, created and expiring at
+/// those seconds after [`at`], in a known account (which every store keeps).
+/// Built by core's constructor; the account is the one field it leaves
+/// unset (only a session's lease knows it from the start).
+pub(crate) fn lease_created(
+    id: &str,
+    producer_id: i64,
+    state: LeaseState,
+    created: i64,
+    expires: i64,
+) -> Lease {
+    let new = NewLease {
         id: id.into(),
         producer_id,
         producer_name: "/p".into(),
         mode: AccessMode::IamUser,
         principal: format!("tmp.p.{id}"),
-        access_key_id: None,
-        role_arn: None,
-        account_id: Some("123456789012".into()),
-        state,
         owner: "node-a.1".into(),
-        created_at: at(0),
+        created_at: at(created),
         expires_at: at(expires),
-        attempts: 0,
-        last_error: None,
-        next_attempt_at: None,
-        created: None,
-        revoked_at: None,
-    }
+    };
+    let mut lease = Lease::of_state(new, state);
+    lease.account_id = Some("123456789012".into());
+    lease
 }
 
 pub(crate) fn target(name: &str, key: Option<&str>) -> TargetRecord {
