@@ -7,6 +7,7 @@
 //! orphan-sweep pass is a duty held in the store, so one gateway runs it.
 
 use crate::connection::AdminConnection;
+use crate::telemetry::SweepOutcome;
 use crate::{Engine, EngineError};
 use chrono::{DateTime, Utc};
 use dynsec_core::iam_names::{EXPIRES_AT_TAG, LEASE_ID_TAG, MANAGED_BY_TAG};
@@ -403,14 +404,15 @@ impl Engine {
         for (conn, path) in self.sweep_scopes().await? {
             let aws = self.admin_of(&conn, 3).await;
             let listing = aws.list_users_with_tags(&path);
-            let users = match crate::duty::unit_of_work("orphan sweep listing", listing).await {
-                Ok(Ok(users)) => users,
-                Ok(Err(err)) => {
-                    warn!(error = %err, region = %conn.region(), "orphan sweep cannot list users");
-                    continue;
-                }
+            // A panic is a failure like an error: this connection waits for the next pass.
+            let listed = crate::duty::unit_of_work("orphan sweep listing", listing)
+                .await
+                .and_then(|listed| listed.map_err(|err| err.to_string()));
+            let users = match listed {
+                Ok(users) => users,
                 Err(error) => {
                     warn!(%error, region = %conn.region(), "orphan sweep cannot list users");
+                    self.metrics().orphan_sweep(SweepOutcome::ListingFailed);
                     continue;
                 }
             };
@@ -423,16 +425,18 @@ impl Engine {
                 }
                 // One teardown is one unit of work: a panic skips this user.
                 let teardown = aws.teardown_user(&user.user_name);
-                match crate::duty::unit_of_work("orphan sweep teardown", teardown).await {
-                    Ok(Ok(())) => {
+                let torn_down = crate::duty::unit_of_work("orphan sweep teardown", teardown)
+                    .await
+                    .and_then(|done| done.map_err(|err| err.to_string()));
+                match torn_down {
+                    Ok(()) => {
                         info!(user = %user.user_name, "orphan sweep removed an expired IAM user no lease claims");
+                        self.metrics().orphan_sweep(SweepOutcome::Removed);
                         removed += 1;
                     }
-                    Ok(Err(err)) => {
-                        warn!(user = %user.user_name, error = %err, "orphan sweep teardown failed")
-                    }
                     Err(error) => {
-                        warn!(user = %user.user_name, %error, "orphan sweep teardown failed")
+                        warn!(user = %user.user_name, %error, "orphan sweep teardown failed; the next pass retries it");
+                        self.metrics().orphan_sweep(SweepOutcome::TeardownFailed);
                     }
                 }
             }

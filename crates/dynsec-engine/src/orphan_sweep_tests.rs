@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::fake_aws::{FakeAws, FakeUser, Fault};
+use crate::telemetry::SweepOutcome;
 use crate::test_support::{admin, fake_engine, inline_producer, lease, path};
 use crate::{Engine, IssuedValue, ProducerTargetInput, TargetInput};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -165,9 +166,14 @@ async fn a_failing_teardown_skips_that_user_only_and_the_next_pass_retries_it() 
     assert_eq!(engine.sweep_orphans().await.unwrap(), 2);
     assert_eq!(aws.count("DeleteUser"), 3);
     assert_eq!(user_names(&aws, ACCOUNT).len(), 1, "the failed one is left");
+    // Recorded for the operator, not only logged.
+    let count = |outcome| engine.metrics().orphan_sweep_count(outcome);
+    assert_eq!(count(SweepOutcome::TeardownFailed), 1);
+    assert_eq!(count(SweepOutcome::Removed), 2);
 
     assert_eq!(engine.sweep_orphans().await.unwrap(), 1);
     assert!(aws.users(ACCOUNT).is_empty());
+    assert_eq!(count(SweepOutcome::Removed), 3);
 }
 
 #[tokio::test(start_paused = true)]
@@ -190,6 +196,10 @@ async fn a_failing_listing_skips_that_connection_only_and_the_next_pass_sweeps_i
     assert_eq!(engine.sweep_orphans().await.unwrap(), 1);
     let left = aws.users(ACCOUNT).len() + aws.users(OTHER_ACCOUNT).len();
     assert_eq!(left, 1, "the unlisted account's orphan waits");
+    let failed_listings = engine
+        .metrics()
+        .orphan_sweep_count(SweepOutcome::ListingFailed);
+    assert_eq!(failed_listings, 1);
 
     assert_eq!(engine.sweep_orphans().await.unwrap(), 1);
     assert!(aws.users(ACCOUNT).is_empty() && aws.users(OTHER_ACCOUNT).is_empty());

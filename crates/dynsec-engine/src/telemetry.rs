@@ -47,6 +47,33 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
+/// What one step of the orphan sweep came to (the label of
+/// `dynsec_orphan_sweep_total`): failures are retried by the next pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SweepOutcome {
+    /// An expired user of ours no live lease claims was torn down.
+    Removed,
+    /// Its teardown failed; the user is left for the next pass.
+    TeardownFailed,
+    /// A connection's users could not be listed; it is skipped this pass.
+    ListingFailed,
+}
+
+impl SweepOutcome {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Removed => "removed",
+            Self::TeardownFailed => "teardown_failed",
+            Self::ListingFailed => "listing_failed",
+        }
+    }
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// 10 ms to ~80 s: issuance against AWS takes tens to hundreds of
@@ -93,6 +120,7 @@ pub struct EngineMetrics {
     revocation_seconds: HistogramFamily<ModeLabel>,
     auth_failures: Family<ReasonLabel, Counter>,
     auth_delays: Counter,
+    orphan_sweep: Family<OutcomeLabel, Counter>,
     leases: Family<StateLabel, Gauge>,
     reaper_lag_seconds: Gauge<f64, AtomicU64>,
     /// When the store was last read for the lease gauges.
@@ -108,6 +136,7 @@ impl Default for EngineMetrics {
             revocation_seconds: Family::new_with_constructor(use_case_buckets),
             auth_failures: Family::default(),
             auth_delays: Counter::default(),
+            orphan_sweep: Family::default(),
             leases: Family::default(),
             reaper_lag_seconds: Gauge::default(),
             gauges_read_at: Mutex::new(None),
@@ -149,6 +178,11 @@ impl EngineMetrics {
             "dynsec_auth_delays",
             "auth answers delayed after earlier failures of the same access id from the same address",
             self.auth_delays.clone(),
+        );
+        registry.register(
+            "dynsec_orphan_sweep",
+            "Orphan-sweep steps by outcome: removed (an expired user no lease claims), teardown_failed, listing_failed (both retried by the next pass)",
+            self.orphan_sweep.clone(),
         );
         registry.register(
             "dynsec_leases",
@@ -193,6 +227,24 @@ impl EngineMetrics {
 
     pub(crate) fn auth_delayed(&self) {
         self.auth_delays.inc();
+    }
+
+    pub(crate) fn orphan_sweep(&self, outcome: SweepOutcome) {
+        self.orphan_sweep
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.as_str(),
+            })
+            .inc();
+    }
+
+    /// How many orphan-sweep steps came to `outcome` so far.
+    #[cfg(test)]
+    pub(crate) fn orphan_sweep_count(&self, outcome: SweepOutcome) -> u64 {
+        self.orphan_sweep
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.as_str(),
+            })
+            .get()
     }
 
     /// Claims the right to read the store for the gauges: true at most once
