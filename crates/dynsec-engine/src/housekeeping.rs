@@ -537,7 +537,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::test_support::{admin, connection, engine_over, path};
+    use crate::test_support::{admin, path};
     use crate::{EngineConfig, TargetInput};
     use dynsec_store::{SqliteStore, Store};
     use std::sync::Arc;
@@ -573,34 +573,22 @@ mod tests {
         assert_eq!(a.sweep_pass(interval).await.unwrap(), None);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_hanging_sweep_neither_delays_heartbeats_nor_shutdown() {
-        // An "IAM endpoint" that accepts connections and never answers: a
-        // sweep through it hangs until the SDK's timeouts (30 s per attempt).
-        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", silent.local_addr().unwrap());
-        let (reached, mut sweep_reached) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((socket, _)) = silent.accept().await {
-                held.push(socket);
-                let _ = reached.send(());
-            }
-        });
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().await.unwrap());
         let config = EngineConfig {
             heartbeat_interval: Duration::from_millis(50),
             orphan_sweep_interval: Duration::from_millis(10),
             ..EngineConfig::default()
         };
-        let engine = engine_over(store.clone(), config).await;
+        let (engine, store, aws) = crate::test_support::fake_engine_with(config).await;
+        let conn = aws.add_admin("111111111111", "dynsec-admin");
         engine
             .create_target(
                 &admin(),
                 TargetInput {
                     name: path("/aws/silent"),
                     description: String::new(),
-                    connection: connection(&endpoint),
+                    connection: conn,
                     protection_key: None,
                     delete_protection: false,
                     admin_rotation: Default::default(),
@@ -609,31 +597,69 @@ mod tests {
             )
             .await
             .unwrap();
+        // IAM takes the sweep's listing and never answers it.
+        let listing = aws.hold("ListUsers");
 
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let housekeeper = tokio::spawn(Housekeeper::run(engine.clone(), async move {
             let _ = stopped.await;
         }));
-        tokio::time::timeout(Duration::from_secs(5), sweep_reached.recv())
-            .await
-            .expect("the sweep calls the endpoint");
-        tokio::time::sleep(Duration::from_millis(800)).await;
-        let last_beat = store
-            .instance_heartbeat(engine.instance_id())
-            .await
-            .unwrap()
-            .expect("a heartbeat was recorded");
-        let silence = (Utc::now() - last_beat).to_std().unwrap_or_default();
+        // The sweep starts after its interval: move time until it lists.
+        let reached = listing.reached();
+        tokio::pin!(reached);
+        let mut listing_reached = false;
+        for _ in 0..1_000 {
+            tokio::select! {
+                biased;
+                () = &mut reached => {
+                    listing_reached = true;
+                    break;
+                }
+                () = tokio::task::yield_now() => {
+                    tokio::time::advance(Duration::from_millis(10)).await;
+                    // Real time for the store's worker thread to answer.
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+        assert!(listing_reached, "the sweep lists the target's users");
+        // A second of the engine's time with the sweep hanging: the
+        // heartbeat keeps beating.
+        for _ in 0..20 {
+            tokio::time::advance(Duration::from_millis(50)).await;
+        }
+        let beaten_since = engine.now() - chrono::Duration::milliseconds(200);
+        let mut last_beat = None;
+        // The beat due now runs on the store's worker thread: wait for it
+        // (bounded, so a missing beat fails instead of hanging).
+        for _ in 0..10_000 {
+            last_beat = store
+                .instance_heartbeat(engine.instance_id())
+                .await
+                .unwrap();
+            if last_beat.is_some_and(|at| at >= beaten_since) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
         assert!(
-            silence < Duration::from_millis(400),
-            "last heartbeat {silence:?} ago: the sweep held heartbeats up"
+            last_beat.is_some_and(|at| at >= beaten_since),
+            "last heartbeat {last_beat:?}, {:?} now: the sweep held heartbeats up",
+            engine.now()
         );
 
         stop.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(5), housekeeper)
-            .await
-            .expect("shutdown is not held up by the sweep in progress")
-            .unwrap();
+        crate::test_support::advance_until_finished(
+            &housekeeper,
+            Duration::from_millis(100),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(
+            housekeeper.is_finished(),
+            "shutdown is not held up by the sweep in progress"
+        );
+        housekeeper.await.unwrap();
         assert_eq!(
             store
                 .instance_heartbeat(engine.instance_id())
