@@ -164,10 +164,15 @@ async fn throttling_delays_revocation_but_does_not_lose_it() {
         .gw()
         .ok("get-dynamic-secret-value", json!({"name": "/throttled/x"}))
         .await;
-    // Every DeleteUser is throttled 7 times: more than one revocation attempt's
-    // worth of SDK retries, so the lease must fail, wait, and retry.
+    // Every DeleteUser is throttled until the test lifts it: more than one
+    // revocation attempt's worth of SDK retries, so the lease must fail, stay
+    // visibly failed, wait, and retry. (A fixed number of throttles would
+    // leave a failed state only a backoff long, which a loaded machine's
+    // polling could miss.)
     proxy
-        .rules(json!([{"service": "iam", "operation": "DeleteUser", "times": 7, "error": {"code": "Throttling"}}]))
+        .rules(
+            json!([{"service": "iam", "operation": "DeleteUser", "error": {"code": "Throttling"}}]),
+        )
         .await;
 
     eventually(
@@ -189,13 +194,15 @@ async fn throttling_delays_revocation_but_does_not_lose_it() {
         },
     )
     .await;
+    // AWS stops throttling: the next retry lands.
+    proxy.rules(json!([])).await;
     let took = eventually(
         Duration::from_secs(60),
         "revocation despite throttling",
         || async { world.temp_users().await.is_empty() },
     )
     .await;
-    eprintln!("revoked {took:?} after the first throttled attempt was seen");
+    eprintln!("revoked {took:?} after the throttling ended");
     assert!(
         world.gw().log().contains("revocation failed"),
         "failures are logged"
