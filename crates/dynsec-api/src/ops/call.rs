@@ -29,7 +29,6 @@ pub struct Subject {
 }
 
 /// A finished operation: its answer, and what the audit records of it.
-#[derive(Debug)]
 pub struct Outcome {
     pub status: StatusCode,
     pub answer: Value,
@@ -68,9 +67,15 @@ impl Outcome {
     }
 }
 
-impl From<Value> for Outcome {
-    fn from(answer: Value) -> Self {
-        Self::ok(answer)
+/// Never the answer: it can hold the credential just issued.
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outcome")
+            .field("status", &self.status)
+            .field("lease_id", &self.lease_id)
+            .field("issued_token", &self.issued_token)
+            .field("warning", &self.warning)
+            .finish_non_exhaustive()
     }
 }
 
@@ -158,6 +163,18 @@ mod tests {
     fn ctx() -> RequestContext {
         let peer: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
         RequestContext::new(peer, peer.ip(), None)
+    }
+
+    #[test]
+    fn an_outcomes_debug_shows_neither_the_answer_nor_the_token() {
+        let outcome = Outcome {
+            issued_token: Some(SecretString::new("t-issued-secret")),
+            lease_id: Some("abcdefghij012345".into()),
+            ..Outcome::ok(json!({"secret_access_key": "s3cr3t-value"}))
+        };
+        let shown = format!("{outcome:?}");
+        assert!(shown.contains("abcdefghij012345"), "{shown}");
+        assert!(!shown.contains("s3cr3t-value") && !shown.contains("t-issued-secret"));
     }
 
     #[test]
