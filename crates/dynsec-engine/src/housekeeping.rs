@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use dynsec_core::iam_names::{EXPIRES_AT_TAG, LEASE_ID_TAG, MANAGED_BY_TAG};
 use dynsec_core::LeaseState;
 use dynsec_store::{ConnectionOwner, InstanceRecord};
+use rand::seq::SliceRandom;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
@@ -28,6 +29,10 @@ const ABANDONED_INTENT_AFTER_SECS: i64 = 600;
 const STALE_HEARTBEATS: u32 = 3;
 /// At most this many users are torn down per sweep (rate limit on AWS calls).
 const SWEEP_MAX_TEARDOWNS: usize = 100;
+/// A sweep pass gives up after this many failed teardowns: AWS refusing
+/// them (a policy denying DeleteUser, throttling) must not cost a teardown's
+/// dozen calls for every orphan in every pass, beside the gateway's issuances.
+const SWEEP_MAX_FAILURES: usize = 10;
 /// The first sweep runs this long after start, once the gateway has settled.
 const FIRST_SWEEP_DELAY: Duration = Duration::from_secs(10);
 /// The store duty whose holder runs the current orphan-sweep pass.
@@ -400,7 +405,7 @@ impl Engine {
     /// expiry tag has passed and that no live lease claims; tears them down.
     /// Protects against a lost or restored-from-backup database.
     pub async fn sweep_orphans(&self) -> Result<usize, EngineError> {
-        let mut removed = 0;
+        let (mut removed, mut failed) = (0, 0);
         for (conn, path) in self.sweep_scopes().await? {
             let aws = self.admin_of(&conn, 3).await;
             let listing = aws.list_users_with_tags(&path);
@@ -408,7 +413,7 @@ impl Engine {
             let listed = crate::duty::unit_of_work("orphan sweep listing", listing)
                 .await
                 .and_then(|listed| listed.map_err(|err| err.to_string()));
-            let users = match listed {
+            let mut users = match listed {
                 Ok(users) => users,
                 Err(error) => {
                     warn!(%error, region = %conn.region(), "orphan sweep cannot list users");
@@ -416,8 +421,11 @@ impl Engine {
                     continue;
                 }
             };
+            // In a new order every pass, so that users that cannot be torn
+            // down (and the failure limit) do not keep the others waiting.
+            users.shuffle(&mut rand::thread_rng());
             for user in users {
-                if removed >= SWEEP_MAX_TEARDOWNS {
+                if removed >= SWEEP_MAX_TEARDOWNS || failed >= SWEEP_MAX_FAILURES {
                     return Ok(removed);
                 }
                 if !self.is_orphan(&user).await? {
@@ -437,6 +445,7 @@ impl Engine {
                     Err(error) => {
                         warn!(user = %user.user_name, %error, "orphan sweep teardown failed; the next pass retries it");
                         self.metrics().orphan_sweep(SweepOutcome::TeardownFailed);
+                        failed += 1;
                     }
                 }
             }

@@ -276,3 +276,29 @@ async fn a_pass_tears_down_at_most_a_hundred_users() {
     assert_eq!(engine.sweep_orphans().await.unwrap(), 1);
     assert!(aws.users(ACCOUNT).is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_pass_gives_up_after_ten_failed_teardowns_and_the_next_goes_on() {
+    let (engine, _store, aws) = fake_engine().await;
+    secret_over_target(&engine, &aws, ACCOUNT).await;
+    let past = engine.now() - chrono::Duration::minutes(1);
+    for i in 0..30 {
+        let name = format!("tmp.a.o{i:03}");
+        aws.put_user(ACCOUNT, &name, tagged(MANAGED_PATH, &name, past));
+    }
+    // AWS refuses every teardown for a while (a deny, throttling).
+    aws.inject_times("DeleteUser", Fault::Fail(AwsErrorKind::Denied), 10);
+    assert_eq!(engine.sweep_orphans().await.unwrap(), 0);
+    assert_eq!(
+        aws.count("DeleteUser"),
+        10,
+        "ten failures end the pass; the other twenty are not tried"
+    );
+    let failed = engine
+        .metrics()
+        .orphan_sweep_count(SweepOutcome::TeardownFailed);
+    assert_eq!(failed, 10);
+
+    assert_eq!(engine.sweep_orphans().await.unwrap(), 30);
+    assert!(aws.users(ACCOUNT).is_empty());
+}
