@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::{Needs, On, Rule, UseCase};
-use crate::test_support::{admin, connection, inline_producer, key_input, memory_engine, path};
+use crate::test_support::{
+    admin, connection, inline_producer, key_input, memory_engine, path, target_input,
+};
 use crate::{
     AuthMethodInput, Caller, Engine, EngineError, ItemQuery, ProducerTargetInput, TargetInput,
 };
@@ -207,15 +209,7 @@ fn sufficient(use_case: UseCase) -> Option<Vec<(RuleType, Capability)>> {
 }
 
 fn target(name: &str) -> TargetInput {
-    TargetInput {
-        name: path(name),
-        description: String::new(),
-        connection: connection("http://127.0.0.1:9"),
-        protection_key: None,
-        delete_protection: false,
-        admin_rotation: Default::default(),
-        host_identity: None,
-    }
+    target_input(name, connection("http://127.0.0.1:9"))
 }
 
 /// A fresh engine holding, as the admin made them: target `/aws/t`, the

@@ -546,8 +546,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
-    use crate::test_support::{admin, path};
-    use crate::{EngineConfig, TargetInput};
+    use crate::test_support::admin;
+    use crate::EngineConfig;
     use dynsec_store::{SqliteStore, Store};
     use std::sync::Arc;
 
@@ -594,15 +594,7 @@ mod tests {
         engine
             .create_target(
                 &admin(),
-                TargetInput {
-                    name: path("/aws/silent"),
-                    description: String::new(),
-                    connection: conn,
-                    protection_key: None,
-                    delete_protection: false,
-                    admin_rotation: Default::default(),
-                    host_identity: None,
-                },
+                crate::test_support::target_input("/aws/silent", conn),
             )
             .await
             .unwrap();

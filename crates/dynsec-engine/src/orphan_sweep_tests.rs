@@ -9,12 +9,12 @@
 
 use crate::fake_aws::{FakeAws, FakeUser, Fault};
 use crate::telemetry::SweepOutcome;
-use crate::test_support::{admin, fake_engine, inline_producer, lease, path};
-use crate::{Engine, IssuedValue, ProducerTargetInput, TargetInput};
+use crate::test_support::{admin, fake_engine, inline_producer, lease, path, target_input};
+use crate::{Engine, IssuedValue, ProducerTargetInput};
 use chrono::{DateTime, SecondsFormat, Utc};
 use dynsec_aws::AwsErrorKind;
 use dynsec_core::iam_names::{EXPIRES_AT_TAG, LEASE_ID_TAG, MANAGED_BY_TAG};
-use dynsec_core::{AwsConnection, LeaseState};
+use dynsec_core::LeaseState;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -24,25 +24,13 @@ const OTHER_ACCOUNT: &str = "222222222222";
 const MANAGED_PATH: &str = "/dynsec/";
 const US: &str = "dynsec";
 
-fn target(name: &str, connection: AwsConnection) -> TargetInput {
-    TargetInput {
-        name: path(name),
-        description: String::new(),
-        connection,
-        protection_key: None,
-        delete_protection: false,
-        admin_rotation: Default::default(),
-        host_identity: None,
-    }
-}
-
 /// The target `/aws/t` (an admin of `account`) and the iam_user secret
 /// `/ds/a` over it; returns the secret's id.
 async fn secret_over_target(engine: &Engine, aws: &FakeAws, account: &str) -> i64 {
     engine
         .create_target(
             &admin(),
-            target("/aws/t", aws.add_admin(account, "dynsec-admin")),
+            target_input("/aws/t", aws.add_admin(account, "dynsec-admin")),
         )
         .await
         .unwrap();
@@ -183,7 +171,7 @@ async fn a_failing_listing_skips_that_connection_only_and_the_next_pass_sweeps_i
     engine
         .create_target(
             &admin(),
-            target("/aws/u", aws.add_admin(OTHER_ACCOUNT, "dynsec-admin")),
+            target_input("/aws/u", aws.add_admin(OTHER_ACCOUNT, "dynsec-admin")),
         )
         .await
         .unwrap();
@@ -231,7 +219,7 @@ async fn after_losing_the_database_re_registering_the_target_is_enough() {
     engine
         .create_target(
             &admin(),
-            target("/aws/t", aws.add_admin(ACCOUNT, "dynsec-admin")),
+            target_input("/aws/t", aws.add_admin(ACCOUNT, "dynsec-admin")),
         )
         .await
         .unwrap();

@@ -6,6 +6,7 @@
 use crate::fake_aws::{FakeAws, Fault};
 use crate::test_support::{
     admin, fake_engine, fake_engine_with, inline_producer, next_attempt, path, stored_lease,
+    target_input,
 };
 use crate::{Engine, EngineConfig, EngineError, IssuedValue, ProducerTargetInput, TargetInput};
 use dynsec_aws::AwsErrorKind;
@@ -17,15 +18,7 @@ const ACCOUNT: &str = "111111111111";
 const OTHER_ACCOUNT: &str = "222222222222";
 
 fn target(connection: AwsConnection) -> TargetInput {
-    TargetInput {
-        name: path("/aws/t"),
-        description: String::new(),
-        connection,
-        protection_key: None,
-        delete_protection: false,
-        admin_rotation: Default::default(),
-        host_identity: None,
-    }
+    target_input("/aws/t", connection)
 }
 
 /// A dynamic secret `/ds/a` over the target `/aws/t`, whose admin is in

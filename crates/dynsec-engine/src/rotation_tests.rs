@@ -8,8 +8,7 @@
 
 use crate::aws_port::AwsPort;
 use crate::connection::{admin_json, admin_state, target_aad, PendingKey};
-use crate::test_support::{admin, fake_engine, path};
-use crate::TargetInput;
+use crate::test_support::{admin, fake_engine, path, target_input};
 use dynsec_core::{RotationInProgress, RotationPhase};
 use dynsec_store::ConnectionSlot;
 
@@ -20,18 +19,7 @@ async fn a_rotation_interrupted_after_creating_its_key_is_finished_by_the_next_p
     let (engine, store, aws) = fake_engine().await;
     let old_conn = aws.add_admin(ACCOUNT, "created-admin");
     engine
-        .create_target(
-            &admin(),
-            TargetInput {
-                name: path("/aws/created"),
-                description: String::new(),
-                connection: old_conn.clone(),
-                protection_key: None,
-                delete_protection: false,
-                admin_rotation: Default::default(),
-                host_identity: None,
-            },
-        )
+        .create_target(&admin(), target_input("/aws/created", old_conn.clone()))
         .await
         .unwrap();
 

@@ -5,7 +5,7 @@
 
 use crate::clock::{Clock, TokioClock};
 use crate::fake_aws::FakeAws;
-use crate::{Caller, Engine, EngineConfig, ProducerInput, ProducerTargetInput};
+use crate::{Caller, Engine, EngineConfig, ProducerInput, ProducerTargetInput, TargetInput};
 use chrono::{DateTime, Utc};
 use dynsec_core::{
     AccessMode, AwsConnection, ItemPath, Lease, LeaseState, NewLease, PasswordPolicy,
@@ -169,6 +169,20 @@ pub fn connection(iam_endpoint: &str) -> AwsConnection {
 }
 
 /// An iam_user dynamic secret carrying its connection inline.
+/// The target `name` over `connection`: no protection key, no delete
+/// protection, no scheduled rotation, a stored key.
+pub fn target_input(name: &str, connection: AwsConnection) -> TargetInput {
+    TargetInput {
+        name: path(name),
+        description: String::new(),
+        connection,
+        protection_key: None,
+        delete_protection: false,
+        admin_rotation: Default::default(),
+        host_identity: None,
+    }
+}
+
 pub fn inline_producer(name: &str) -> ProducerInput {
     ProducerInput {
         name: path(name),

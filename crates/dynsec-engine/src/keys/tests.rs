@@ -45,13 +45,8 @@ fn connection() -> AwsConnection {
 
 fn target(name: &str, key: Option<&str>) -> TargetInput {
     TargetInput {
-        name: path(name),
-        description: String::new(),
-        connection: connection(),
         protection_key: key.map(str::to_string),
-        delete_protection: false,
-        admin_rotation: Default::default(),
-        host_identity: None,
+        ..crate::test_support::target_input(name, connection())
     }
 }
 
