@@ -12,6 +12,7 @@ use axum::Json;
 use dynsec_core::access::Cidr;
 use dynsec_core::SecretString;
 use dynsec_engine::Caller;
+use http_body_util::BodyExt;
 use serde_json::Value;
 use std::net::{IpAddr, SocketAddr};
 
@@ -22,6 +23,10 @@ const MAX_URI: usize = 8 * 1024;
 /// A request body must arrive within this time (the head has its own
 /// deadline, see `server.rs`).
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How much of a refused, oversized body is read and dropped before the
+/// 413 (see [`drain`]), and for how long at most.
+const DRAIN_LIMIT: usize = 8 * MAX_BODY;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Facts about one request that handlers and the audit trail need.
 #[derive(Debug, Clone)]
@@ -220,33 +225,27 @@ async fn read_body(parts: &Parts, body: Body) -> Result<Bytes, ApiError> {
             format!("request URI is longer than {MAX_URI} bytes"),
         ));
     }
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body is larger than 1 MiB",
-        )
-    };
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY as u64) {
-        return Err(too_large());
-    }
-    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(err)) => {
-            let over_limit = std::error::Error::source(&err)
-                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-            if over_limit {
-                Err(too_large())
-            } else {
-                Err(ApiError::bad_request(
-                    "the request body could not be read to its end",
-                ))
-            }
+    let read = async {
+        if declared.is_some_and(|len| len > MAX_BODY as u64) {
+            drain(body).await;
+            return Err(BodyError::TooLarge);
         }
+        read_at_most(body).await
+    };
+    match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(BodyError::TooLarge)) => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body is larger than 1 MiB",
+        )),
+        Ok(Err(BodyError::Broken)) => Err(ApiError::bad_request(
+            "the request body could not be read to its end",
+        )),
         Err(_) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             format!(
@@ -255,6 +254,47 @@ async fn read_body(parts: &Parts, body: Body) -> Result<Bytes, ApiError> {
             ),
         )),
     }
+}
+
+/// Why a body was not read.
+enum BodyError {
+    TooLarge,
+    /// The connection failed or the client stopped sending mid-body.
+    Broken,
+}
+
+/// The whole body if it is at most [`MAX_BODY`] bytes; a longer one is
+/// drained (see [`drain`]) and refused.
+async fn read_at_most(mut body: Body) -> Result<Bytes, BodyError> {
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(|_| BodyError::Broken)?.into_data() else {
+            continue; // trailers
+        };
+        if bytes.len() + data.len() > MAX_BODY {
+            drain(body).await;
+            return Err(BodyError::TooLarge);
+        }
+        bytes.extend_from_slice(&data);
+    }
+    Ok(Bytes::from(bytes))
+}
+
+/// Reads and drops what is left of a refused body, up to [`DRAIN_LIMIT`]
+/// bytes within [`DRAIN_TIME`], so that a client still sending it reads
+/// the 413 instead of a connection reset under its write (hyper closes a
+/// connection whose body was left unread).
+async fn drain(mut body: Body) {
+    let drained = async {
+        let mut seen = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |data| data.len());
+            if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drained).await;
 }
 
 /// Runs the request; answers its outcome and the body as parsed JSON (for
