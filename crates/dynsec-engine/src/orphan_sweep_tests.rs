@@ -9,8 +9,8 @@
 
 use crate::fake_aws::{FakeAws, FakeUser, Fault};
 use crate::telemetry::SweepOutcome;
-use crate::test_support::{admin, fake_engine, inline_producer, lease, path, target_input};
-use crate::{Engine, IssuedValue, ProducerTargetInput};
+use crate::test_support::{self, admin, fake_engine, inline_producer, lease, target_input};
+use crate::{Engine, ProducerTargetInput};
 use chrono::{DateTime, SecondsFormat, Utc};
 use dynsec_aws::AwsErrorKind;
 use dynsec_core::iam_names::{EXPIRES_AT_TAG, LEASE_ID_TAG, MANAGED_BY_TAG};
@@ -27,16 +27,7 @@ const US: &str = "dynsec";
 /// The target `/aws/t` (an admin of `account`) and the iam_user secret
 /// `/ds/a` over it; returns the secret's id.
 async fn secret_over_target(engine: &Engine, aws: &FakeAws, account: &str) -> i64 {
-    engine
-        .create_target(
-            &admin(),
-            target_input("/aws/t", aws.add_admin(account, "dynsec-admin")),
-        )
-        .await
-        .unwrap();
-    let mut input = inline_producer("/ds/a");
-    input.target = ProducerTargetInput::Named("/aws/t".into());
-    engine.create_producer(&admin(), input).await.unwrap().id
+    test_support::secret_over_target(engine, aws.add_admin(account, "dynsec-admin")).await
 }
 
 fn tag_time(at: DateTime<Utc>) -> String {
@@ -74,14 +65,7 @@ fn names<const N: usize>(users: [&str; N]) -> BTreeSet<String> {
 async fn the_sweep_removes_expired_users_no_live_lease_claims_and_nothing_else() {
     let (engine, store, aws) = fake_engine().await;
     let producer = secret_over_target(&engine, &aws, ACCOUNT).await;
-    let live = match engine
-        .get_value(&admin(), &path("/ds/a"), &[])
-        .await
-        .unwrap()
-    {
-        IssuedValue::IamUser { lease_id, .. } => lease_id,
-        other => panic!("an iam_user credential, not {other:?}"),
-    };
+    let live = test_support::issue_iam_user(&engine).await;
     let live_user = store.lease(&live).await.unwrap().unwrap().principal;
     // A lease being revoked (the reaper owns it), and one revoked and gone
     // from dynsec's view while its user came back (a restored backup).

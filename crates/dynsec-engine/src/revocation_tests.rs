@@ -5,10 +5,10 @@
 
 use crate::fake_aws::{FakeAws, Fault};
 use crate::test_support::{
-    admin, fake_engine, fake_engine_with, inline_producer, next_attempt, path, stored_lease,
+    self, admin, fake_engine, fake_engine_with, issue_iam_user, next_attempt, path, stored_lease,
     target_input,
 };
-use crate::{Engine, EngineConfig, EngineError, IssuedValue, ProducerTargetInput, TargetInput};
+use crate::{Engine, EngineConfig, EngineError};
 use dynsec_aws::AwsErrorKind;
 use dynsec_core::{AwsConnection, LeaseState};
 use dynsec_store::InstanceRecord;
@@ -17,40 +17,19 @@ use std::time::Duration;
 const ACCOUNT: &str = "111111111111";
 const OTHER_ACCOUNT: &str = "222222222222";
 
-fn target(connection: AwsConnection) -> TargetInput {
-    target_input("/aws/t", connection)
-}
-
 /// A dynamic secret `/ds/a` over the target `/aws/t`, whose admin is in
 /// [`ACCOUNT`]; returns its connection.
 async fn secret_over_target(engine: &Engine, aws: &FakeAws) -> AwsConnection {
     let conn = aws.add_admin(ACCOUNT, "dynsec-admin");
-    engine
-        .create_target(&admin(), target(conn.clone()))
-        .await
-        .unwrap();
-    let mut input = inline_producer("/ds/a");
-    input.target = ProducerTargetInput::Named("/aws/t".into());
-    engine.create_producer(&admin(), input).await.unwrap();
+    test_support::secret_over_target(engine, conn.clone()).await;
     conn
-}
-
-async fn issue(engine: &Engine) -> String {
-    match engine
-        .get_value(&admin(), &path("/ds/a"), &[])
-        .await
-        .unwrap()
-    {
-        IssuedValue::IamUser { lease_id, .. } => lease_id,
-        other => panic!("an iam_user credential, not {other:?}"),
-    }
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_connection_moved_to_another_account_tears_nothing_down_there() {
     let (engine, store, aws) = fake_engine().await;
     let original = secret_over_target(&engine, &aws).await;
-    let lease_id = issue(&engine).await;
+    let lease_id = issue_iam_user(&engine).await;
     let user = stored_lease(store.as_ref(), &lease_id).await.principal;
     assert_eq!(
         stored_lease(store.as_ref(), &lease_id)
@@ -63,7 +42,7 @@ async fn a_connection_moved_to_another_account_tears_nothing_down_there() {
     // The target is edited to an admin key of another account.
     let elsewhere = aws.add_admin(OTHER_ACCOUNT, "dynsec-admin");
     engine
-        .update_target(&admin(), &path("/aws/t"), target(elsewhere))
+        .update_target(&admin(), &path("/aws/t"), target_input("/aws/t", elsewhere))
         .await
         .unwrap();
     let err = engine
@@ -87,7 +66,7 @@ async fn a_connection_moved_to_another_account_tears_nothing_down_there() {
 
     // Pointed back, the next attempt revokes it where it lives.
     engine
-        .update_target(&admin(), &path("/aws/t"), target(original))
+        .update_target(&admin(), &path("/aws/t"), target_input("/aws/t", original))
         .await
         .unwrap();
     let lease = next_attempt(&engine, store.as_ref(), &lease_id).await;
@@ -104,7 +83,7 @@ async fn revocation_backs_off_exponentially_up_to_the_cap_and_never_gives_up() {
     })
     .await;
     secret_over_target(&engine, &aws).await;
-    let lease_id = issue(&engine).await;
+    let lease_id = issue_iam_user(&engine).await;
     aws.inject_times("DeleteUser", Fault::Fail(AwsErrorKind::Retryable), 8);
 
     engine

@@ -5,7 +5,9 @@
 
 use crate::clock::{Clock, TokioClock};
 use crate::fake_aws::FakeAws;
-use crate::{Caller, Engine, EngineConfig, ProducerInput, ProducerTargetInput, TargetInput};
+use crate::{
+    Caller, Engine, EngineConfig, IssuedValue, ProducerInput, ProducerTargetInput, TargetInput,
+};
 use chrono::{DateTime, Utc};
 use dynsec_core::{
     AccessMode, AwsConnection, ItemPath, Lease, LeaseState, NewLease, PasswordPolicy,
@@ -180,6 +182,30 @@ pub fn target_input(name: &str, connection: AwsConnection) -> TargetInput {
         delete_protection: false,
         admin_rotation: Default::default(),
         host_identity: None,
+    }
+}
+
+/// The target `/aws/t` over `connection` and the iam_user secret `/ds/a`
+/// over it; returns the secret's id.
+pub async fn secret_over_target(engine: &Engine, connection: AwsConnection) -> i64 {
+    engine
+        .create_target(&admin(), target_input("/aws/t", connection))
+        .await
+        .unwrap();
+    let mut input = inline_producer("/ds/a");
+    input.target = ProducerTargetInput::Named("/aws/t".into());
+    engine.create_producer(&admin(), input).await.unwrap().id
+}
+
+/// Issues an iam_user credential of `/ds/a`; returns its lease id.
+pub async fn issue_iam_user(engine: &Engine) -> String {
+    match engine
+        .get_value(&admin(), &path("/ds/a"), &[])
+        .await
+        .unwrap()
+    {
+        IssuedValue::IamUser { lease_id, .. } => lease_id,
+        other => panic!("an iam_user credential, not {other:?}"),
     }
 }
 
