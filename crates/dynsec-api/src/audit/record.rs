@@ -4,7 +4,7 @@
 //! [`Subject`] and its [`Outcome`]. Nothing here parses the request again.
 
 use super::redact::redact;
-use crate::ops::{Outcome, Subject};
+use crate::ops::{presented_token, Outcome, Subject};
 use crate::ApiError;
 use chrono::{SecondsFormat, Utc};
 use dynsec_core::SecretString;
@@ -101,7 +101,10 @@ pub(super) fn build(facts: RequestFacts<'_>, key: &MacKey) -> AuditRecord {
     };
     let presented = match facts.token {
         Some(token) => Some(token.expose()),
-        None => sent("token").or_else(|| sent("uid-token")),
+        None => facts
+            .body
+            .and_then(|body| presented_token(body).ok().flatten())
+            .filter(|t| !t.is_empty()),
     };
     // The credential a tmp-creds operation names, if it looks like one.
     let named_lease = subject
@@ -172,9 +175,10 @@ fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Lease ids are 16 lower-case letters and digits.
+/// Lease ids are `LEASE_ID_LEN` lower-case letters and digits
+/// (`dynsec_crypto::random_id`).
 fn is_lease_id(raw: &str) -> bool {
-    raw.len() == 16
+    raw.len() == dynsec_core::username::LEASE_ID_LEN
         && raw
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())

@@ -90,17 +90,7 @@ impl<'a> Call<'a> {
     /// Reads the token (`token`, or `uid-token` when that is empty) off the
     /// body into the context: the one read of it.
     pub fn new(body: &'a Value, ctx: &'a mut RequestContext) -> Result<Self, ApiError> {
-        let text = |field: &str| match body.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.as_str())),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "invalid {field}: {} is not a string",
-                kind(other)
-            ))),
-        };
-        let token = text("token")?.filter(|t| !t.is_empty());
-        let uid_token = text("uid-token")?;
-        ctx.token = token.or(uid_token).map(SecretString::new);
+        ctx.token = presented_token(body)?.map(SecretString::new);
         Ok(Self { body, ctx })
     }
 
@@ -141,6 +131,22 @@ impl<'a> Call<'a> {
     pub fn attempts(&mut self, access_id: &str) {
         self.ctx.subject.access_id = Some(access_id.to_string());
     }
+}
+
+/// The token a body carries: `token`, or `uid-token` when that is empty
+/// (the SDKs send either). A value that is no string is refused, without
+/// echoing it.
+pub(crate) fn presented_token(body: &Value) -> Result<Option<&str>, ApiError> {
+    let text = |field: &str| match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "invalid {field}: {} is not a string",
+            kind(other)
+        ))),
+    };
+    let token = text("token")?.filter(|t| !t.is_empty());
+    Ok(token.or(text("uid-token")?))
 }
 
 /// A JSON value's kind, for errors that must not echo the value.

@@ -16,6 +16,7 @@ mod unsupported;
 mod values;
 
 pub use auth::AUTH_DELAY_HEADER;
+pub(crate) use call::presented_token;
 pub use call::{Call, Outcome, Subject};
 
 use crate::{ApiError, RequestContext};
